@@ -1,0 +1,87 @@
+"""Composition root: the one place where the server's parts are built and wired together.
+
+Everything else receives its collaborators as arguments, so tests can assemble any subset
+(e.g. a real AMI client against the Asterisk sandbox without the web app).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from callcenter.config import Settings
+from callcenter.cti.ami import AmiClient
+from callcenter.cti.asterisk_pbx import AsteriskPbx
+from callcenter.cti.link import LinkStats
+from callcenter.cti.model import CallModel
+from callcenter.events import EventBus
+from callcenter.metrics import Metrics
+
+HealthCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Services:
+    """The live objects of one server process."""
+
+    settings: Settings
+    bus: EventBus
+    model: CallModel
+    link: LinkStats
+    ami: AmiClient
+    pbx: AsteriskPbx
+    metrics: Metrics
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+
+def build_services(settings: Settings) -> Services:
+    bus = EventBus()
+    model = CallModel(emit=bus.publish)
+    link = LinkStats()
+    ami = AmiClient(settings.ami, model, bus, link)
+    metrics = Metrics()
+    bus.add_handler(metrics.on_event)
+    return Services(settings=settings, bus=bus, model=model, link=link, ami=ami,
+                    pbx=AsteriskPbx(ami), metrics=metrics)
+
+
+def build_app(settings: Settings, services: Services | None = None) -> web.Application:
+    """The aiohttp application of ``callcenter serve`` with every part started and stopped
+    by ``cleanup_ctx`` (in order: Redis relay, database check, AMI link)."""
+    from callcenter.health_checks import database_check, redis_check
+    from callcenter.web.app import create_app
+
+    services = services or build_services(settings)
+    checks: dict[str, HealthCheck] = dict(services.health_checks)
+    db_check = database_check(settings.database_url.get_secret_value())
+    checks["database"] = db_check
+    if settings.redis_url is not None:
+        checks["redis"] = redis_check(settings.redis_url.get_secret_value())
+
+    app = create_app(settings=settings, bus=services.bus, calls=services.model,
+                     link=services.link, metrics=services.metrics, health_checks=checks)
+
+    async def redis_relay(_: web.Application) -> AsyncIterator[None]:
+        if settings.redis_url is None:
+            yield
+            return
+        from callcenter.redis_relay import RedisEventRelay
+
+        relay = RedisEventRelay(services.bus, settings.redis_url.get_secret_value())
+        await relay.start()
+        yield
+        await relay.stop()
+
+    async def database(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await db_check.dispose()  # type: ignore[attr-defined]
+
+    async def ami_link(_: web.Application) -> AsyncIterator[None]:
+        await services.ami.start()
+        yield
+        await services.ami.stop()
+
+    app.cleanup_ctx.extend([redis_relay, database, ami_link])
+    return app

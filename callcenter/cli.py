@@ -1,0 +1,127 @@
+"""``callcenter`` command line: serve, sandbox, version (later: demo, simulate, crm, ...)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from callcenter import __version__
+from callcenter.config import ConfigError, Settings, describe_options, load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config_file"))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+
+
+@click.group()
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="TOML configuration file (default: $CALLCENTER_CONFIG).")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
+    """Call-center server beside Asterisk."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_file"] = config_file
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(__version__)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective configuration as JSON (secrets masked)."""
+    settings = _settings(ctx)
+    click.echo(settings.model_dump_json(indent=2))
+
+
+@config.command("options")
+def config_options() -> None:
+    """List every option: environment variable, default, meaning."""
+    for env, default, description in describe_options():
+        click.echo(f"{env}\t{default}\t{description}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen address (overrides CALLCENTER_HTTP__HOST).")
+@click.option("--port", type=int, default=None, help="Listen port (overrides CALLCENTER_HTTP__PORT).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the server: CTI link to Asterisk, REST API, WebSocket streams."""
+    from aiohttp import web
+
+    from callcenter.app import build_app
+    from callcenter.logs import configure_logging
+
+    settings = _settings(ctx)
+    if host:
+        settings.http.host = host
+    if port:
+        settings.http.port = port
+    configure_logging(settings.log_level, settings.log_json)
+    web.run_app(build_app(settings), host=settings.http.host, port=settings.http.port,
+                print=lambda text: click.echo(text, err=True))
+
+
+@cli.group()
+def sandbox() -> None:
+    """The real Asterisk 22 sandbox (Debian unstable chroot) for tests and development."""
+
+
+def _sandbox(ctx: click.Context):  # noqa: ANN202 - lazy import keeps the CLI fast
+    from callcenter.sandbox import Sandbox, SandboxError
+
+    return Sandbox(_settings(ctx).sandbox), SandboxError
+
+
+@sandbox.command("up")
+@click.pass_context
+def sandbox_up(ctx: click.Context) -> None:
+    """Build (once, cached) and start Asterisk on loopback."""
+    box, error = _sandbox(ctx.parent)
+    try:
+        box.up()
+    except error as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(box.status(), indent=2))
+
+
+@sandbox.command("down")
+@click.pass_context
+def sandbox_down(ctx: click.Context) -> None:
+    """Stop Asterisk and unmount the sandbox."""
+    box, error = _sandbox(ctx.parent)
+    try:
+        box.down()
+    except error as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@sandbox.command("status")
+@click.pass_context
+def sandbox_status(ctx: click.Context) -> None:
+    """Print whether the sandbox is built and running (JSON)."""
+    box, _ = _sandbox(ctx.parent)
+    status = box.status()
+    click.echo(json.dumps(status, indent=2))
+    if not status.get("running"):
+        sys.exit(3)
+
+
+def main() -> None:
+    cli(obj={})

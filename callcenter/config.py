@@ -1,0 +1,139 @@
+"""Server configuration: ``CALLCENTER_*`` environment variables and an optional TOML file.
+
+Precedence (highest first): explicit keyword arguments, environment variables, the TOML file
+named by ``CALLCENTER_CONFIG`` (or ``--config`` on the command line), then the defaults below.
+Nested sections use ``__`` in environment names, e.g. ``CALLCENTER_AMI__HOST``.
+
+Secrets are :class:`pydantic.SecretStr`: they print as ``**********`` in reprs, logs and
+``callcenter config show``; only the adapter that needs the value calls ``get_secret_value()``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "CALLCENTER_CONFIG"
+
+
+class AmiSettings(BaseModel):
+    """Asterisk Manager Interface connection (the CTI link)."""
+
+    host: str = Field("127.0.0.1", description="AMI host")
+    port: int = Field(5038, description="AMI TCP port")
+    username: str = Field("callcenter", description="AMI user (manager.conf section)")
+    secret: SecretStr = Field(SecretStr("callcenter"), description="AMI password")
+    connect_timeout_s: float = Field(5.0, description="TCP connect + login timeout")
+    action_timeout_s: float = Field(10.0, description="default timeout of one AMI action")
+    ping_interval_s: float = Field(5.0, description="keep-alive Ping period; a missed pong reconnects")
+    reconnect_min_s: float = Field(0.2, description="first reconnect delay (exponential backoff)")
+    reconnect_max_s: float = Field(2.0, description="longest reconnect delay")
+
+
+class HttpSettings(BaseModel):
+    """The aiohttp server: REST API, WebSocket streams, consoles."""
+
+    host: str = Field("127.0.0.1", description="listen address")
+    port: int = Field(8080, description="listen port")
+    max_body_bytes: int = Field(1_048_576, description="largest accepted request body")
+
+
+class SandboxSettings(BaseModel):
+    """The Debian-unstable chroot that runs a real Asterisk 22 for tests and development."""
+
+    root: Path = Field(
+        Path("/var/cache/callcenter/sandbox"),
+        description="directory of the chroot (built once, reused)",
+    )
+    ami_port: int = Field(15038, description="AMI port inside the sandbox")
+    sip_port: int = Field(15060, description="PJSIP UDP/TCP port")
+    http_port: int = Field(18088, description="Asterisk HTTP/WebSocket port (browser softphones)")
+    rtp_start: int = Field(20000, description="first RTP port")
+    rtp_end: int = Field(20999, description="last RTP port")
+    audiosocket_port: int = Field(19092, description="where the dialplan sends IVR audio (our server)")
+    trunk_port: int = Field(
+        15070, description="where the trunk endpoint sends outbound calls (a SIPp UAS in tests)"
+    )
+    mirror: str | None = Field(
+        None,
+        description="Debian mirror URL for debootstrap (unset: the host's apt sources)",
+    )
+
+
+class Settings(BaseSettings):
+    """All options of ``callcenter``; every field is listed in README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLCENTER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_json: bool = Field(True, description="JSON log lines (false: human-readable)")
+    database_url: SecretStr = Field(
+        SecretStr("sqlite+aiosqlite:///callcenter.db"),
+        description="SQLAlchemy async URL (SQLite by default, postgresql+asyncpg in production)",
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="redis:// URL; unset keeps live state in-process"
+    )
+    ami: AmiSettings = Field(default_factory=AmiSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get(CONFIG_FILE_ENV)
+        if toml_path:
+            path = Path(toml_path)
+            if not path.is_file():
+                raise ConfigError(f"{CONFIG_FILE_ENV}={toml_path}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be loaded (missing file, bad value)."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings; ``config_file`` takes the place of ``$CALLCENTER_CONFIG``."""
+    if config_file is not None:
+        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    return Settings(**overrides)
+
+
+def describe_options() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every option, for docs and ``--help``."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            default = field.get_default(call_default_factory=True)
+            shown = "(secret)" if isinstance(default, SecretStr) else repr(default)
+            rows.append((f"{prefix}{name.upper()}", shown, field.description or ""))
+
+    walk(Settings, "CALLCENTER_")
+    return rows

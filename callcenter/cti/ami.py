@@ -1,0 +1,308 @@
+"""The AMI client: one supervised connection to Asterisk that never loses track of a call.
+
+Life of the link, repeated forever until :meth:`AmiClient.stop`::
+
+    connect (timeout) -> Login -> resync (CoreShowChannels + BridgeList, reconciled into the
+    model while live events keep flowing) -> link up -> Ping every ``ping_interval_s``
+    -> connection lost / Shutdown / missed pong -> link down -> backoff -> connect ...
+
+Backoff starts at ``reconnect_min_s`` and doubles up to ``reconnect_max_s``; it resets after a
+session that got as far as a completed resync, so a restarted Asterisk is found again within
+``reconnect_max_s`` of it listening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+from panoramisk import actions
+from panoramisk.message import Message
+
+from callcenter import events as ev
+from callcenter.config import AmiSettings
+from callcenter.cti.errors import (
+    ActionFailed,
+    ActionTimeout,
+    AuthenticationFailed,
+    ConnectionLost,
+    PbxError,
+    PbxUnavailable,
+    UnknownChannel,
+)
+from callcenter.cti.link import LinkStats
+from callcenter.cti.model import CallModel, SnapshotChannel
+from callcenter.cti.protocol import AmiProtocol
+
+log = logging.getLogger(__name__)
+
+Answer = Message | list[Message]
+
+_NO_SUCH_CHANNEL = ("no such channel", "channel not found", "channel does not exist")
+
+
+def first_message(answer: Answer) -> Message:
+    return answer[0] if isinstance(answer, list) else answer
+
+
+def raise_for_error(action: str, answer: Answer) -> None:
+    """Map ``Response: Error`` to :class:`ActionFailed` / :class:`UnknownChannel`."""
+    message = first_message(answer)
+    if message.get("Response") in ("Error", "Failure", "Fail"):
+        text = str(message.get("Message", "")) or "error"
+        if any(marker in text.lower() for marker in _NO_SUCH_CHANNEL):
+            raise UnknownChannel(action, text)
+        raise ActionFailed(action, text)
+
+
+class AmiClient:
+    """Supervised AMI connection feeding a :class:`CallModel` and an :class:`EventBus`."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        model: CallModel,
+        bus: ev.EventBus,
+        stats: LinkStats | None = None,
+        recorder: BinaryIO | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.bus = bus
+        self.stats = stats or LinkStats()
+        self.recorder = recorder
+        self.protocol: AmiProtocol | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._sessions = 0
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._supervise(), name="ami-client")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.protocol is not None:
+            self.protocol.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the link is up and the model resynchronised."""
+        await asyncio.wait_for(self.ready.wait(), timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self.ready.is_set()
+
+    def drop_connection(self) -> None:
+        """Cut the TCP connection as a network failure would (used by tests and operators)."""
+        if self.protocol is not None:
+            self.protocol.abort()
+
+    async def _supervise(self) -> None:
+        delay = self.settings.reconnect_min_s
+        while not self._stopping:
+            reached_ready = False
+            try:
+                reached_ready = await self._session()
+            except asyncio.CancelledError:
+                raise
+            except AuthenticationFailed as exc:
+                self.stats.last_error = str(exc)
+                log.error("AMI login refused: %s", exc)
+            except (OSError, TimeoutError, PbxError) as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("AMI connection attempt failed: %s", self.stats.last_error)
+            except Exception:
+                log.exception("AMI session crashed; reconnecting")
+            if self._stopping:
+                break
+            if reached_ready:
+                delay = self.settings.reconnect_min_s
+            await asyncio.sleep(delay * random.uniform(0.8, 1.0))
+            delay = min(delay * 2, self.settings.reconnect_max_s)
+
+    async def _session(self) -> bool:
+        """One connection from connect to loss. True when it reached the ready state."""
+        loop = asyncio.get_running_loop()
+        s = self.settings
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(lambda: AmiProtocol(self, self.recorder), s.host, s.port),
+            s.connect_timeout_s,
+        )
+        self.protocol = protocol
+        try:
+            self.model.begin_resync()
+            answer = await self._send(protocol, {
+                "Action": "Login",
+                "Username": s.username,
+                "Secret": s.secret.get_secret_value(),
+                "Events": "on",
+            }, s.connect_timeout_s)
+            if first_message(answer).get("Response") != "Success":
+                raise AuthenticationFailed(str(first_message(answer).get("Message", "refused")))
+            self.stats.asterisk_version = protocol.version or ""
+            await self._resync(protocol)
+            self.stats.connected = True
+            self.stats.connected_since = time.time()
+            if self._sessions:
+                self.stats.reconnects += 1
+            self._sessions += 1
+            self.ready.set()
+            log.info("AMI link up", extra={"host": s.host, "port": s.port})
+            self.bus.publish(ev.PbxLinkUp(at=time.time(), pbx=self.stats.pbx,
+                                          version=self.stats.asterisk_version))
+            await self._keep_alive(protocol)
+            return True
+        finally:
+            was_ready = self.ready.is_set()
+            self.ready.clear()
+            self.stats.connected = False
+            self.stats.connected_since = None
+            protocol.close()
+            self.protocol = None
+            if was_ready:
+                self.bus.publish(ev.PbxLinkDown(at=time.time(), pbx=self.stats.pbx,
+                                                reason=self.stats.last_error))
+
+    async def _keep_alive(self, protocol: AmiProtocol) -> None:
+        interval = self.settings.ping_interval_s
+        assert protocol.lost is not None, "connection_made has run"
+        while not protocol.closed:
+            done, _ = await asyncio.wait({protocol.lost}, timeout=interval)
+            if done:
+                self.stats.last_error = "connection lost"
+                return
+            try:
+                await self._send(protocol, {"Action": "Ping"}, interval)
+            except ActionTimeout:
+                self.stats.last_error = "keep-alive Ping unanswered"
+                log.warning("AMI keep-alive failed; dropping the connection")
+                protocol.abort()
+                return
+            except ConnectionLost:
+                self.stats.last_error = "connection lost"
+                return
+
+    async def _resync(self, protocol: AmiProtocol) -> None:
+        started = time.monotonic()
+        timeout = self.settings.action_timeout_s
+        channels = await self._send(protocol, {"Action": "CoreShowChannels"}, timeout)
+        bridges = await self._send(protocol, {"Action": "BridgeList"}, timeout)
+        raise_for_error("CoreShowChannels", channels)
+        rows = [
+            SnapshotChannel(headers=m, bridge_id=(m.get("BridgeId") or None))
+            for m in _list(channels) if m.get("Event") == "CoreShowChannel"
+        ]
+        bridge_rows = [m for m in _list(bridges) if m.get("Event") == "BridgeListItem"]
+        result = self.model.reconcile(rows, bridge_rows)
+        elapsed = time.monotonic() - started
+        self.stats.last_resync_s = elapsed
+        self.stats.resyncs += 1
+        log.info("AMI resync done", extra={"channels": len(rows), "ghosts": result.ghosts_removed,
+                                           "discovered": result.discovered, "seconds": elapsed})
+        self.bus.publish(ev.PbxResynced(
+            at=time.time(), pbx=self.stats.pbx, channels=len(self.model.channels),
+            calls=len(self.model.calls), bridges=len(self.model.bridges),
+            ghosts_removed=result.ghosts_removed, discovered=result.discovered,
+            duration_s=elapsed))
+
+    # --- protocol sink ------------------------------------------------------------------
+
+    def on_event(self, headers: dict[str, Any]) -> None:
+        if headers.get("Event") == "Shutdown":
+            self.stats.last_error = "Asterisk shutting down"
+        self.model.apply(headers)
+
+    def on_connection_lost(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("AMI connection lost", extra={"reason": self.stats.last_error})
+
+    # --- actions ------------------------------------------------------------------------
+
+    async def send(self, fields: Mapping[str, Any], timeout: float | None = None) -> Answer:
+        """Send one action and return its answer; raises the errors of :mod:`cti.errors`.
+
+        Only callable while the link is ready: during a resync or an outage the caller gets
+        :class:`PbxUnavailable` at once instead of an action queued for an unknown future.
+        """
+        protocol = self.protocol
+        if protocol is None or protocol.closed or not self.ready.is_set():
+            raise PbxUnavailable("AMI link is down")
+        answer = await self._send(protocol, fields, timeout or self.settings.action_timeout_s)
+        try:
+            raise_for_error(str(fields.get("Action")), answer)
+        except ActionFailed:
+            self.stats.actions_failed += 1
+            raise
+        return answer
+
+    async def send_async(self, fields: Mapping[str, Any], accept_timeout: float | None = None,
+                         ) -> tuple[Message, asyncio.Future[Answer]]:
+        """Send an action answered in two steps (``Originate`` with ``Async: true``).
+
+        Returns the first answer (raising if it is an error) and a future of the complete
+        answer. The caller bounds the wait for the latter (it can take a full ring time).
+        """
+        protocol = self.protocol
+        if protocol is None or protocol.closed or not self.ready.is_set():
+            raise PbxUnavailable("AMI link is down")
+        action = actions.Action(dict(fields))
+        action.first_answer = asyncio.get_running_loop().create_future()
+        protocol.send_action(action)
+        self.stats.actions_sent += 1
+        timeout = accept_timeout or self.settings.action_timeout_s
+        try:
+            first = await asyncio.wait_for(asyncio.shield(action.first_answer), timeout)
+        except TimeoutError:
+            protocol.forget(action)
+            self.stats.actions_timed_out += 1
+            raise ActionTimeout(f"{fields.get('Action')}: no answer in {timeout:g}s") from None
+        try:
+            raise_for_error(str(fields.get("Action")), first)
+        except ActionFailed:
+            self.stats.actions_failed += 1
+            protocol.forget(action)
+            raise
+        return first, action.future
+
+    def forget_action(self, future: asyncio.Future[Answer]) -> None:
+        """Stop waiting for an answer (its future is cancelled)."""
+        protocol = self.protocol
+        if protocol is not None:
+            for key, action in list(protocol.responses.items()):
+                if action.future is future:
+                    protocol.responses.pop(key, None)
+        if not future.done():
+            future.cancel()
+
+    async def _send(self, protocol: AmiProtocol, fields: Mapping[str, Any],
+                    timeout: float) -> Answer:
+        action = protocol.send_action(fields)
+        self.stats.actions_sent += 1
+        try:
+            return await asyncio.wait_for(asyncio.shield(action.future), timeout)
+        except TimeoutError:
+            protocol.forget(action)
+            self.stats.actions_timed_out += 1
+            if not action.future.done():
+                action.future.cancel()
+            raise ActionTimeout(f"{fields.get('Action')}: no answer in {timeout:g}s") from None
+
+
+def _list(answer: Answer) -> list[Message]:
+    return answer if isinstance(answer, list) else [answer]

@@ -1,0 +1,274 @@
+"""Typed domain events and the in-process event bus: the spine of the server.
+
+Every state change the server knows of becomes one immutable event. The wallboard, the agent
+consoles, the metrics and the history all read the same stream, so they never disagree.
+Events are flat (primitives only) so they serialise to JSON without a schema per consumer:
+``event.to_dict()`` gives ``{"type": "call.started", "at": 1700000000.1, ...fields}``.
+
+The bus is synchronous on the publishing side (publishing never awaits, so the AMI reader
+never stalls behind a slow console) and gives each asynchronous consumer a bounded queue;
+a consumer that falls too far behind is told so (``lagged``) instead of slowing the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """Base of all events. ``type`` is the stable wire name; ``at`` is epoch seconds."""
+
+    type: ClassVar[str] = "event"
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.type
+        return data
+
+
+# --- calls and channels (built by callcenter.cti.model from AMI events) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted(DomainEvent):
+    """The first channel of a call (Asterisk linkedid) appeared."""
+
+    type: ClassVar[str] = "call.started"
+    call_id: str
+    caller_num: str = ""
+    caller_name: str = ""
+    context: str = ""
+    exten: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(DomainEvent):
+    type: ClassVar[str] = "call.answered"
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(DomainEvent):
+    """The last channel of the call hung up (or vanished during a PBX outage)."""
+
+    type: ClassVar[str] = "call.ended"
+    call_id: str
+    hangup_cause: int
+    hangup_cause_text: str
+    duration_s: float
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCreated(DomainEvent):
+    type: ClassVar[str] = "channel.created"
+    call_id: str
+    channel_id: str
+    name: str
+    state: str
+    caller_num: str = ""
+    context: str = ""
+    exten: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStateChanged(DomainEvent):
+    type: ClassVar[str] = "channel.state"
+    call_id: str
+    channel_id: str
+    name: str
+    state: str
+    previous: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungUp(DomainEvent):
+    type: ClassVar[str] = "channel.hangup"
+    call_id: str
+    channel_id: str
+    name: str
+    cause: int
+    cause_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBridged(DomainEvent):
+    type: ClassVar[str] = "channel.bridged"
+    call_id: str
+    channel_id: str
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelUnbridged(DomainEvent):
+    type: ClassVar[str] = "channel.unbridged"
+    call_id: str
+    channel_id: str
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelVariableSet(DomainEvent):
+    """One of *our* channel variables (``CC_*``) changed; others are not tracked."""
+
+    type: ClassVar[str] = "channel.variable"
+    call_id: str
+    channel_id: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfReceived(DomainEvent):
+    type: ClassVar[str] = "channel.dtmf"
+    call_id: str
+    channel_id: str
+    digit: str
+    direction: str
+
+
+# --- the PBX link itself --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PbxLinkUp(DomainEvent):
+    type: ClassVar[str] = "pbx.link_up"
+    pbx: str
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PbxLinkDown(DomainEvent):
+    type: ClassVar[str] = "pbx.link_down"
+    pbx: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PbxResynced(DomainEvent):
+    """The model was reconciled with the PBX's own view after a (re)connect."""
+
+    type: ClassVar[str] = "pbx.resynced"
+    pbx: str
+    channels: int
+    calls: int
+    bridges: int
+    ghosts_removed: int
+    discovered: int
+    duration_s: float
+
+
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    cls.type: cls
+    for cls in (
+        CallStarted, CallAnswered, CallEnded, ChannelCreated, ChannelStateChanged,
+        ChannelHungUp, ChannelBridged, ChannelUnbridged, ChannelVariableSet, DtmfReceived,
+        PbxLinkUp, PbxLinkDown, PbxResynced,
+    )
+}
+
+
+class UnknownEventType(ValueError):
+    """A serialised event names a type this version does not know."""
+
+
+def event_from_dict(data: dict[str, Any]) -> DomainEvent:
+    """Inverse of :meth:`DomainEvent.to_dict` (for events relayed between processes)."""
+    fields_ = dict(data)
+    kind = fields_.pop("type", None)
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise UnknownEventType(f"unknown event type {kind!r}")
+    return cls(**fields_)
+
+
+Handler = Callable[[DomainEvent], None]
+
+
+@dataclass(slots=True)
+class Subscription:
+    """An asynchronous consumer's view of the bus: ``async for event in subscription``.
+
+    The queue is bounded; when it is full the oldest events are dropped and ``lagged`` counts
+    them, so a consumer (e.g. a WebSocket) can tell its client to re-read a snapshot.
+    """
+
+    bus: EventBus
+    queue: asyncio.Queue[DomainEvent]
+    types: frozenset[str] | None
+    lagged: int = 0
+
+    def wants(self, event: DomainEvent) -> bool:
+        return self.types is None or event.type in self.types
+
+    def offer(self, event: DomainEvent) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.lagged += 1
+        self.queue.put_nowait(event)
+
+    async def get(self) -> DomainEvent:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
+
+    def __aiter__(self) -> AsyncIterator[DomainEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[DomainEvent]:
+        while True:
+            yield await self.queue.get()
+
+
+@dataclass(slots=True)
+class EventBus:
+    """In-process publish/subscribe of :class:`DomainEvent`.
+
+    ``handlers`` run synchronously inside :meth:`publish` (metrics, in-memory projections);
+    a handler that raises is logged and the others still run. ``subscribe`` gives async
+    consumers their own bounded queue.
+    """
+
+    handlers: list[Handler] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    published: int = 0
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def remove_handler(self, handler: Handler) -> None:
+        if handler in self.handlers:
+            self.handlers.remove(handler)
+
+    def subscribe(self, types: set[str] | None = None, maxsize: int = 10_000) -> Subscription:
+        sub = Subscription(self, asyncio.Queue(maxsize), frozenset(types) if types else None)
+        self.subscriptions.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self.subscriptions:
+            self.subscriptions.remove(sub)
+
+    def publish(self, event: DomainEvent) -> None:
+        self.published += 1
+        for handler in self.handlers:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %s", handler, event.type)
+        for sub in self.subscriptions:
+            if sub.wants(event):
+                sub.offer(event)
+
+    def publish_all(self, events: list[DomainEvent]) -> None:
+        for event in events:
+            self.publish(event)
