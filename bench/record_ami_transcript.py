@@ -44,6 +44,13 @@ async def record(name: str, scale: int) -> None:
     pbx = AsteriskPbx(ami)
     await ami.start()
     await ami.wait_ready(10)
+    await ami.send({"Action": "Command", "Command": "channel request hangup all"})
+    for _ in range(100):
+        if not model.channels:
+            break
+        await asyncio.sleep(0.1)
+    raw.seek(0)
+    raw.truncate()  # the transcript starts on an idle PBX
     rng = random.Random(7)
     plan: list[tuple[str, dict[str, str]]] = []
     for _ in range(scale):
@@ -81,13 +88,17 @@ async def record(name: str, scale: int) -> None:
     for call_id, info in expected.items():
         if info["exten"] == "dtmf":
             await pbx.hangup(call_id)
-    for a, _ in pairs:
+    for a, b in pairs:
         await pbx.hangup(a.channel_id)
+        if b.channel_id in model.channels:
+            await pbx.hangup(b.channel_id)
     for _ in range(200):
         if not model.channels:
             break
         await asyncio.sleep(0.1)
     await ami.stop()
+    if model.channels:
+        raise SystemExit(f"calls still up at the end: {sorted(model.channels)}")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     (FIXTURES / f"{name}.ami").write_bytes(raw.getvalue())
     (FIXTURES / f"{name}.expected.json").write_text(json.dumps(expected, indent=1) + "\n")

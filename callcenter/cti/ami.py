@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from panoramisk import actions
 from panoramisk.message import Message
 
 from callcenter import events as ev
@@ -37,7 +36,7 @@ from callcenter.cti.errors import (
 )
 from callcenter.cti.link import LinkStats
 from callcenter.cti.model import CallModel, SnapshotChannel
-from callcenter.cti.protocol import AmiProtocol
+from callcenter.cti.protocol import AmiProtocol, TwoStepAction
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +260,7 @@ class AmiClient:
         protocol = self.protocol
         if protocol is None or protocol.closed or not self.ready.is_set():
             raise PbxUnavailable("AMI link is down")
-        action = actions.Action(dict(fields))
+        action = TwoStepAction(dict(fields))
         action.first_answer = asyncio.get_running_loop().create_future()
         protocol.send_action(action)
         self.stats.actions_sent += 1

@@ -466,8 +466,9 @@ class CallModel:
         if call is None:
             return
         call.live -= 1
-        if call.hangup_cause is None:
-            # the first leg to hang up says why the call ended (who hung up, busy, ...)
+        if not call.hangup_cause:
+            # the first leg to hang up with a real cause says why the call ended (who hung
+            # up, busy, ...); 0 means "unknown" (e.g. a Local half torn down by its peer)
             call.hangup_cause = cause
             call.hangup_cause_text = cause_text
         if call.live <= 0:

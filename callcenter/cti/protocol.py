@@ -37,6 +37,17 @@ TERMINATOR = "\r\n\r\n"
 BANNER = "Asterisk Call Manager/"
 
 
+class TwoStepAction(actions.Action):
+    """An action whose first answer matters on its own (``Originate`` with ``Async``).
+
+    panoramisk resolves ``future`` only when the whole answer is in; ``first_answer``
+    resolves with the first message. (A plain attribute lookup would not do: panoramisk's
+    dict-like actions answer ``''`` for any missing attribute.)
+    """
+
+    first_answer: asyncio.Future[Message] | None = None
+
+
 class ProtocolSink(Protocol):
     """What the protocol reports to (the AMI client)."""
 
@@ -167,7 +178,7 @@ class AmiProtocol(AMIProtocol):
 
     def _answer(self, action: actions.Action, headers: dict[str, Any]) -> None:
         message = Message(headers)
-        first = getattr(action, "first_answer", None)
+        first = action.first_answer if isinstance(action, TwoStepAction) else None
         if first is not None and not first.done():
             first.set_result(message)
         if action.add_message(message):
@@ -201,9 +212,11 @@ class AmiProtocol(AMIProtocol):
     def _fail_pending(self) -> None:
         pending, self.responses = self.responses, {}
         for action in pending.values():
-            for future in (action.future, getattr(action, "first_answer", None)):
+            first = action.first_answer if isinstance(action, TwoStepAction) else None
+            for future in (action.future, first):
                 if future is not None and not future.done():
                     future.set_exception(ConnectionLost("AMI connection lost"))
+                    future.exception()  # mark retrieved: nobody may be waiting any more
 
     def close(self) -> None:
         if not self.closed:
