@@ -52,9 +52,10 @@ def config_show(ctx: click.Context) -> None:
 
 @config.command("options")
 def config_options() -> None:
-    """List every option: environment variable, default, meaning."""
+    """List every option as a Markdown table: environment variable, default, meaning."""
+    click.echo("| variable | default | meaning |\n|---|---|---|")
     for env, default, description in describe_options():
-        click.echo(f"{env}\t{default}\t{description}")
+        click.echo(f"| `{env}` | {default} | {description} |")
 
 
 @cli.command()

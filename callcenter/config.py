@@ -132,7 +132,12 @@ def describe_options() -> list[tuple[str, str, str]]:
                 walk(annotation, f"{prefix}{name.upper()}__")
                 continue
             default = field.get_default(call_default_factory=True)
-            shown = "(secret)" if isinstance(default, SecretStr) else repr(default)
+            if isinstance(default, SecretStr):  # a default is public; a configured value is not
+                shown = f"`{default.get_secret_value()}` (secret)"
+            elif default is None:
+                shown = "unset"
+            else:
+                shown = f"`{default}`"
             rows.append((f"{prefix}{name.upper()}", shown, field.description or ""))
 
     walk(Settings, "CALLCENTER_")

@@ -67,7 +67,6 @@ class World:
         authenticator: Authenticator | None = None,
         **kwargs: Any,
     ) -> web.Application:
-        self.metrics.calls, self.metrics.link = self.model, self.link
         return create_app(
             settings=Settings(http=HttpSettings(max_body_bytes=1024)),
             bus=self.bus,
@@ -177,6 +176,14 @@ async def test_metrics_endpoint(world: World, serve: Any) -> None:
     assert 'callcenter_ami_events_received_total{pbx="asterisk"} 7.0' in text
     assert 'callcenter_domain_events_total{type="call.started"} 1.0' in text
     assert "callcenter_websocket_clients 0.0" in text
+
+
+def test_create_app_binds_unbound_metrics_only(world: World) -> None:
+    other = LinkStats(pbx="other")
+    world.metrics.link = other
+    world.app()
+    assert world.metrics.calls is world.model
+    assert world.metrics.link is other
 
 
 async def test_two_apps_in_one_process(serve: Any) -> None:

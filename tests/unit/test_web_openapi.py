@@ -22,6 +22,10 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 class NoCalls:
+    calls: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    bridges: dict[str, Any] = {}
+
     def snapshot(self) -> dict[str, Any]:
         return {"calls": [], "channels": [], "bridges": []}
 

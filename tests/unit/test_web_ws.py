@@ -32,6 +32,8 @@ class FakeCall:
 @dataclass
 class FakeModel:
     calls: dict[str, FakeCall] = field(default_factory=dict)
+    channels: dict[str, Any] = field(default_factory=dict)
+    bridges: dict[str, Any] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
         return {"calls": [c.to_dict() for c in self.calls.values()], "channels": [], "bridges": []}

@@ -1,0 +1,110 @@
+"""The aiohttp application factory: everything the web layer needs is passed in.
+
+The composition root owns the long-lived parts (bus, call model, AMI link, metrics, database)
+and hands them over; the app only reads them. That keeps this module free of I/O set-up and
+lets tests build many independent apps with fakes.
+
+Middlewares, outermost first: errors (every failure becomes the JSON error shape, oversized
+bodies are refused) then authentication (a :class:`~callcenter.web.auth.Principal` on every
+request; see :mod:`callcenter.web.auth` for plugging real accounts in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from weakref import WeakSet
+
+from aiohttp import WSCloseCode, web
+
+from callcenter.config import Settings
+from callcenter.cti.link import LinkStats
+from callcenter.events import EventBus
+from callcenter.metrics import Metrics
+from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
+from callcenter.web.errors import error_middleware
+from callcenter.web.routes import setup_routes
+from callcenter.web.state import (
+    BUS,
+    CALLS,
+    HEALTH_CHECKS,
+    HEALTH_TIMEOUT,
+    LINK,
+    METRICS,
+    SETTINGS,
+    WEBSOCKETS,
+    WS_HEARTBEAT,
+    WS_QUEUE_SIZE,
+    CallView,
+    HealthCheck,
+)
+
+
+def create_app(
+    *,
+    settings: Settings,
+    bus: EventBus,
+    calls: CallView,
+    link: LinkStats,
+    metrics: Metrics,
+    health_checks: Mapping[str, HealthCheck] | None = None,
+    authenticator: Authenticator | None = None,
+    health_timeout_s: float = 3.0,
+    ws_heartbeat_s: float = 20.0,
+    ws_queue_size: int = 1000,
+) -> web.Application:
+    """Build the app. ``health_checks`` maps a component name (``"database"``, ``"redis"``)
+    to an async probe that raises when the component is unhealthy; ``"ami"`` is reserved.
+
+    Wiring in the composition root::
+
+        metrics = Metrics()  # create_app binds it to ``calls`` and ``link`` if unbound
+        bus.add_handler(metrics.on_event)
+        app = create_app(settings=settings, bus=bus, calls=model, link=ami.stats,
+                         metrics=metrics, health_checks={"database": db.ping})
+        web.run_app(app, host=settings.http.host, port=settings.http.port)
+
+    ``ws_queue_size`` bounds each WebSocket client's backlog (beyond it: ``lagged`` and a
+    fresh snapshot); ``ws_heartbeat_s`` is the protocol ping period.
+    """
+    checks = dict(health_checks or {})
+    if "ami" in checks:
+        raise ValueError("health check name 'ami' is reserved for the AMI link")
+    max_body = settings.http.max_body_bytes
+    app = web.Application(
+        client_max_size=max_body,
+        middlewares=[error_middleware(max_body), auth_middleware(authenticator or AllowAll())],
+    )
+    # Metrics read live counts at scrape time; bind them to what this app serves unless
+    # the caller already bound other sources.
+    if metrics.calls is None:
+        metrics.calls = calls
+    if metrics.link is None:
+        metrics.link = link
+    app[SETTINGS] = settings
+    app[BUS] = bus
+    app[CALLS] = calls
+    app[LINK] = link
+    app[METRICS] = metrics
+    app[HEALTH_CHECKS] = checks
+    app[HEALTH_TIMEOUT] = health_timeout_s
+    app[WS_HEARTBEAT] = ws_heartbeat_s
+    app[WS_QUEUE_SIZE] = ws_queue_size
+    app.cleanup_ctx.append(_websockets)
+    app.on_shutdown.append(_close_websockets)
+    setup_routes(app)
+    return app
+
+
+async def _websockets(app: web.Application) -> AsyncIterator[None]:
+    """The open event streams, so shutdown can close them (weak: handlers remove their own)."""
+    app[WEBSOCKETS] = WeakSet()
+    yield
+    await _close_websockets(app)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """On shutdown: without this, open streams would hold graceful shutdown for its timeout."""
+    for ws in list(app.get(WEBSOCKETS, ())):
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

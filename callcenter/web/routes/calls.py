@@ -1,0 +1,21 @@
+"""``GET /api/calls`` and ``GET /api/calls/{call_id}``: the live call model, read-only."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callcenter.web.errors import ApiError
+from callcenter.web.state import CALLS
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    """The whole snapshot (calls, channels, bridges), consistent at one instant."""
+    return web.json_response(request.app[CALLS].snapshot())
+
+
+async def get_call(request: web.Request) -> web.Response:
+    call_id = request.match_info["call_id"]
+    call = request.app[CALLS].get_call(call_id)
+    if call is None:
+        raise ApiError(404, "call_not_found", f"no call with id {call_id!r}")
+    return web.json_response(call.to_dict())

@@ -1,0 +1,133 @@
+"""``GET /ws/events``: the domain event stream over a WebSocket (wallboard, consoles).
+
+Protocol (server → client, JSON text frames):
+
+1. ``{"type": "snapshot", "at": ..., "calls": [...], "channels": [...], "bridges": [...]}``
+   right after connecting. The bus subscription is opened *before* the snapshot is taken, in
+   the same event-loop step, so no event falls between the two and none is counted twice.
+2. Every :class:`~callcenter.events.DomainEvent` as ``event.to_dict()``, optionally only the
+   types named in ``?types=call.started,call.ended`` (``call.*`` takes a whole family).
+3. When this client fell behind and its queue overflowed: ``{"type": "lagged", "dropped": N}``
+   (N = events this client will never get) followed by a fresh snapshot; the client replaces
+   its state instead of applying deltas it knows are incomplete.
+
+Client frames are read (so pongs and the close handshake work) and ignored. aiohttp sends a
+protocol ping every ``ws_heartbeat_s`` and drops a client that does not answer. The caller is
+authenticated by the auth middleware like any request (header, or ``?token=`` since browsers
+cannot set headers on a WebSocket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter.events import EVENT_TYPES, Subscription
+from callcenter.web.errors import ApiError
+from callcenter.web.state import (
+    BUS,
+    CALLS,
+    METRICS,
+    WEBSOCKETS,
+    WS_HEARTBEAT,
+    WS_QUEUE_SIZE,
+    CallView,
+)
+
+log = logging.getLogger(__name__)
+
+
+def parse_types(raw: str | None) -> set[str] | None:
+    """``"call.started,channel.*"`` → the set of event types; None (all) when empty."""
+    if not raw:
+        return None
+    wanted: set[str] = set()
+    unknown: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        if item.endswith(".*"):
+            family = {t for t in EVENT_TYPES if t.startswith(item[:-1])}
+            wanted |= family
+            if not family:
+                unknown.append(item)
+        elif item in EVENT_TYPES:
+            wanted.add(item)
+        else:
+            unknown.append(item)
+    if unknown:
+        raise ApiError(400, "unknown_event_type", f"unknown event types: {', '.join(unknown)}")
+    return wanted or None
+
+
+def snapshot_message(calls: CallView) -> dict[str, Any]:
+    return {"type": "snapshot", "at": time.time(), **calls.snapshot()}
+
+
+async def _forward(ws: web.WebSocketResponse, sub: Subscription, calls: CallView) -> None:
+    """Send events until cancelled; on overflow send ``lagged`` and a fresh snapshot."""
+    seen = sub.lagged
+    while True:
+        event = await sub.get()
+        if sub.lagged == seen:
+            await ws.send_json(event.to_dict())
+            continue
+        # Everything still queued (and ``event``) predates the snapshot taken right now.
+        skipped = sub.lagged - seen + 1 + sub.queue.qsize()
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        seen = sub.lagged
+        fresh = snapshot_message(calls)
+        await ws.send_json({"type": "lagged", "dropped": skipped})
+        await ws.send_json(fresh)
+
+
+async def _read(ws: web.WebSocketResponse) -> None:
+    async for msg in ws:  # pongs and close frames are handled inside receive()
+        if msg.type == WSMsgType.ERROR:
+            log.debug("websocket error: %s", ws.exception())
+
+
+async def handle(request: web.Request) -> web.WebSocketResponse:
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=app[WS_HEARTBEAT])
+    if not ws.can_prepare(request).ok:
+        raise ApiError(400, "websocket_required", "this endpoint needs a WebSocket upgrade")
+    sub = app[BUS].subscribe(parse_types(request.query.get("types")), app[WS_QUEUE_SIZE])
+    first = snapshot_message(app[CALLS])  # same loop step as subscribe: no gap, no duplicate
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await ws.prepare(request)
+        app[WEBSOCKETS].add(ws)
+        with app[METRICS].websocket_clients.track_inprogress():
+            await ws.send_json(first)
+            tasks = [
+                asyncio.create_task(_forward(ws, sub, app[CALLS])),
+                asyncio.create_task(_read(ws)),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = None if task.cancelled() else task.exception()
+                if isinstance(exc, ConnectionError):  # client vanished mid-send
+                    log.debug("websocket client gone: %r", exc)
+                elif exc is not None:
+                    log.error("websocket event stream failed", exc_info=exc)
+    except (ConnectionError, RuntimeError) as exc:  # client vanished mid-send
+        log.debug("websocket closed while sending: %r", exc)
+    finally:
+        sub.close()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        app[WEBSOCKETS].discard(ws)
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await ws.close()
+    return ws

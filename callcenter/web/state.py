@@ -1,0 +1,53 @@
+"""What the web app reads from the rest of the server: small protocols and the ``AppKey``s.
+
+The web layer depends on these protocols, not on :mod:`callcenter.cti.model`, so it can be
+tested with a fake and served from the simulator (``callcenter demo``) as well as from AMI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+from weakref import WeakSet
+
+from aiohttp import web
+
+from callcenter.config import Settings
+from callcenter.cti.link import LinkStats
+from callcenter.events import EventBus
+from callcenter.metrics import CallCounts, Metrics
+
+
+class CallRecord(Protocol):
+    """One call as the API shows it."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class CallView(CallCounts, Protocol):
+    """Read-only view of the live call model (``callcenter.cti.model.CallModel`` fits).
+
+    The sized ``calls``/``channels``/``bridges`` (from :class:`CallCounts`) feed the
+    ``callcenter_active_*`` metrics; the API only uses the two methods below.
+    """
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready ``{"calls": [...], "channels": [...], "bridges": [...]}``."""
+        ...
+
+    def get_call(self, call_id: str) -> CallRecord | None: ...
+
+
+HealthCheck = Callable[[], Awaitable[None]]
+"""An async probe of one dependency (database, Redis …): returns when healthy, raises if not."""
+
+SETTINGS = web.AppKey("settings", Settings)
+BUS = web.AppKey("bus", EventBus)
+CALLS = web.AppKey[CallView]("calls")
+LINK = web.AppKey("link", LinkStats)
+METRICS = web.AppKey("metrics", Metrics)
+HEALTH_CHECKS = web.AppKey[Mapping[str, HealthCheck]]("health_checks")
+HEALTH_TIMEOUT = web.AppKey("health_timeout_s", float)
+WS_HEARTBEAT = web.AppKey("ws_heartbeat_s", float)
+WS_QUEUE_SIZE = web.AppKey("ws_queue_size", int)
+WEBSOCKETS = web.AppKey[WeakSet[web.WebSocketResponse]]("websockets")
