@@ -60,7 +60,8 @@ def config_options() -> None:
 
 @cli.command()
 @click.option("--host", default=None, help="Listen address (overrides CALLCENTER_HTTP__HOST).")
-@click.option("--port", type=int, default=None, help="Listen port (overrides CALLCENTER_HTTP__PORT).")
+@click.option("--port", type=int, default=None,
+              help="Listen port (overrides CALLCENTER_HTTP__PORT).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the server: CTI link to Asterisk, REST API, WebSocket streams."""
@@ -84,7 +85,7 @@ def sandbox() -> None:
     """The real Asterisk 22 sandbox (Debian unstable chroot) for tests and development."""
 
 
-def _sandbox(ctx: click.Context):  # noqa: ANN202 - lazy import keeps the CLI fast
+def _sandbox(ctx: click.Context):  # type: ignore[no-untyped-def]  # lazy import: fast CLI
     from callcenter.sandbox import Sandbox, SandboxError
 
     return Sandbox(_settings(ctx).sandbox), SandboxError

@@ -34,7 +34,8 @@ class AmiSettings(BaseModel):
     secret: SecretStr = Field(SecretStr("callcenter"), description="AMI password")
     connect_timeout_s: float = Field(5.0, description="TCP connect + login timeout")
     action_timeout_s: float = Field(10.0, description="default timeout of one AMI action")
-    ping_interval_s: float = Field(5.0, description="keep-alive Ping period; a missed pong reconnects")
+    ping_interval_s: float = Field(
+        5.0, description="keep-alive Ping period; a missed pong reconnects")
     reconnect_min_s: float = Field(0.2, description="first reconnect delay (exponential backoff)")
     reconnect_max_s: float = Field(2.0, description="longest reconnect delay")
 
@@ -59,7 +60,8 @@ class SandboxSettings(BaseModel):
     http_port: int = Field(18088, description="Asterisk HTTP/WebSocket port (browser softphones)")
     rtp_start: int = Field(20000, description="first RTP port")
     rtp_end: int = Field(20999, description="last RTP port")
-    audiosocket_port: int = Field(19092, description="where the dialplan sends IVR audio (our server)")
+    audiosocket_port: int = Field(
+        19092, description="where the dialplan sends IVR audio (our server)")
     trunk_port: int = Field(
         15070, description="where the trunk endpoint sends outbound calls (a SIPp UAS in tests)"
     )

@@ -6,28 +6,27 @@
   ``postgres_url`` is ``postgresql+asyncpg://user:pw@127.0.0.1:PORT/db``.
 - ``asterisk_sandbox``: the real Asterisk 22 sandbox (``callcenter.sandbox.Sandbox``). When
   ``scripts/test.sh`` has brought it up it sets ``CALLCENTER_SANDBOX_EXTERNAL=1`` and the
-  fixture only checks that it runs; otherwise the fixture brings it up and down itself.
+  fixture only checks that it runs; otherwise the fixture brings it up and down itself (a
+  sandbox that was already running is left running).
 
 A missing component skips the tests that need it, except with ``CI=true`` where it fails them
-(see ``harness.require``). Tests are marked by folder: tests/unit -> ``unit``, tests/integration
--> ``integration``, tests/system -> ``system``, tests/browser -> ``browser``.
+(see ``tests.harness.require``). Tests are marked by folder: tests/unit -> ``unit``,
+tests/integration -> ``integration``, tests/system -> ``system``, tests/browser -> ``browser``.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parent
-if str(TESTS_DIR) not in sys.path:  # `harness` must import whatever pytest's import mode
-    sys.path.insert(0, str(TESTS_DIR))
-
-from harness import (  # noqa: E402
+from tests.harness import (
     PostgresServer,
     RedisServer,
     find_pg_bindir,
@@ -35,9 +34,25 @@ from harness import (  # noqa: E402
     require_binary,
     sandbox_is_running,
 )
-from harness.sandbox import EXTERNAL_ENV  # noqa: E402
+from tests.harness.sandbox import EXTERNAL_ENV
+
+TESTS_DIR = Path(__file__).resolve().parent
 
 CATEGORIES = ("unit", "integration", "system", "browser")
+
+
+def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a cancelled CI job, ``kill``) tears down like Ctrl-C: the session fixtures stop
+    Redis, PostgreSQL and the sandbox instead of leaving them running."""
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -54,10 +69,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(getattr(pytest.mark, parts[0]))
 
 
+_TIMINGS: list[str] = []
+
+
 def _timing(config: pytest.Config, text: str) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"[harness] {text}")
+    """Note how long a component took to start; printed in the terminal summary."""
+    _TIMINGS.append(text)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _TIMINGS:
+        terminalreporter.section("harness: components started")
+        for line in _TIMINGS:
+            terminalreporter.write_line(line)
 
 
 # --- Redis ----------------------------------------------------------------------------------
@@ -75,6 +99,9 @@ def redis_server(pytestconfig: pytest.Config) -> Iterator[RedisServer]:
     except Exception as exc:
         server.cleanup()
         require("Redis", f"redis-server did not start: {exc}")
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) half-way: no finalizer would run
+        server.cleanup()
+        raise
     _timing(pytestconfig, f"redis-server on port {server.port} ready in {server.startup_s:.2f} s")
     try:
         yield server
@@ -106,6 +133,9 @@ def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
     except Exception as exc:
         server.cleanup()
         require("PostgreSQL", f"the cluster did not start: {exc}")
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) half-way: no finalizer would run
+        server.cleanup()
+        raise
     _timing(
         pytestconfig,
         f"postgres on port {server.port} ready in {server.startup_s:.2f} s "
@@ -155,24 +185,29 @@ def asterisk_sandbox(pytestconfig: pytest.Config) -> Iterator[Any]:
                 f"{EXTERNAL_ENV}=1 but it is not running (status: {status}); "
                 "`callcenter sandbox up` failed or it stopped",
             )
+        _timing(pytestconfig, f"asterisk sandbox: external, pid {status.get('pid')}")
         yield box
         return
 
     if os.geteuid() != 0:
         require("Asterisk sandbox", "building and running the chroot needs root")
+    was_running = sandbox_is_running(box.status())  # then it is left running at the end
+    began = time.monotonic()
     try:
         box.up()
     except Exception as exc:
         try:
-            box.down()
+            if not was_running:
+                box.down()
         finally:
             require(
                 "Asterisk sandbox",
                 f"`Sandbox.up()` failed: {exc}; try `callcenter sandbox up` as root "
                 "(needs debootstrap and the Debian mirror)",
             )
-    _timing(pytestconfig, f"asterisk sandbox up: {box.status()}")
+    _timing(pytestconfig, f"asterisk sandbox: up in {time.monotonic() - began:.1f} s (fixture)")
     try:
         yield box
     finally:
-        box.down()
+        if not was_running:
+            box.down()

@@ -5,11 +5,11 @@ the session. The fixtures live in ``tests/conftest.py``; the classes here do the
 they can also be used directly (e.g. by benchmarks).
 """
 
-from harness.ports import free_port, wait_for
-from harness.postgres_server import PostgresServer, find_pg_bindir
-from harness.redis_server import RedisServer
-from harness.require import in_ci, require, require_binary
-from harness.sandbox import sandbox_is_running
+from .ports import free_port, wait_for
+from .postgres_server import PostgresServer, find_pg_bindir
+from .redis_server import RedisServer
+from .require import in_ci, require, require_binary
+from .sandbox import sandbox_is_running
 
 __all__ = [
     "PostgresServer",

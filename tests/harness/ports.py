@@ -1,10 +1,15 @@
-"""Free loopback ports and polling."""
+"""Free loopback ports, polling, and the components' temporary directories."""
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+TMPDIR_ENV = "CALLCENTER_TEST_TMPDIR"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -25,3 +30,13 @@ def wait_for(
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"{what} not met after {timeout:.1f} s")
         time.sleep(interval)
+
+
+def make_workdir(prefix: str) -> Path:
+    """A new directory for one component's files (data, socket, log, pid file).
+
+    Under ``$CALLCENTER_TEST_TMPDIR`` when set: ``scripts/test.sh`` makes one per run and, at
+    the end, stops whatever is still running from it (a pytest killed hard cannot clean up).
+    """
+    base = os.environ.get(TMPDIR_ENV) or None
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))

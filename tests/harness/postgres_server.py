@@ -2,9 +2,10 @@
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to the
 ``postgres`` system user (created by Debian's ``postgresql`` package) and every server command
-runs through ``runuser -u postgres --``. The cluster lives in its own ``/tmp/cc-pg-*`` directory
-(not pytest's ``tmp_path``, which is private to root), listens on 127.0.0.1 only, keeps its Unix
-socket in that directory and runs with fsync off: it is disposable.
+runs through ``runuser -u postgres --``. The cluster lives in its own ``cc-pg-*`` directory
+(:func:`~tests.harness.ports.make_workdir`; not pytest's ``tmp_path``, which is private to
+root), listens on 127.0.0.1 only, keeps its Unix socket in that directory and runs with fsync
+off: it is disposable.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.ports import free_port
+from .ports import free_port, make_workdir
 
 PG_ROOTS = ("/usr/lib/postgresql",)
 BINDIR_ENV = "CALLCENTER_TEST_PG_BINDIR"
@@ -62,7 +62,7 @@ class PostgresServer:
         self.user = user
         self.database = database
         self.password = password or secrets.token_hex(12)
-        self.workdir = Path(tempfile.mkdtemp(prefix="cc-pg-"))
+        self.workdir = make_workdir("cc-pg-")
         self.datadir = self.workdir / "data"
         self.sockdir = self.workdir / "sock"
         self.logfile = self.workdir / "postgres.log"
@@ -138,10 +138,17 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
-        if not self.running:
-            return
+        """Fast shutdown. Judged by the pid file, so a start cut short is stopped as well."""
         self.running = False
-        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "30", "stop")
+        pidfile = self.datadir / "postmaster.pid"
+        if not pidfile.exists():
+            return
+        try:
+            self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "30", "stop")
+        except RuntimeError:
+            if pidfile.exists() and _alive(pidfile):
+                raise
+            # a stale pid file (the server died): nothing to stop
 
     def restart(self) -> None:
         self.stop()
@@ -159,3 +166,11 @@ class PostgresServer:
             return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _alive(pidfile: Path) -> bool:
+    try:
+        os.kill(int(pidfile.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True

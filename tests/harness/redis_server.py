@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from harness.ports import free_port, wait_for
+from .ports import free_port, make_workdir, wait_for
 
 
 def redis_ping(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -33,7 +32,7 @@ class RedisServer:
         self.binary = binary
         self.host = "127.0.0.1"
         self.port = port or free_port()
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cc-redis-"))
+        self.workdir = workdir or make_workdir("cc-redis-")
         self.logfile = self.workdir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_s: float | None = None
@@ -52,6 +51,7 @@ class RedisServer:
             "--dir", str(self.workdir),
             "--daemonize", "no",
             "--logfile", str(self.logfile),
+            "--pidfile", str(self.workdir / "redis.pid"),
         ]
 
     def start(self, timeout: float = 10.0) -> None:

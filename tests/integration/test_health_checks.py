@@ -7,9 +7,9 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from harness import free_port
 
 from callcenter.health_checks import HealthCheckFailed, database_check, redis_check
+from tests.harness import free_port
 
 
 @pytest.fixture
@@ -67,8 +67,8 @@ async def test_database_check_passes_on_postgres_and_reuses_its_engine(
     await check.dispose()
 
 
-async def test_database_check_raises_on_dead_port(postgres_url: str) -> None:
-    dead = postgres_url.rsplit("@", 1)[0] + f"@127.0.0.1:{free_port()}/callcenter"
+async def test_database_check_raises_on_dead_port() -> None:
+    dead = f"postgresql+asyncpg://cc:pw@127.0.0.1:{free_port()}/cc"
     check = database_check(dead)
     started = time.monotonic()
     try:

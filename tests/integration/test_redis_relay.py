@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
-from harness import RedisServer
 from redis.asyncio.client import PubSub
 
 from callcenter.events import CallAnswered, CallStarted, DomainEvent, EventBus, Subscription
 from callcenter.redis_relay import RedisEventRelay
+from tests.harness import RedisServer
 
 _channels = itertools.count()
 

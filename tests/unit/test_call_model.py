@@ -1,4 +1,4 @@
-"""Call model rules on small hand-written event sequences (recorded transcripts: test_transcripts)."""
+"""Call model rules on small hand-written event sequences (real ones: test_transcripts)."""
 
 from __future__ import annotations
 
