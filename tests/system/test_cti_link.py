@@ -235,3 +235,21 @@ def test_wrong_secret_is_reported_not_fatal(asterisk_sandbox: Any) -> None:
     state = asyncio.run(scenario())
     assert state["connected"] is False
     assert "Authentication" in state["error"] or "authentication" in state["error"]
+
+
+async def test_redirect_and_spy(link: Link) -> None:
+    target = await link.pbx.originate(local("park"))
+    await target.outcome
+    spy = await link.pbx.spy("Local/answer@cc-test", target.channel_id)
+    assert (await asyncio.wait_for(spy.outcome, 15)).answered
+    truth = await link.asterisk_channels()
+    assert truth[spy.channel_id]["Application"] == "ChanSpy"
+    assert link.model.get_call(spy.channel_id).variables()["CC_SPY_MODE"] == "listen"  # type: ignore[union-attr]
+    # the park half of the target goes elsewhere in the dialplan and ends there
+    other_half = next(uid for uid in link.model.get_call(target.channel_id).legs  # type: ignore[union-attr]
+                      if uid != target.channel_id)
+    await link.pbx.redirect(other_half, "cc-test", "hangup16")
+    await link.wait_for(lambda: ended(link, target.channel_id) is not None, what="redirected end")
+    await link.wait_for(lambda: ended(link, spy.channel_id) is not None, what="spy exits (E)")
+    with pytest.raises(UnknownChannel):
+        await link.pbx.redirect(target.channel_id, "cc-test", "answer")
