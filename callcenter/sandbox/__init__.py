@@ -181,6 +181,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _signal_and_wait(pid: int, sig: signal.Signals, grace_s: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + grace_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def _port_accepts(port: int, timeout: float = 0.3) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
@@ -314,17 +322,9 @@ class Sandbox:
         self._require_root()
         with self._lock.hold():
             pid = self._running_pid()
-            if pid is None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + timeout_s
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if _pid_alive(pid):
-                raise SandboxError(f"Asterisk (pid {pid}) survived SIGKILL")
-            with contextlib.suppress(OSError):
-                (self.root / _STATE).unlink()
+            if pid is not None:
+                _signal_and_wait(pid, signal.SIGKILL, timeout_s)
+            self._forget_running(pid)
 
     def start_asterisk(self, wait_s: float = 60) -> None:
         """Start Asterisk (the chroot must be built) and wait until it is fully booted and AMI
@@ -718,8 +718,7 @@ class Sandbox:
     def _stop_locked(self, timeout_s: float = 10) -> None:
         pid = self._running_pid()
         if pid is None:
-            with contextlib.suppress(OSError):
-                (self.root / _STATE).unlink()
+            self._forget_running(None)
             return
         with contextlib.suppress(SandboxError):
             self._asterisk_rx("core stop now", timeout_s)
@@ -730,12 +729,11 @@ class Sandbox:
             if not _pid_alive(pid):
                 break
             _say(f"Asterisk (pid {pid}) did not stop; sending {sig.name}")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + grace
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-        if _pid_alive(pid):
+            _signal_and_wait(pid, sig, grace)
+        self._forget_running(pid)
+
+    def _forget_running(self, pid: int | None) -> None:
+        if pid is not None and _pid_alive(pid):
             raise SandboxError(f"Asterisk (pid {pid}) survived SIGKILL")
         with contextlib.suppress(OSError):
             (self.root / _STATE).unlink()
