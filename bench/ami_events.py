@@ -23,11 +23,9 @@ from typing import Any
 
 from panoramisk.ami_protocol import AMIProtocol
 
-from callcenter.config import AmiSettings
-from callcenter.cti.ami import AmiClient
-from callcenter.cti.model import CallModel
+from callcenter.app import build_services
+from callcenter.config import Settings
 from callcenter.cti.protocol import AmiProtocol
-from callcenter.events import EventBus
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
 
@@ -71,14 +69,13 @@ def run_bare(chunks: list[bytes]) -> int:
 
 
 def run_ours(chunks: list[bytes]) -> int:
-    bus = EventBus()
-    model = CallModel(emit=bus.publish)
-    client = AmiClient(AmiSettings(), model, bus)
-    protocol = AmiProtocol(client)
+    """The production wiring (build_services): AMI client, call model, bus, metrics handler."""
+    services = build_services(Settings())
+    protocol = AmiProtocol(services.ami)
     for chunk in chunks:
         protocol.data_received(chunk)
-    assert model.skipped == 0
-    return client.stats.events_received
+    assert services.model.skipped == 0
+    return services.ami.stats.events_received
 
 
 class _NullSink:
