@@ -153,7 +153,10 @@ class AmiClient:
             }, s.connect_timeout_s)
             if first_message(answer).get("Response") != "Success":
                 raise AuthenticationFailed(str(first_message(answer).get("Message", "refused")))
-            self.stats.asterisk_version = protocol.version or ""
+            self.stats.ami_version = protocol.version or ""
+            settings = first_message(await self._send(protocol, {"Action": "CoreSettings"},
+                                                      s.action_timeout_s))
+            self.stats.asterisk_version = str(settings.get("AsteriskVersion", ""))
             await self._resync(protocol)
             self.stats.connected = True
             self.stats.connected_since = time.time()

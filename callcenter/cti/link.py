@@ -12,7 +12,10 @@ class LinkStats:
     pbx: str = "asterisk"
     connected: bool = False
     connected_since: float | None = None
+    #: Asterisk's release (CoreSettings ``AsteriskVersion``), e.g. "22.10.1"
     asterisk_version: str = ""
+    #: the AMI protocol version from the banner ("Asterisk Call Manager/11.0.0")
+    ami_version: str = ""
     events_received: int = 0
     frames_malformed: int = 0
     frames_oversized: int = 0

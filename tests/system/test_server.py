@@ -34,6 +34,7 @@ async def test_health_calls_metrics_and_websocket_follow_a_real_call(
         body = await health.json()
         assert health.status == 200, body
         assert body["components"]["ami"]["status"] == "up"
+        assert body["components"]["ami"]["asterisk_version"].startswith("22.")
         assert body["components"]["database"]["status"] == "up"
 
         ws = await client.ws_connect("/ws/events?types=call.*")

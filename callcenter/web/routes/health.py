@@ -30,6 +30,7 @@ def ami_component(link: LinkStats) -> dict[str, Any]:
         "pbx": link.pbx,
         "connected_since": link.connected_since,
         "asterisk_version": link.asterisk_version,
+        "ami_version": link.ami_version,
         "reconnects": link.reconnects,
         "last_error": redact_text(link.last_error),
         "last_resync_s": link.last_resync_s,
