@@ -35,7 +35,7 @@ from callcenter.cti.errors import (
     UnknownChannel,
 )
 from callcenter.cti.link import LinkStats
-from callcenter.cti.model import CallModel, SnapshotChannel
+from callcenter.cti.model import OUR_VARIABLE_PREFIX, CallModel, SnapshotChannel
 from callcenter.cti.protocol import AmiProtocol, TwoStepAction
 
 log = logging.getLogger(__name__)
@@ -205,9 +205,12 @@ class AmiClient:
         channels = await self._send(protocol, {"Action": "CoreShowChannels"}, timeout)
         bridges = await self._send(protocol, {"Action": "BridgeList"}, timeout)
         raise_for_error("CoreShowChannels", channels)
+        listed = [m for m in _list(channels) if m.get("Event") == "CoreShowChannel"]
+        variables = await self._read_variables(protocol, timeout) if listed else {}
         rows = [
-            SnapshotChannel(headers=m, bridge_id=(m.get("BridgeId") or None))
-            for m in _list(channels) if m.get("Event") == "CoreShowChannel"
+            SnapshotChannel(headers=m, bridge_id=(m.get("BridgeId") or None),
+                            variables=variables.get(str(m.get("Uniqueid")), {}))
+            for m in listed
         ]
         bridge_rows = [m for m in _list(bridges) if m.get("Event") == "BridgeListItem"]
         result = self.model.reconcile(rows, bridge_rows)
@@ -221,6 +224,28 @@ class AmiClient:
             calls=len(self.model.calls), bridges=len(self.model.bridges),
             ghosts_removed=result.ghosts_removed, discovered=result.discovered,
             duration_s=elapsed))
+
+    async def _read_variables(self, protocol: AmiProtocol,
+                              timeout: float) -> dict[str, dict[str, str]]:
+        """Our ``CC_*`` variables of every channel, in one ``Status`` action.
+
+        ``AllVariables`` rather than a list of names: a variable set while the link was down
+        may be one the model has never seen (only at resync, so its cost does not matter).
+        """
+        answer = await self._send(protocol, {"Action": "Status", "AllVariables": "true"},
+                                  timeout)
+        found: dict[str, dict[str, str]] = {}
+        for message in _list(answer):
+            if message.get("Event") != "Status":
+                continue
+            lines = message.get("Variable") or []
+            values = {}
+            for line in lines if isinstance(lines, list) else [lines]:
+                name, _, value = str(line).partition("=")
+                if value and name.startswith(OUR_VARIABLE_PREFIX):
+                    values[name] = value
+            found[str(message.get("Uniqueid"))] = values
+        return found
 
     # --- protocol sink ------------------------------------------------------------------
 

@@ -199,6 +199,8 @@ class SnapshotChannel:
 
     headers: Headers
     bridge_id: str | None
+    #: our variables as Asterisk has them now (from the Status action)
+    variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -417,9 +419,13 @@ class CallModel:
         channel = self._channel(headers)
         if channel is None:
             return
-        value = str(headers.get("Value", ""))
+        self._set_variable(channel, name, str(headers.get("Value", "")), self._at(headers))
+
+    def _set_variable(self, channel: Channel, name: str, value: str, at: float) -> None:
+        if channel.variables.get(name) == value:
+            return
         channel.variables[name] = value
-        self.emit(ev.ChannelVariableSet(at=self._at(headers), call_id=channel.call_id,
+        self.emit(ev.ChannelVariableSet(at=at, call_id=channel.call_id,
                                         channel_id=channel.channel_id, name=name, value=value))
 
     def _on_rename(self, headers: Headers) -> None:
@@ -568,6 +574,8 @@ class CallModel:
                 self._set_state(channel, state, now)
             if uid not in touched:
                 self._place_in_bridge(channel, row.bridge_id, now)
+                for name, value in row.variables.items():
+                    self._set_variable(channel, name, value, now)
         ghosts = [ch for uid, ch in self.channels.items() if uid not in seen and uid not in touched]
         for channel in ghosts:
             self._close_channel(channel, now, CAUSE_VANISHED, CAUSE_VANISHED_TEXT)

@@ -178,9 +178,13 @@ async def test_cut_ami_connection_resyncs_changes_made_meanwhile(
         proxy.blackhole()  # the network is gone: new connections are refused too
         await proxy.cut()
         await link.wait_for(lambda: not link.ami.connected, what="link down")
-        # meanwhile: one call ends, a new one starts (placed by someone else)
+        # meanwhile: one call ends, a new one starts (placed by someone else), and a variable
+        # of the remaining call changes
         await asyncio.to_thread(
             asterisk_sandbox.cli, "channel originate Local/answer@cc-test application Wait 600")
+        long_name = link.model.channels[long.channel_id].name
+        await asyncio.to_thread(
+            asterisk_sandbox.cli, f"dialplan set chanvar {long_name} CC_QUEUE vip")
         await asyncio.sleep(2.5)
         assert len(link.model.channels) == 4  # stale until the link is back
         proxy.heal()
@@ -192,6 +196,7 @@ async def test_cut_ami_connection_resyncs_changes_made_meanwhile(
         assert short.channel_id not in link.model.channels
         assert ended(link, short.channel_id) is not None
         assert long.channel_id in link.model.channels
+        assert link.model.channels[long.channel_id].variables["CC_QUEUE"] == "vip"
         resynced = link.of_type("pbx.resynced")[-1]
         assert resynced.discovered == 2  # type: ignore[attr-defined]
         assert resynced.ghosts_removed == 2  # type: ignore[attr-defined]

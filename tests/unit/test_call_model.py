@@ -128,3 +128,15 @@ def test_snapshot_is_json_ready() -> None:
     data = json.loads(json.dumps(model.snapshot()))
     assert data["calls"][0]["variables"] == {"CC_X": "1"}
     assert data["calls"][0]["state"] == "up"
+
+
+def test_reconcile_brings_variables_changed_during_the_outage() -> None:
+    model, seen = recorder()
+    model.apply(chan("Newchannel", "a", state="6"))
+    model.apply(chan("VarSet", "a", Variable="CC_QUEUE", Value="sales"))
+    model.begin_resync()
+    model.reconcile([SnapshotChannel(chan("CoreShowChannel", "a", state="6"), None,
+                                     {"CC_QUEUE": "support", "CC_NEXT": "x,s,1"})])
+    assert model.channels["a"].variables == {"CC_QUEUE": "support", "CC_NEXT": "x,s,1"}
+    assert [e.value for e in seen if e.type == "channel.variable"] == [  # type: ignore[attr-defined]
+        "sales", "support", "x,s,1"]
