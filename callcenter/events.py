@@ -135,6 +135,22 @@ class DtmfReceived(DomainEvent):
     direction: str
 
 
+# --- agents' consoles -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenPopped(DomainEvent):
+    """A caller's card was sent to a ringing agent's consoles (``consoles`` = how many)."""
+
+    type: ClassVar[str] = "screen.popped"
+    agent_id: str
+    call_id: str
+    customer_id: int | None
+    candidates: int
+    consoles: int
+    lookup_ms: float
+
+
 # --- the PBX link itself --------------------------------------------------------------------
 
 
@@ -171,7 +187,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     for cls in (
         CallStarted, CallAnswered, CallEnded, ChannelCreated, ChannelStateChanged,
         ChannelHungUp, ChannelBridged, ChannelUnbridged, ChannelVariableSet, DtmfReceived,
-        PbxLinkUp, PbxLinkDown, PbxResynced,
+        PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped,
     )
 }
 

@@ -21,10 +21,12 @@ from callcenter.config import Settings
 from callcenter.cti.link import LinkStats
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
+from callcenter.screenpop.hub import AgentHub
 from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
 from callcenter.web.errors import error_middleware
 from callcenter.web.routes import setup_routes
 from callcenter.web.state import (
+    AGENT_HUB,
     BUS,
     CALLS,
     HEALTH_CHECKS,
@@ -49,6 +51,7 @@ def create_app(
     metrics: Metrics,
     health_checks: Mapping[str, HealthCheck] | None = None,
     authenticator: Authenticator | None = None,
+    agent_hub: AgentHub | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -90,6 +93,7 @@ def create_app(
     app[HEALTH_TIMEOUT] = health_timeout_s
     app[WS_HEARTBEAT] = ws_heartbeat_s
     app[WS_QUEUE_SIZE] = ws_queue_size
+    app[AGENT_HUB] = agent_hub or AgentHub()
     app.cleanup_ctx.append(_websockets)
     app.on_shutdown.append(_close_websockets)
     setup_routes(app)

@@ -16,6 +16,7 @@ from callcenter.config import Settings
 from callcenter.cti.link import LinkStats
 from callcenter.events import EventBus
 from callcenter.metrics import CallCounts, Metrics
+from callcenter.screenpop.hub import AgentHub
 
 
 class CallRecord(Protocol):
@@ -50,4 +51,5 @@ HEALTH_CHECKS = web.AppKey[Mapping[str, HealthCheck]]("health_checks")
 HEALTH_TIMEOUT = web.AppKey("health_timeout_s", float)
 WS_HEARTBEAT = web.AppKey("ws_heartbeat_s", float)
 WS_QUEUE_SIZE = web.AppKey("ws_queue_size", int)
+AGENT_HUB = web.AppKey("agent_hub", AgentHub)
 WEBSOCKETS = web.AppKey[WeakSet[web.WebSocketResponse]]("websockets")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callcenter.web.routes import calls, events, health, metrics, openapi
+from callcenter.web.routes import agents, calls, events, health, metrics, openapi
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,3 +16,4 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/calls", calls.list_calls, name="calls")
     router.add_get("/api/calls/{call_id}", calls.get_call, name="call")
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
+    router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)

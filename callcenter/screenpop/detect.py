@@ -1,0 +1,79 @@
+"""Which agent is ringing, for which caller: decided from call-model events alone. Pure.
+
+An agent's phone ringing is a channel of an agent endpoint (``PJSIP/2001-0000002a``) entering
+the ``ring``/``ringing`` state inside a call. This works the same whether the ACD rang the agent
+(Originate), the dialer connected a customer, or a colleague transferred: it keys on what the
+PBX reports, not on who asked. The caller is the call's first leg (Asterisk's linkedid channel);
+a customer code the IVR stored in ``CC_CUSTOMER_CODE`` wins over the calling number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from callcenter import events as ev
+from callcenter.cti.model import CallModel
+
+#: Agent endpoints are the numeric PJSIP endpoints (the trunk is named ``trunk``).
+DEFAULT_AGENT_CHANNEL = r"^PJSIP/(?P<agent>\d{3,8})-[0-9a-f]{8}$"
+CUSTOMER_CODE_VARIABLE = "CC_CUSTOMER_CODE"
+_RINGING = {"ring", "ringing"}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRinging:
+    agent_id: str
+    call_id: str
+    channel_id: str
+    at: float
+    caller_number: str
+    customer_code: str
+
+    @property
+    def lookup_key(self) -> str:
+        """What to look the caller up by: the IVR's customer code, else the number."""
+        return self.customer_code or self.caller_number
+
+
+class RingDetector:
+    """Turns ``channel.created`` / ``channel.state`` events into :class:`AgentRinging`, once
+    per (agent, call) — a phone that re-rings (Newstate repeated) pops once."""
+
+    def __init__(self, model: CallModel, agent_channel: str = DEFAULT_AGENT_CHANNEL,
+                 remember: int = 10_000) -> None:
+        self.model = model
+        self.pattern = re.compile(agent_channel)
+        self.remember = remember
+        self._popped: dict[tuple[str, str], None] = {}
+
+    def on_event(self, event: ev.DomainEvent) -> AgentRinging | None:
+        if isinstance(event, ev.ChannelStateChanged | ev.ChannelCreated):
+            if event.state not in _RINGING:
+                return None
+            match = self.pattern.match(event.name)
+            if match is None:
+                return None
+            return self._ringing(match.group("agent"), event)
+        if isinstance(event, ev.CallEnded):
+            for key in [k for k in self._popped if k[1] == event.call_id]:
+                del self._popped[key]
+        return None
+
+    def _ringing(self, agent_id: str, event: ev.ChannelStateChanged | ev.ChannelCreated,
+                 ) -> AgentRinging | None:
+        key = (agent_id, event.call_id)
+        if key in self._popped:
+            return None
+        self._popped[key] = None
+        while len(self._popped) > self.remember:
+            del self._popped[next(iter(self._popped))]
+        call = self.model.get_call(event.call_id)
+        caller, code = "", ""
+        if call is not None:
+            first = next(iter(call.legs.values()), None)
+            caller = (first.caller_num if first is not None else "") or call.caller_num
+            code = call.variables().get(CUSTOMER_CODE_VARIABLE, "")
+        return AgentRinging(agent_id=agent_id, call_id=event.call_id,
+                            channel_id=event.channel_id, at=event.at,
+                            caller_number=caller, customer_code=code)

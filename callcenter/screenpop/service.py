@@ -1,0 +1,89 @@
+"""The screen-pop service: ringing agent -> CRM look-up -> card on that agent's console.
+
+The look-up is injected (``lookup(text) -> {"match": card | None, "candidates": [...]}``,
+the shape of ``crm_bridge.lookup.lookup_card``) so the service has no database code and the
+simulator can run it too. Every pop is also a ``screen.popped`` domain event (history,
+metrics: how fast, delivered to how many consoles).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from callcenter import events as ev
+from callcenter.cti.model import CallModel
+from callcenter.screenpop.detect import DEFAULT_AGENT_CHANNEL, AgentRinging, RingDetector
+from callcenter.screenpop.hub import AgentHub
+
+log = logging.getLogger(__name__)
+
+Lookup = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+def pop_message(ringing: AgentRinging, result: dict[str, Any]) -> dict[str, Any]:
+    """What the console receives. Unknown caller: ``new_caller`` (quick-create);
+    several customers on one number: ``candidates`` (a short pick list)."""
+    card = result.get("match")
+    candidates = result.get("candidates") or []
+    return {
+        "type": "screen_pop",
+        "agent_id": ringing.agent_id,
+        "call_id": ringing.call_id,
+        "channel_id": ringing.channel_id,
+        "caller_number": ringing.caller_number,
+        "customer_code": ringing.customer_code,
+        "card": card,
+        "candidates": candidates,
+        "new_caller": card is None and not candidates,
+        "error": result.get("error"),
+    }
+
+
+class ScreenPopService:
+    """Bus handler + tasks: never blocks the AMI reader (look-ups run as tasks)."""
+
+    def __init__(self, bus: ev.EventBus, model: CallModel, hub: AgentHub, lookup: Lookup,
+                 agent_channel: str = DEFAULT_AGENT_CHANNEL) -> None:
+        self.bus = bus
+        self.hub = hub
+        self.lookup = lookup
+        self.detector = RingDetector(model, agent_channel)
+        self._tasks: set[asyncio.Task[None]] = set()
+        bus.add_handler(self.on_event)
+
+    def on_event(self, event: ev.DomainEvent) -> None:
+        ringing = self.detector.on_event(event)
+        if ringing is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.pop(ringing))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def pop(self, ringing: AgentRinging) -> dict[str, Any]:
+        started = time.monotonic()
+        result: dict[str, Any] = {"match": None}
+        if ringing.lookup_key:
+            try:
+                result = await self.lookup(ringing.lookup_key)
+            except Exception:
+                log.exception("CRM look-up failed for a screen pop",
+                              extra={"call_id": ringing.call_id, "agent": ringing.agent_id})
+                result = {"match": None, "error": "CRM look-up failed"}
+        message = pop_message(ringing, result)
+        delivered = self.hub.push(ringing.agent_id, message)
+        card = message["card"] or {}
+        self.bus.publish(ev.ScreenPopped(
+            at=time.time(), agent_id=ringing.agent_id, call_id=ringing.call_id,
+            customer_id=card.get("customer_id"), candidates=len(message["candidates"]),
+            consoles=delivered, lookup_ms=round((time.monotonic() - started) * 1000, 3)))
+        return message
+
+    async def close(self) -> None:
+        self.bus.remove_handler(self.on_event)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
