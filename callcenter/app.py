@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -49,9 +50,13 @@ def build_services(settings: Settings) -> Services:
 
 def build_app(settings: Settings, services: Services | None = None) -> web.Application:
     """The aiohttp application of ``callcenter serve`` with every part started and stopped
-    by ``cleanup_ctx`` (in order: Redis relay, database check, AMI link)."""
+    by ``cleanup_ctx`` (in order: Redis relay, database check, CRM + screen pops, AMI link)."""
     from callcenter.health_checks import database_check, redis_check
+    from callcenter.screenpop.hub import AgentHub
+    from callcenter.screenpop.service import ScreenPopService
     from callcenter.web.app import create_app
+    from crm_bridge.db import make_engine, session_factory, upgrade_database
+    from crm_bridge.lookup import lookup_card
 
     services = services or build_services(settings)
     checks: dict[str, HealthCheck] = dict(services.health_checks)
@@ -60,8 +65,28 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     if settings.redis_url is not None:
         checks["redis"] = redis_check(settings.redis_url.get_secret_value())
 
+    hub = AgentHub()
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
-                     link=services.link, metrics=services.metrics, health_checks=checks)
+                     link=services.link, metrics=services.metrics, health_checks=checks,
+                     agent_hub=hub)
+
+    async def crm(_: web.Application) -> AsyncIterator[None]:
+        """The CRM schema is brought to the current migration, then screen pops start."""
+        url = settings.database_url.get_secret_value()
+        await upgrade_database(url)
+        engine = make_engine(url)
+        async with engine.connect():  # open the pool now, not on the first ringing phone
+            pass
+        sessions = session_factory(engine)
+
+        async def lookup(text: str) -> dict[str, Any]:
+            async with sessions() as session:
+                return await lookup_card(session, text, settings.crm_default_region)
+
+        pops = ScreenPopService(services.bus, services.model, hub, lookup)
+        yield
+        await pops.close()
+        await engine.dispose()
 
     async def redis_relay(_: web.Application) -> AsyncIterator[None]:
         if settings.redis_url is None:
@@ -83,5 +108,5 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         yield
         await services.ami.stop()
 
-    app.cleanup_ctx.extend([redis_relay, database, ami_link])
+    app.cleanup_ctx.extend([redis_relay, database, crm, ami_link])
     return app

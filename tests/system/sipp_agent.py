@@ -1,0 +1,60 @@
+"""A SIP agent phone played by SIPp inside the sandbox: registers, rings, answers one call."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = Path(__file__).resolve().parent / "sipp"
+INNER_DIR = "/tmp/cc-sipp"
+
+
+class SippAgent:
+    """Agent ``agent_id`` (plain-SIP endpoints 2001..2010, password ``secret<id>``)."""
+
+    def __init__(self, sandbox: Any, agent_id: str, port: int, ring_ms: int = 2000) -> None:
+        self.sandbox = sandbox
+        self.agent_id = agent_id
+        self.port = port
+        self.ring_ms = ring_ms
+        self.process: asyncio.subprocess.Process | None = None
+
+    def _install_scenarios(self) -> None:
+        target = self.sandbox.path(INNER_DIR)
+        target.mkdir(parents=True, exist_ok=True)
+        for scenario in SCENARIOS.glob("*.xml"):
+            shutil.copy(scenario, target / scenario.name)
+
+    def _argv(self, scenario: str, *extra: str) -> list[str]:
+        return self.sandbox.sipp_command(
+            "-sf", f"{INNER_DIR}/{scenario}", "-i", "127.0.0.1", "-p", str(self.port),
+            "-m", "1", "-nostdin", *extra, f"127.0.0.1:{self.sandbox.settings.sip_port}")
+
+    async def start(self) -> None:
+        """Register (the Contact is this port), then wait for one INVITE."""
+        self._install_scenarios()
+        registered = await asyncio.to_thread(
+            subprocess.run,
+            self._argv("register.xml", "-s", self.agent_id, "-au", self.agent_id,
+                       "-ap", f"secret{self.agent_id}", "-key", "contact_port", str(self.port),
+                       "-timeout", "10"),
+            capture_output=True, text=True, timeout=20, check=False)
+        if registered.returncode != 0:
+            raise RuntimeError(f"SIPp registration of {self.agent_id} failed: "
+                               f"{registered.stdout[-800:]} {registered.stderr[-800:]}")
+        self.process = await asyncio.create_subprocess_exec(
+            *self._argv("answer.xml", "-d", str(self.ring_ms), "-timeout", "60"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        await asyncio.sleep(0.3)  # let SIPp bind its port
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 5)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
