@@ -369,14 +369,15 @@ class CallModel:
         channel = self._channel(headers)
         if channel is None:
             return
-        state = _STATE_BY_NUMBER.get(headers.get("ChannelState"), ChannelState.UNKNOWN)  # type: ignore[arg-type]
-        self._set_state(channel, state, self._at(headers))
         num = headers.get("CallerIDNum")
         if num and isinstance(num, str) and num != "<unknown>":
             channel.caller_num = num
         num = headers.get("ConnectedLineNum")
         if num and isinstance(num, str) and num != "<unknown>":
             channel.connected_num = num
+        # numbers first: consumers of the state event (screen pops) read who is calling
+        state = _STATE_BY_NUMBER.get(headers.get("ChannelState"), ChannelState.UNKNOWN)  # type: ignore[arg-type]
+        self._set_state(channel, state, self._at(headers))
 
     def _set_state(self, channel: Channel, state: ChannelState, at: float) -> None:
         previous = channel.state

@@ -3,8 +3,9 @@
 An agent's phone ringing is a channel of an agent endpoint (``PJSIP/2001-0000002a``) entering
 the ``ring``/``ringing`` state inside a call. This works the same whether the ACD rang the agent
 (Originate), the dialer connected a customer, or a colleague transferred: it keys on what the
-PBX reports, not on who asked. The caller is the call's first leg (Asterisk's linkedid channel);
-a customer code the IVR stored in ``CC_CUSTOMER_CODE`` wins over the calling number.
+PBX reports, not on who asked. The caller is the agent leg's connected line (who Asterisk says
+is calling that phone), else the call's first leg; a customer code the IVR stored in
+``CC_CUSTOMER_CODE`` wins over the calling number.
 """
 
 from __future__ import annotations
@@ -69,10 +70,13 @@ class RingDetector:
         while len(self._popped) > self.remember:
             del self._popped[next(iter(self._popped))]
         call = self.model.get_call(event.call_id)
-        caller, code = "", ""
+        leg = self.model.channels.get(event.channel_id)
+        # who calls this agent: the agent leg's connected line; else the call's first leg
+        caller = leg.connected_num if leg is not None else ""
+        code = ""
         if call is not None:
             first = next(iter(call.legs.values()), None)
-            caller = (first.caller_num if first is not None else "") or call.caller_num
+            caller = caller or (first.caller_num if first is not None else "") or call.caller_num
             code = call.variables().get(CUSTOMER_CODE_VARIABLE, "")
         return AgentRinging(agent_id=agent_id, call_id=event.call_id,
                             channel_id=event.channel_id, at=event.at,

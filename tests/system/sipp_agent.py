@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,10 @@ class SippAgent:
         for scenario in SCENARIOS.glob("*.xml"):
             shutil.copy(scenario, target / scenario.name)
 
-    def _argv(self, scenario: str, *extra: str) -> list[str]:
+    def _argv(self, scenario: str, *extra: str, calls: int = 1) -> list[str]:
         return self.sandbox.sipp_command(
             "-sf", f"{INNER_DIR}/{scenario}", "-i", "127.0.0.1", "-p", str(self.port),
-            "-m", "1", "-nostdin", *extra, f"127.0.0.1:{self.sandbox.settings.sip_port}")
+            "-m", str(calls), "-nostdin", *extra, f"127.0.0.1:{self.sandbox.settings.sip_port}")
 
     async def start(self) -> None:
         """Register (the Contact is this port), then wait for one INVITE."""
@@ -46,9 +47,30 @@ class SippAgent:
             raise RuntimeError(f"SIPp registration of {self.agent_id} failed: "
                                f"{registered.stdout[-800:]} {registered.stderr[-800:]}")
         self.process = await asyncio.create_subprocess_exec(
-            *self._argv("answer.xml", "-d", str(self.ring_ms), "-timeout", "60"),
+            # -aa answers stray OPTIONS/NOTIFY; a few "calls" so one stray request that
+            # is not an INVITE cannot end the phone before the real call arrives
+            *self._argv("answer.xml", "-d", str(self.ring_ms), "-timeout", "60", "-aa",
+                        calls=5),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        await asyncio.sleep(0.3)  # let SIPp bind its port
+        await self._wait_listening()
+
+    async def _wait_listening(self, timeout: float = 5.0) -> None:
+        """Until SIPp holds its UDP port (an INVITE sent earlier would be lost)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            assert self.process is not None
+            if self.process.returncode is not None:
+                err = await self.process.stderr.read() if self.process.stderr else b""
+                raise RuntimeError(f"SIPp agent exited: {err.decode()[-800:]}")
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                return  # taken: SIPp is listening
+            finally:
+                probe.close()
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"SIPp agent did not bind 127.0.0.1:{self.port}")
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

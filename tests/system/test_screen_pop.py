@@ -65,7 +65,12 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
         handle = await services.pbx.originate(OriginateRequest(
             endpoint="Local/2001@agents-local", application="Wait", data="3",
             caller_id='"Wang Wei" <+86 138-0013-8000>', timeout_s=15))
-        pop = await mine.receive_json(timeout=10)
+        try:
+            pop = await mine.receive_json(timeout=10)
+        except TimeoutError:
+            trail = [(e.type, getattr(e, "name", ""), getattr(e, "state", ""),
+                      getattr(e, "cause", "")) for e in seen]
+            raise AssertionError(f"no screen pop; events: {trail}") from None
         received = time.time()
         agent_leg = next(ch for ch in services.model.channels.values()
                          if ch.name.startswith("PJSIP/2001-"))
