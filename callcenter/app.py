@@ -35,6 +35,8 @@ class Services:
     pbx: AsteriskPbx
     metrics: Metrics
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    #: set once the CRM is up (build_app): every call's interaction row writer
+    interactions: Any = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -56,6 +58,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     from callcenter.screenpop.service import ScreenPopService
     from callcenter.web.app import create_app
     from crm_bridge.db import make_engine, session_factory, upgrade_database
+    from crm_bridge.interactions import InteractionRecorder
     from crm_bridge.lookup import lookup_card
 
     services = services or build_services(settings)
@@ -83,9 +86,13 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
             async with sessions() as session:
                 return await lookup_card(session, text, settings.crm_default_region)
 
+        recorder = InteractionRecorder(services.bus, sessions, settings.crm_default_region)
+        await recorder.start()
         pops = ScreenPopService(services.bus, services.model, hub, lookup)
+        services.interactions = recorder
         yield
         await pops.close()
+        await recorder.stop()
         await engine.dispose()
 
     async def redis_relay(_: web.Application) -> AsyncIterator[None]:

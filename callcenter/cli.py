@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from callcenter import __version__
+from callcenter.cli_crm import crm
 from callcenter.config import ConfigError, Settings, describe_options, load_settings
 
 
@@ -123,6 +124,9 @@ def sandbox_status(ctx: click.Context) -> None:
     click.echo(json.dumps(status, indent=2))
     if not status.get("running"):
         sys.exit(3)
+
+
+cli.add_command(crm)
 
 
 def main() -> None:

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(
         None, description="redis:// URL; unset keeps live state in-process"
     )
+    crm_default_region: str = Field(
+        "US", description="region used to read numbers written without a country code"
+    )
     ami: AmiSettings = Field(default_factory=AmiSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)

@@ -145,6 +145,7 @@ class ScreenPopped(DomainEvent):
     type: ClassVar[str] = "screen.popped"
     agent_id: str
     call_id: str
+    caller_number: str
     customer_id: int | None
     candidates: int
     consoles: int

@@ -1,2 +1,17 @@
-"""CRM bridge: SQLAlchemy models and migrations, customer look-up and screen-pop payloads,
-interactions, the complaint workflow and analytics. Filled in by the CRM issue (issue 4)."""
+"""CRM bridge: the customer database behind screen pops (issue 4's data layer).
+
+Modules, pure ones first:
+
+- ``phones``: human-written numbers -> E.164 (``normalise``, ``InvalidNumber``,
+  ``looks_like_phone``).
+- ``cards``: value tiers (``value_tier``, thresholds documented there) and the card's JSON shape.
+- ``import_rows``: header mapping and row validation for imports.
+- ``synth`` / ``synth_data``: a deterministic synthetic CRM (rows as dicts).
+- ``models``: SQLAlchemy 2 models; ``migrations/``: alembic (``db.upgrade_database``).
+- ``db``: ``make_engine``, ``session_factory``, ``upgrade_database``, ``downgrade_database``.
+- ``lookup``: ``find_customers``, ``build_card``, ``lookup_card`` (what screen pops and REST call).
+- ``seed``: bulk synthetic data (``callcenter crm seed``); ``importer``: CSV/Excel
+  (``callcenter crm import``).
+
+Interactions recording, the complaint workflow and analytics build on these models later.
+"""

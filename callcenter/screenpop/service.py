@@ -78,6 +78,7 @@ class ScreenPopService:
         card = message["card"] or {}
         self.bus.publish(ev.ScreenPopped(
             at=time.time(), agent_id=ringing.agent_id, call_id=ringing.call_id,
+            caller_number=ringing.caller_number,
             customer_id=card.get("customer_id"), candidates=len(message["candidates"]),
             consoles=delivered, lookup_ms=round((time.monotonic() - started) * 1000, 3)))
         return message

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from callcenter.app import build_app, build_services
 from callcenter.config import Settings
 from callcenter.pbx import OriginateRequest
 from crm_bridge.db import make_engine, session_factory, upgrade_database
-from crm_bridge.models import Customer, Order, Phone
+from crm_bridge.models import Customer, Interaction, Order, Phone
 
 from .conftest import wait_no_channels
 from .sipp_agent import SippAgent
@@ -39,6 +40,22 @@ async def seed_customer(url: str) -> None:
                   ordered_at=dt.datetime.now(dt.UTC)),
         ])
     await engine.dispose()
+
+
+async def wait_for_interaction(url: str, call_id: str, timeout: float = 15) -> Interaction:
+    engine = make_engine(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with session_factory(engine)() as session:
+                row = (await session.execute(
+                    select(Interaction).where(Interaction.call_id == call_id))).scalar_one_or_none()
+            if row is not None and row.ended_at is not None:
+                return row
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no finished interaction for {call_id}")
+    finally:
+        await engine.dispose()
 
 
 async def test_card_arrives_on_the_ringing_agents_console_before_answer(
@@ -95,6 +112,12 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
               f"(CRM look-up {popped.lookup_ms} ms)")  # type: ignore[attr-defined]
         with pytest.raises(asyncio.TimeoutError):
             await other.receive_json(timeout=0.5)
+
+        # the server recorded the call as an interaction of this customer
+        row = await wait_for_interaction(url, handle.channel_id)
+        assert row.customer_id is not None and row.agent == "2001"
+        assert row.caller_number == "+8613800138000" and row.direction == "outbound"
+        assert row.answered_at is not None and row.hangup_cause.startswith("16")
         await mine.close()
         await other.close()
     finally:

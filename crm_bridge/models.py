@@ -1,0 +1,242 @@
+"""The CRM schema as SQLAlchemy 2 declarative models (the migrations in ``migrations/versions``
+create exactly this; ``tests/integration/test_crm_db.py`` compares the two).
+
+Choices that matter:
+
+- **Phones are their own table**, stored as E.164 (``crm_bridge.phones.normalise``) with the raw
+  text kept beside it, and ``e164`` indexed but *not* unique: a family line or an office
+  switchboard belongs to several customers, and a screen pop must then offer a pick list.
+- **Enumerations are strings with CHECK constraints**, not database enum types: adding a value
+  later is a one-line migration on SQLite and PostgreSQL alike.
+- **Every timestamp is UTC and timezone-aware in Python** (:class:`UtcDateTime`): SQLite keeps no
+  offset, PostgreSQL does; the type makes both return aware UTC datetimes so code never mixes
+  naive and aware values.
+- **Money is ``Numeric(12, 2)``** and leaves the database as :class:`decimal.Decimal`.
+- Relationships are ``lazy="raise"``: under asyncio an implicit lazy load is an error anyway, so
+  queries say what they load (``selectinload``) and a forgotten one fails loudly in tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+PHONE_KINDS = ("mobile", "work", "home", "other")
+DIRECTIONS = ("inbound", "outbound")
+COMPLAINT_STATUSES = ("open", "in_progress", "closed")
+OPEN_COMPLAINT_STATUSES = ("open", "in_progress")
+CUSTOMER_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
+"""What a customer code may be: letters, digits, ``_`` and ``-``, at most 32 characters (what
+callers key into the IVR is digits only; imported codes may be richer)."""
+
+# BIGINT on PostgreSQL (interactions and orders grow without bound); INTEGER on SQLite, where only
+# "INTEGER PRIMARY KEY" is the auto-incrementing rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """``TIMESTAMP WITH TIME ZONE`` that accepts only aware datetimes and returns aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: CRM timestamps must carry a timezone")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC without an offset
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+customer_tags = Table(
+    "customer_tags",
+    Base.metadata,
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", Id, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "tag_id"),
+)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # What callers key into the IVR; unique, but optional (imported customers may have none).
+    customer_code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    company: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    address: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(String(100))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    birthday: Mapped[dt.date | None] = mapped_column(Date)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    phones: Mapped[list[Phone]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="raise",
+        order_by="Phone.id",
+    )
+    tags: Mapped[list[Tag]] = relationship(
+        secondary=customer_tags, lazy="raise", order_by="Tag.name"
+    )
+
+    def __repr__(self) -> str:
+        return f"Customer(id={self.id!r}, code={self.customer_code!r}, name={self.name!r})"
+
+
+class Phone(Base):
+    __tablename__ = "phones"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "e164"),
+        CheckConstraint(_in("kind", PHONE_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # No index of its own: uq_phones_customer_id_e164 leads with customer_id.
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(20), index=True)  # not unique: shared lines exist
+    raw: Mapped[str] = mapped_column(String(64))  # as entered, for display and audits
+    kind: Mapped[str] = mapped_column(String(8), default="other")
+
+    customer: Mapped[Customer] = relationship(back_populates="phones", lazy="raise")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index(None, "customer_id", "ordered_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    ordered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Interaction(Base):
+    """One contact (call) with its times and outcome; written by the server, not the browser."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index(None, "customer_id", "started_at"),
+        CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    call_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # Asterisk linkedid
+    direction: Mapped[str] = mapped_column(String(8))
+    caller_number: Mapped[str | None] = mapped_column(String(64))  # E.164 when it parsed
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    ivr_path: Mapped[str | None] = mapped_column(String(255))
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    recording_ref: Mapped[str | None] = mapped_column(String(255))
+
+
+class SatisfactionRating(Base):
+    __tablename__ = "satisfaction_ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    interaction_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("interactions.id", ondelete="SET NULL"), index=True
+    )
+    score: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Complaint(Base):
+    """Minimal on purpose: the complaint-workflow issue extends it by migration."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index(None, "customer_id", "status"),
+        CheckConstraint(_in("status", COMPLAINT_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    category: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,69 @@
+"""Interactions written by the server from the event stream (SQLite; PostgreSQL in system)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callcenter import events as ev
+from crm_bridge.db import make_engine, session_factory, upgrade_database
+from crm_bridge.interactions import InteractionRecorder, InteractionTracker, NewInteraction
+from crm_bridge.models import Customer, Interaction, Phone
+
+pytestmark = pytest.mark.unit
+
+
+def test_tracker_maps_events_to_changes() -> None:
+    tracker = InteractionTracker()
+    start = tracker.on_event(ev.CallStarted(at=10.0, call_id="c", caller_num="+1415",
+                                            context="inbound"))
+    assert isinstance(start, NewInteraction) and start.direction == "inbound"
+    assert tracker.on_event(ev.ChannelVariableSet(at=11, call_id="c", channel_id="x",
+                                                  name="CC_QUEUE", value="sales")).values == {
+        "queue": "sales"}
+    assert tracker.on_event(ev.ChannelVariableSet(at=11, call_id="c", channel_id="x",
+                                                  name="CC_DIRECTION", value="sideways")) is None
+    assert tracker.on_event(ev.ChannelVariableSet(at=11, call_id="c", channel_id="x",
+                                                  name="CC_OTHER", value="1")) is None
+    end = tracker.on_event(ev.CallEnded(at=20, call_id="c", hangup_cause=17,
+                                        hangup_cause_text="User busy", duration_s=10,
+                                        answered=False))
+    assert end.values["hangup_cause"] == "17 User busy"  # type: ignore[union-attr]
+
+
+async def test_recorder_writes_every_call_in_order(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        customer = Customer(name="Ada", customer_code="A-1")
+        session.add(customer)
+        await session.flush()
+        session.add(Phone(customer_id=customer.id, e164="+14155550132", raw="x", kind="work"))
+    bus = ev.EventBus()
+    recorder = InteractionRecorder(bus, sessions, "US")
+    await recorder.start()
+    bus.publish(ev.CallStarted(at=100.0, call_id="k", caller_num="(415) 555-0132",
+                               context="inbound"))
+    bus.publish(ev.CallAnswered(at=101.0, call_id="k"))
+    bus.publish(ev.ChannelVariableSet(at=102.0, call_id="k", channel_id="k",
+                                      name="CC_QUEUE", value="support"))
+    bus.publish(ev.CallEnded(at=160.0, call_id="k", hangup_cause=16,
+                             hangup_cause_text="Normal Clearing", duration_s=60, answered=True))
+    bus.publish(ev.CallStarted(at=200.0, call_id="u", caller_num="anonymous", context="x"))
+    await recorder.stop()
+    async with sessions() as session:
+        rows = {r.call_id: r for r in (await session.execute(select(Interaction))).scalars()}
+    await engine.dispose()
+    known, unknown = rows["k"], rows["u"]
+    assert known.customer_id == customer.id and known.caller_number == "+14155550132"
+    assert known.queue == "support" and known.direction == "inbound"
+    assert (known.ended_at - known.started_at).total_seconds() == 60  # type: ignore[operator]
+    assert known.hangup_cause == "16 Normal Clearing"
+    assert unknown.customer_id is None and unknown.caller_number == "anonymous"
+    assert unknown.direction == "outbound" and recorder.failed == 0
+    await asyncio.sleep(0)
