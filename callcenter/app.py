@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -19,6 +19,9 @@ from callcenter.cti.link import LinkStats
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
+
+if TYPE_CHECKING:
+    from crm_bridge.interactions import InteractionRecorder
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -36,7 +39,7 @@ class Services:
     metrics: Metrics
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     #: set once the CRM is up (build_app): every call's interaction row writer
-    interactions: Any = None
+    interactions: InteractionRecorder | None = None
 
 
 def build_services(settings: Settings) -> Services:
