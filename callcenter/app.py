@@ -72,18 +72,18 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         checks["redis"] = redis_check(settings.redis_url.get_secret_value())
 
     hub = AgentHub()
+    crm_url = settings.database_url.get_secret_value()
+    engine = make_engine(crm_url)  # connects lazily; opened by the ``crm`` context below
+    sessions = session_factory(engine)
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
                      link=services.link, metrics=services.metrics, health_checks=checks,
-                     agent_hub=hub)
+                     agent_hub=hub, crm_sessions=sessions)
 
     async def crm(_: web.Application) -> AsyncIterator[None]:
         """The CRM schema is brought to the current migration, then screen pops start."""
-        url = settings.database_url.get_secret_value()
-        await upgrade_database(url)
-        engine = make_engine(url)
+        await upgrade_database(crm_url)
         async with engine.connect():  # open the pool now, not on the first ringing phone
             pass
-        sessions = session_factory(engine)
 
         async def lookup(text: str) -> dict[str, Any]:
             async with sessions() as session:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from weakref import WeakSet
 
 from aiohttp import WSCloseCode, web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.config import Settings
 from callcenter.cti.link import LinkStats
@@ -29,6 +30,8 @@ from callcenter.web.state import (
     AGENT_HUB,
     BUS,
     CALLS,
+    CRM_REGION,
+    CRM_SESSIONS,
     HEALTH_CHECKS,
     HEALTH_TIMEOUT,
     LINK,
@@ -52,6 +55,7 @@ def create_app(
     health_checks: Mapping[str, HealthCheck] | None = None,
     authenticator: Authenticator | None = None,
     agent_hub: AgentHub | None = None,
+    crm_sessions: async_sessionmaker[AsyncSession] | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -69,6 +73,10 @@ def create_app(
 
     ``ws_queue_size`` bounds each WebSocket client's backlog (beyond it: ``lagged`` and a
     fresh snapshot); ``ws_heartbeat_s`` is the protocol ping period.
+
+    ``crm_sessions`` (``crm_bridge.db.session_factory(engine)``) serves the customer and
+    interaction routes; without it they answer 503 ``crm_unavailable``. The caller owns the
+    engine (migrations before, ``dispose()`` after).
     """
     checks = dict(health_checks or {})
     if "ami" in checks:
@@ -94,6 +102,9 @@ def create_app(
     app[WS_HEARTBEAT] = ws_heartbeat_s
     app[WS_QUEUE_SIZE] = ws_queue_size
     app[AGENT_HUB] = agent_hub or AgentHub()
+    app[CRM_REGION] = settings.crm_default_region
+    if crm_sessions is not None:
+        app[CRM_SESSIONS] = crm_sessions
     app.cleanup_ctx.append(_websockets)
     app.on_shutdown.append(_close_websockets)
     setup_routes(app)

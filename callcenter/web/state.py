@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from weakref import WeakSet
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.config import Settings
 from callcenter.cti.link import LinkStats
@@ -53,3 +54,7 @@ WS_HEARTBEAT = web.AppKey("ws_heartbeat_s", float)
 WS_QUEUE_SIZE = web.AppKey("ws_queue_size", int)
 AGENT_HUB = web.AppKey("agent_hub", AgentHub)
 WEBSOCKETS = web.AppKey[WeakSet[web.WebSocketResponse]]("websockets")
+CRM_SESSIONS = web.AppKey[async_sessionmaker[AsyncSession]]("crm_sessions")
+"""Sessions on the CRM database; absent when the app was built without one (routes: 503)."""
+CRM_REGION = web.AppKey("crm_region", str)
+"""Where numbers written without a country code are read (``crm_default_region``)."""

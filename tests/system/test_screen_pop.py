@@ -118,6 +118,14 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
         assert row.customer_id is not None and row.agent == "2001"
         assert row.caller_number == "+8613800138000" and row.direction == "outbound"
         assert row.answered_at is not None and row.hangup_cause.startswith("16")
+        # the agent's wrap-up, then the card's history shows the call
+        wrap = await client.patch(f"/api/interactions/{row.id}",
+                                  json={"disposition": "resolved", "notes": "router reset"})
+        assert wrap.status == 200, await wrap.text()
+        history = await (await client.get(
+            f"/api/customers/{row.customer_id}/interactions")).json()
+        assert history["interactions"][0]["call_id"] == handle.channel_id
+        assert history["interactions"][0]["disposition"] == "resolved"
         await mine.close()
         await other.close()
     finally:

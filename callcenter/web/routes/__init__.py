@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callcenter.web.routes import agents, calls, events, health, metrics, openapi
+from callcenter.web.routes import (
+    agents,
+    calls,
+    customers,
+    events,
+    health,
+    interactions,
+    metrics,
+    openapi,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,5 +24,17 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/openapi.yaml", openapi.handle_yaml, name="openapi_yaml")
     router.add_get("/api/calls", calls.list_calls, name="calls")
     router.add_get("/api/calls/{call_id}", calls.get_call, name="call")
+    # CRM: "lookup" before "{customer_id}", which would otherwise take it as an id. Methods
+    # of one path share its name, so aiohttp keeps one resource per path.
+    router.add_get("/api/customers", customers.search, name="customers")
+    router.add_post("/api/customers", customers.create, name="customers")
+    router.add_get("/api/customers/lookup", customers.lookup, name="customer_lookup")
+    router.add_get("/api/customers/{customer_id}", customers.get_customer, name="customer")
+    router.add_patch("/api/customers/{customer_id}", customers.update, name="customer")
+    router.add_get("/api/customers/{customer_id}/interactions",
+                   interactions.list_for_customer, name="customer_interactions")
+    router.add_patch("/api/interactions/{interaction_id}", interactions.wrap_up,
+                     name="interaction")
+    app[customers.IDEMPOTENCY] = customers.IdempotencyStore()
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)

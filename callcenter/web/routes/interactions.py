@@ -1,0 +1,61 @@
+"""A customer's interactions (newest first) and the agent's wrap-up of one interaction.
+
+Interactions are created by the server from call events, never through the API: a closed
+browser must not lose a call. The console only adds what the server cannot know, the
+``disposition`` and the agent's ``notes``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from callcenter.web.errors import ApiError
+from callcenter.web.routes.customers import (
+    crm_route,
+    optional_text,
+    page,
+    path_id,
+    read_body,
+    sessions,
+)
+from crm_bridge.queries import customer_exists, list_interactions, update_interaction
+
+MAX_NOTES_CHARS = 10_000
+
+
+class WrapUp(BaseModel):
+    """``PATCH /api/interactions/{id}``: fields given are set; null (or blank) clears one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disposition: optional_text(64) = None
+    # Notes keep their own line breaks and indentation: not stripped.
+    notes: optional_text(MAX_NOTES_CHARS, strip=False) = None
+
+
+@crm_route
+async def list_for_customer(request: web.Request) -> web.Response:
+    """``GET /api/customers/{id}/interactions``: ``{"interactions": [...], "total": n}``."""
+    customer_id = path_id(request, "customer_id", "customer_not_found")
+    limit, offset = page(request)
+    async with sessions(request)() as session:
+        if not await customer_exists(session, customer_id):
+            raise ApiError(404, "customer_not_found", f"no customer {customer_id}")
+        found, total = await list_interactions(session, customer_id, limit=limit,
+                                               offset=offset)
+    return web.json_response({"interactions": found, "total": total})
+
+
+@crm_route
+async def wrap_up(request: web.Request) -> web.Response:
+    """``PATCH /api/interactions/{id}``: the interaction after the change."""
+    interaction_id = path_id(request, "interaction_id", "interaction_not_found")
+    factory = sessions(request)
+    body, _ = await read_body(request, WrapUp)
+    async with factory() as session, session.begin():
+        updated = await update_interaction(session, interaction_id,
+                                           body.model_dump(exclude_unset=True))
+    if updated is None:
+        raise ApiError(404, "interaction_not_found", f"no interaction {interaction_id}")
+    return web.json_response(updated)
