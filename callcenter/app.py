@@ -89,6 +89,9 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
             async with sessions() as session:
                 return await lookup_card(session, text, settings.crm_default_region)
 
+        # one look-up now compiles and caches the statements: the first ringing phone after
+        # a start would otherwise wait ~30-50 ms for that instead of ~2 ms
+        await lookup("C-WARM-UP")
         recorder = InteractionRecorder(services.bus, sessions, settings.crm_default_region)
         await recorder.start()
         pops = ScreenPopService(services.bus, services.model, hub, lookup)
