@@ -55,7 +55,7 @@ def build_services(settings: Settings) -> Services:
 
 def build_app(settings: Settings, services: Services | None = None) -> web.Application:
     """The aiohttp application of ``callcenter serve`` with every part started and stopped
-    by ``cleanup_ctx`` (in order: Redis relay, database check, CRM + screen pops, AMI link)."""
+    by ``cleanup_ctx`` (in order: Redis relay, CRM + screen pops, AMI link)."""
     from callcenter.health_checks import database_check, redis_check
     from callcenter.screenpop.hub import AgentHub
     from callcenter.screenpop.service import ScreenPopService
@@ -65,16 +65,15 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     from crm_bridge.lookup import lookup_card
 
     services = services or build_services(settings)
+    crm_url = settings.database_url.get_secret_value()
+    engine = make_engine(crm_url)  # connects lazily; opened by the ``crm`` context below
+    sessions = session_factory(engine)
     checks: dict[str, HealthCheck] = dict(services.health_checks)
-    db_check = database_check(settings.database_url.get_secret_value())
-    checks["database"] = db_check
+    checks["database"] = database_check(crm_url, engine=engine)  # probes the pool in use
     if settings.redis_url is not None:
         checks["redis"] = redis_check(settings.redis_url.get_secret_value())
 
     hub = AgentHub()
-    crm_url = settings.database_url.get_secret_value()
-    engine = make_engine(crm_url)  # connects lazily; opened by the ``crm`` context below
-    sessions = session_factory(engine)
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
                      link=services.link, metrics=services.metrics, health_checks=checks,
                      agent_hub=hub, crm_sessions=sessions)
@@ -112,14 +111,10 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         yield
         await relay.stop()
 
-    async def database(_: web.Application) -> AsyncIterator[None]:
-        yield
-        await db_check.dispose()  # type: ignore[attr-defined]
-
     async def ami_link(_: web.Application) -> AsyncIterator[None]:
         await services.ami.start()
         yield
         await services.ami.stop()
 
-    app.cleanup_ctx.extend([redis_relay, database, crm, ami_link])
+    app.cleanup_ctx.extend([redis_relay, crm, ami_link])
     return app

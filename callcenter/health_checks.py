@@ -69,10 +69,13 @@ def redis_check(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> HealthCheck:
 class DatabaseCheck:
     """``SELECT 1`` on one lazily created, reused async engine; see the module docstring."""
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S,
+                 engine: AsyncEngine | None = None) -> None:
         self.url = url
         self.timeout = timeout
-        self._engine: AsyncEngine | None = None
+        #: an engine passed in (the server's own pool) is probed, never disposed, here
+        self._engine = engine
+        self._owns_engine = engine is None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -92,11 +95,15 @@ class DatabaseCheck:
 
     async def dispose(self) -> None:
         """Close the engine's pooled connections (at shutdown); a later probe makes a new one."""
+        if not self._owns_engine:
+            return
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.dispose()
 
 
-def database_check(url: str, timeout: float = DEFAULT_TIMEOUT_S) -> DatabaseCheck:
-    """A check that runs ``SELECT 1`` on the SQLAlchemy async ``url`` within ``timeout``."""
-    return DatabaseCheck(url, timeout)
+def database_check(url: str, timeout: float = DEFAULT_TIMEOUT_S, *,
+                   engine: AsyncEngine | None = None) -> DatabaseCheck:
+    """A check that runs ``SELECT 1`` on the SQLAlchemy async ``url`` within ``timeout``;
+    with ``engine``, on that engine's pool (the one the server really uses)."""
+    return DatabaseCheck(url, timeout, engine)

@@ -261,15 +261,19 @@ class AmiClient:
 
     # --- actions ------------------------------------------------------------------------
 
+    def _ready_protocol(self) -> AmiProtocol:
+        protocol = self.protocol
+        if protocol is None or protocol.closed or not self.ready.is_set():
+            raise PbxUnavailable("AMI link is down")
+        return protocol
+
     async def send(self, fields: Mapping[str, Any], timeout: float | None = None) -> Answer:
         """Send one action and return its answer; raises the errors of :mod:`cti.errors`.
 
         Only callable while the link is ready: during a resync or an outage the caller gets
         :class:`PbxUnavailable` at once instead of an action queued for an unknown future.
         """
-        protocol = self.protocol
-        if protocol is None or protocol.closed or not self.ready.is_set():
-            raise PbxUnavailable("AMI link is down")
+        protocol = self._ready_protocol()
         answer = await self._send(protocol, fields, timeout or self.settings.action_timeout_s)
         try:
             raise_for_error(str(fields.get("Action")), answer)
@@ -285,9 +289,7 @@ class AmiClient:
         Returns the first answer (raising if it is an error) and a future of the complete
         answer. The caller bounds the wait for the latter (it can take a full ring time).
         """
-        protocol = self.protocol
-        if protocol is None or protocol.closed or not self.ready.is_set():
-            raise PbxUnavailable("AMI link is down")
+        protocol = self._ready_protocol()
         action = TwoStepAction(dict(fields))
         action.first_answer = asyncio.get_running_loop().create_future()
         protocol.send_action(action)

@@ -27,6 +27,7 @@ from callcenter.web import create_app
 from callcenter.web.routes.customers import IdempotencyStore
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, Interaction, Order, Phone
+from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
 
@@ -43,18 +44,6 @@ CUSTOMERS = [
     (None, "Eve Shared", [("+14155550199", "415 555 0199")]),
     ("10007", "smithson trading", []),
 ]
-
-
-class NoCalls:
-    calls: dict[str, Any] = {}
-    channels: dict[str, Any] = {}
-    bridges: dict[str, Any] = {}
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"calls": [], "channels": [], "bridges": []}
-
-    def get_call(self, call_id: str) -> None:
-        return None
 
 
 def build_app(sessions: Any = None, max_body_bytes: int = 64 * 1024) -> Any:

@@ -15,22 +15,11 @@ from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
 from callcenter.web.routes.openapi import description, description_text
+from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-
-class NoCalls:
-    calls: dict[str, Any] = {}
-    channels: dict[str, Any] = {}
-    bridges: dict[str, Any] = {}
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"calls": [], "channels": [], "bridges": []}
-
-    def get_call(self, call_id: str) -> None:
-        return None
 
 
 def make_app() -> web.Application:
