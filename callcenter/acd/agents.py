@@ -1,0 +1,166 @@
+"""The one agent state machine: offline, ready, reserved (phone ringing), on call, wrap-up,
+paused (with a reason).
+
+Why one machine for everything: the ACD, the dialer, the wallboard and the simulator must agree
+on who is available. Transitions are checked; an impossible one (e.g. a paused agent answering a
+call the ACD never offered) raises :class:`IllegalTransition` instead of silently corrupting
+idle times, which would skew longest-idle routing for the rest of the day.
+
+Times are plain floats (seconds) given by the caller: virtual time in the simulator, epoch time
+in the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AgentState(StrEnum):
+    OFFLINE = "offline"
+    READY = "ready"
+    RESERVED = "reserved"  # a call is offered: the agent's phone is ringing
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+#: state -> states it may move to
+TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
+    AgentState.OFFLINE: frozenset({AgentState.READY, AgentState.PAUSED}),
+    AgentState.READY: frozenset({AgentState.RESERVED, AgentState.PAUSED, AgentState.OFFLINE,
+                                 AgentState.ON_CALL}),
+    AgentState.RESERVED: frozenset({AgentState.ON_CALL, AgentState.READY, AgentState.PAUSED,
+                                    AgentState.OFFLINE}),
+    AgentState.ON_CALL: frozenset({AgentState.WRAP_UP, AgentState.READY, AgentState.OFFLINE}),
+    AgentState.WRAP_UP: frozenset({AgentState.READY, AgentState.PAUSED, AgentState.OFFLINE,
+                                   AgentState.RESERVED}),
+    AgentState.PAUSED: frozenset({AgentState.READY, AgentState.OFFLINE}),
+}
+
+#: states in which an agent counts as logged in and not paused (VICIdial's "agents" tally)
+WORKING = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL,
+                     AgentState.WRAP_UP})
+
+
+class IllegalTransition(ValueError):
+    """An agent was asked to move to a state it cannot reach from its current one."""
+
+
+@dataclass(slots=True)
+class Agent:
+    """One agent as the ACD sees it. ``idle_since`` feeds longest-idle routing: it is the end
+    of the agent's last call (or log-in), not the last state change, so a short pause does not
+    send the agent to the back of the line."""
+
+    agent_id: str
+    skills: frozenset[str] = frozenset()
+    state: AgentState = AgentState.OFFLINE
+    since: float = 0.0
+    idle_since: float = 0.0
+    calls_handled: int = 0
+    pause_reason: str = ""
+    call_id: str | None = None
+    #: logged out as soon as the current call and wrap-up end (end of shift)
+    leaving: bool = False
+
+
+Listener = Callable[[Agent, AgentState, float], None]
+
+
+@dataclass(slots=True)
+class AgentBoard:
+    """All agents and their states. ``listeners`` hear ``(agent, previous_state, now)`` after
+    every change (the dispatcher, the wallboard, metrics)."""
+
+    agents: dict[str, Agent] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+    counts: dict[AgentState, int] = field(
+        default_factory=lambda: dict.fromkeys(AgentState, 0))
+
+    def add(self, agent_id: str, skills: frozenset[str] = frozenset(), now: float = 0.0) -> Agent:
+        if agent_id in self.agents:
+            raise ValueError(f"agent {agent_id!r} already exists")
+        agent = Agent(agent_id, skills=skills, since=now, idle_since=now)
+        self.agents[agent_id] = agent
+        self.counts[AgentState.OFFLINE] += 1
+        return agent
+
+    def __getitem__(self, agent_id: str) -> Agent:
+        return self.agents[agent_id]
+
+    def __iter__(self) -> Iterator[Agent]:
+        return iter(self.agents.values())
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def count(self, state: AgentState) -> int:
+        return self.counts[state]
+
+    @property
+    def working(self) -> int:
+        """Logged in and not paused."""
+        c = self.counts
+        return (c[AgentState.READY] + c[AgentState.RESERVED] + c[AgentState.ON_CALL]
+                + c[AgentState.WRAP_UP])
+
+    def move(self, agent: Agent, state: AgentState, now: float, *, reason: str = "",
+             call_id: str | None = None) -> None:
+        previous = agent.state
+        if state not in TRANSITIONS[previous]:
+            raise IllegalTransition(f"agent {agent.agent_id}: {previous} -> {state}")
+        if state is AgentState.PAUSED and not reason:
+            raise IllegalTransition(f"agent {agent.agent_id}: a pause needs a reason")
+        counts = self.counts
+        counts[previous] -= 1
+        counts[state] += 1
+        agent.state = state
+        agent.since = now
+        agent.pause_reason = reason if state is AgentState.PAUSED else ""
+        if state is AgentState.RESERVED or state is AgentState.ON_CALL:
+            if call_id is not None:
+                agent.call_id = call_id
+        elif state is not AgentState.WRAP_UP:
+            agent.call_id = None
+        if state is AgentState.READY and previous in (AgentState.OFFLINE, AgentState.WRAP_UP,
+                                                      AgentState.ON_CALL):
+            agent.idle_since = now
+        if previous is AgentState.ON_CALL:
+            agent.calls_handled += 1
+        for listener in self.listeners:
+            listener(agent, previous, now)
+
+    # --- the usual moves, named --------------------------------------------------------------
+
+    def log_in(self, agent: Agent, now: float) -> None:
+        self.move(agent, AgentState.READY, now)
+
+    def log_out(self, agent: Agent, now: float) -> None:
+        """Log out now if the agent is not busy, else at the end of the current work."""
+        if agent.state in (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.RESERVED):
+            agent.leaving = True
+        elif agent.state is not AgentState.OFFLINE:
+            self.move(agent, AgentState.OFFLINE, now)
+
+    def reserve(self, agent: Agent, call_id: str, now: float) -> None:
+        self.move(agent, AgentState.RESERVED, now, call_id=call_id)
+
+    def answer(self, agent: Agent, now: float) -> None:
+        self.move(agent, AgentState.ON_CALL, now)
+
+    def end_call(self, agent: Agent, now: float, wrap_up: bool = True) -> None:
+        """The call is over: wrap-up (timed by the caller), or straight back to ready."""
+        if wrap_up:
+            self.move(agent, AgentState.WRAP_UP, now)
+        else:
+            self.finish_work(agent, now)
+
+    def finish_work(self, agent: Agent, now: float) -> None:
+        """Wrap-up (or a call without wrap-up) done: ready again, or gone if leaving."""
+        if agent.leaving:
+            agent.leaving = False
+            self.move(agent, AgentState.OFFLINE, now)
+        else:
+            self.move(agent, AgentState.READY, now)

@@ -1,0 +1,130 @@
+"""``callcenter simulate``: run a workload on the simulator with the server's own routing and
+pacing code and print what an operator sizes a center with."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from callcenter.acd.routing import ROUTING_STRATEGIES
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str]] = []
+
+    def add(label: str, key: str, percent: bool = False) -> None:
+        mean, p95 = report[key], report[f"{key}_p95"]
+        fmt = (lambda v: f"{100 * v:.2f}%") if percent else (lambda v: f"{v:.2f}")
+        rows.append((label, fmt(mean), fmt(p95)))
+
+    click.echo(f"{report['workload']}  ({report['kind']}, {report['seeds']} seeds, "
+               f"routing {report['routing']}"
+               + (f", pacing {report['pacing']}" if "pacing" in report else "") + ")")
+    if report["kind"] == "outbound":
+        add("talk minutes per staffed agent-hour", "talk_min_per_agent_hour")
+        add("occupancy", "occupancy", True)
+        add("abandonment (of people answered)", "abandon_rate", True)
+        add("lines dialled per agent-hour", "dials_per_agent_hour")
+    else:
+        add("service level", "service_level", True)
+        add("average speed of answer (s)", "asa_s")
+        add("abandonment", "abandon_rate", True)
+        add("occupancy", "occupancy", True)
+        add("P(wait)", "p_wait", True)
+    width = max(len(r[0]) for r in rows)
+    click.echo(f"{'':{width}}  {'mean':>9}  {'p95':>9}")
+    for label, mean, p95 in rows:
+        click.echo(f"{label:{width}}  {mean:>9}  {p95:>9}")
+    if report["kind"] == "outbound":
+        verdict = "within" if report["abandon_rate_p95"] <= report["abandon_limit"] else "OVER"
+        click.echo(f"abandonment p95 is {verdict} the limit of "
+                   f"{100 * report['abandon_limit']:g}%")
+    for name, figures in report.get("by_class", {}).items():
+        click.echo(f"  class {name}: service level {100 * figures['service_level']:.1f}%, "
+                   f"ASA {figures['asa_s']:.1f} s, abandoned "
+                   f"{100 * figures['abandon_rate']:.2f}%")
+
+
+@click.command()
+@click.option("--workload", "workload_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Workload JSON (see bench/workloads/README.md).")
+@click.option("--pacing", default="progressive", show_default=True,
+              help="progressive, ratio:X, vicidial-hard-limit, vicidial-tapered, "
+                   "vicidial-average, clairvoyant (outbound only).")
+@click.option("--routing", default="fifo-longest-idle", show_default=True,
+              type=click.Choice(sorted(ROUTING_STRATEGIES)))
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Replications (default: the workload's).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per CPU).")
+@click.option("--base-seed", type=int, default=1, show_default=True,
+              help="Changes every random stream; same value, same results.")
+@click.option("--max-level", type=float, default=None, help="vicidial-*: maximum dial level.")
+@click.option("--intensity", type=float, default=None, help="vicidial-*: intensity, -40..40.")
+@click.option("--diff-target", type=float, default=None, help="vicidial-*: dl_diff_target.")
+@click.option("--drop-target", type=float, default=None,
+              help="vicidial-*: adaptive dropped percentage.")
+@click.option("--tune", is_flag=True,
+              help="Sweep the pacing family's settings; keep the best within the limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Draw occupancy and abandonment over the day into this PNG.")
+def simulate(workload_path: Path, pacing: str, routing: str, seeds: int | None,
+             jobs: int | None, base_seed: int, max_level: float | None,
+             intensity: float | None, diff_target: float | None, drop_target: float | None,
+             tune: bool, as_json: bool, plot: Path | None) -> None:
+    """Run a workload on the simulated PBX with the server's routing and pacing code."""
+    from callcenter.sim.runner import RunSpec
+    from callcenter.sim.runner import simulate as run_simulation
+    from callcenter.sim.workload import OutboundWorkload, WorkloadError, load_workload
+
+    try:
+        workload = load_workload(workload_path)
+    except WorkloadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    options = {name: value for name, value in (
+        ("max_level", max_level), ("intensity", intensity), ("diff_target", diff_target),
+        ("drop_target_pct", drop_target)) if value is not None}
+    if options and not pacing.startswith("vicidial-"):
+        raise click.UsageError("--max-level/--intensity/--diff-target/--drop-target apply to "
+                               "vicidial-* pacing only")
+    if not isinstance(workload, OutboundWorkload) and pacing != "progressive":
+        raise click.UsageError("--pacing applies to outbound workloads")
+    spec = RunSpec(workload, pacing=pacing, pacing_options=options, routing=routing,
+                   base_seed=base_seed)
+    count = seeds or workload.seeds
+    try:
+        if tune:
+            from callcenter.sim.tune import tune as run_tune
+
+            report = run_tune(spec, count, jobs=jobs,
+                              log=lambda line: click.echo(line, err=True))
+        else:
+            report = _run_with_progress(spec, count, jobs, run_simulation)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if plot is not None:
+        from callcenter.sim.plot import plot_day
+
+        plot_day(report, plot)
+    if as_json:
+        report = {k: v for k, v in report.items() if k != "series"}
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+        if plot is not None:
+            click.echo(f"plot written to {plot}")
+
+
+def _run_with_progress(spec: Any, count: int, jobs: int | None, run: Any) -> dict[str, Any]:
+    if not sys.stderr.isatty():
+        return run(spec, count, jobs=jobs)
+    from tqdm import tqdm
+
+    with tqdm(total=count, unit="seed", desc="simulating", file=sys.stderr) as bar:
+        return run(spec, count, jobs=jobs, progress=bar.update)

@@ -1,0 +1,171 @@
+"""The dialer loop: pacing decisions become lines, answered lines meet agents.
+
+Sans-I/O: the loop owns no socket and no clock of its own. It is given a
+:class:`~callcenter.sim.clock.Clock` (virtual in the simulator, real in the server), a
+:class:`~callcenter.dialer.pacing.Pacer`, the agents' :class:`~callcenter.acd.agents.AgentBoard`,
+a routing strategy and a :class:`LinePort` — the thing that actually dials. The port reports
+each line's fate back through the ``line_*`` methods. In the simulator the port is the simulated
+world (synchronous); in the server it is an adapter over the :class:`~callcenter.pbx.Pbx`
+(originate into the ``outbound-amd`` context, bridge, the PBX's own 2-second drop rule).
+
+Who moves agents: not the loop. The dispatcher reserves an agent for a waiting person; the
+side that sees the phones (simulated agents, or PBX events in the server) moves them on to on
+call, wrap-up and ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+from callcenter.acd.routing import RoutingStrategy
+from callcenter.dialer.pacing import DialerSnapshot, LineOutcome, Pacer
+from callcenter.sim.clock import Clock, Timer
+
+
+@dataclass(slots=True)
+class Line:
+    """One placed call to one list record."""
+
+    line_id: str
+    record: Any
+    placed_at: float
+    #: dialing -> waiting (a person, per AMD) -> connected; or ended
+    stage: str = "dialing"
+    answered_at: float = 0.0
+    agent_id: str | None = None
+    #: free slot for the port (e.g. the PBX channel id or a simulator timer)
+    port_data: Any = None
+
+
+class LinePort(Protocol):
+    def place(self, line: Line) -> None:
+        """Start dialing ``line.record``; report back through the loop's ``line_*`` methods."""
+        ...
+
+    def connect(self, line: Line, agent: Agent) -> None:
+        """Bridge the person waiting on ``line`` with ``agent`` (already reserved)."""
+        ...
+
+
+class DialerLoop:
+    """One campaign's loop. ``next_record()`` gives the next record to dial, or None when
+    the list is exhausted."""
+
+    def __init__(self, clock: Clock, pacer: Pacer, board: AgentBoard,
+                 routing: RoutingStrategy, port: LinePort,
+                 next_record: Callable[[], Any | None], *, stop_at: float | None = None,
+                 line_prefix: str = "line") -> None:
+        self.clock = clock
+        self.pacer = pacer
+        self.board = board
+        self.port = port
+        self.next_record = next_record
+        self.stop_at = stop_at
+        self.dispatcher = Dispatcher(board, routing, self._on_assign)
+        self.lines: dict[str, Line] = {}
+        self.dialing = 0
+        self.waiting = 0
+        self.connected = 0
+        self.placed = 0
+        self.exhausted = False
+        self._prefix = line_prefix
+        self._timer: Timer | None = None
+        self._running = False
+
+    # --- pacing ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._running = True
+        self._timer = self.clock.call_at(self.clock.now(), self._decide)
+
+    def stop(self) -> None:
+        """No new lines; lines in progress run to their end."""
+        self._running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def snapshot(self) -> DialerSnapshot:
+        counts = self.board.counts
+        return DialerSnapshot(
+            now=self.clock.now(), ready=counts[AgentState.READY],
+            reserved=counts[AgentState.RESERVED], on_call=counts[AgentState.ON_CALL],
+            wrap_up=counts[AgentState.WRAP_UP], paused=counts[AgentState.PAUSED],
+            dialing=self.dialing, waiting=self.waiting, connected=self.connected)
+
+    def _decide(self) -> None:
+        now = self.clock.now()
+        if not self._running or (self.stop_at is not None and now >= self.stop_at):
+            self._running = False
+            return
+        wanted = self.pacer.decide(self.snapshot())
+        for _ in range(wanted):
+            record = self.next_record()
+            if record is None:
+                self.exhausted = True
+                break
+            self._place(record, now)
+        self._timer = self.clock.call_at(self.pacer.next_decision_at(now), self._decide)
+
+    def _place(self, record: Any, now: float) -> None:
+        self.placed += 1
+        line = Line(f"{self._prefix}-{self.placed}", record, now)
+        self.lines[line.line_id] = line
+        self.dialing += 1
+        self.pacer.record(LineOutcome.DIALED, now)
+        self.port.place(line)
+
+    # --- what the port reports ---------------------------------------------------------------
+
+    def line_failed(self, line: Line, outcome: LineOutcome) -> None:
+        """No answer, busy, or a machine (the port hangs up or leaves a message itself)."""
+        if line.stage != "dialing":
+            raise ValueError(f"{line.line_id}: {outcome} reported in stage {line.stage}")
+        self.dialing -= 1
+        line.stage = "ended"
+        del self.lines[line.line_id]
+        self.pacer.record(outcome, self.clock.now())
+
+    def line_human(self, line: Line) -> Agent | None:
+        """AMD says a person answered: find an agent now or wait (the PBX drops the call when
+        the connect limit passes). Returns the agent when one was free."""
+        if line.stage != "dialing":
+            raise ValueError(f"{line.line_id}: human reported in stage {line.stage}")
+        now = self.clock.now()
+        self.dialing -= 1
+        self.waiting += 1
+        line.stage = "waiting"
+        line.answered_at = now
+        self.pacer.record(LineOutcome.HUMAN, now)
+        return self.dispatcher.offer(WaitingCall(line.line_id, now), now)
+
+    def line_dropped(self, line: Line) -> None:
+        """The connect limit passed with no agent: the PBX played the message and hung up."""
+        if line.stage != "waiting":
+            raise ValueError(f"{line.line_id}: drop reported in stage {line.stage}")
+        self.dispatcher.withdraw(line.line_id)
+        self.waiting -= 1
+        line.stage = "ended"
+        del self.lines[line.line_id]
+        self.pacer.record(LineOutcome.DROPPED, self.clock.now())
+
+    def line_ended(self, line: Line) -> None:
+        """A connected call ended."""
+        if line.stage != "connected":
+            raise ValueError(f"{line.line_id}: end reported in stage {line.stage}")
+        self.connected -= 1
+        line.stage = "ended"
+        del self.lines[line.line_id]
+
+    def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
+        line = self.lines[call.call_id]
+        self.waiting -= 1
+        self.connected += 1
+        line.stage = "connected"
+        line.agent_id = agent.agent_id
+        self.pacer.record(LineOutcome.CONNECTED, now)
+        self.port.connect(line, agent)

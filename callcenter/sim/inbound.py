@@ -1,0 +1,204 @@
+"""One simulated inbound day: Poisson callers (piecewise-constant rates) with patience, queued
+by the server's :class:`~callcenter.acd.dispatcher.Dispatcher` (priority from the customer's
+class, then arrival order) and routed by the chosen strategy to agents on the schedule.
+
+After the day ends no new caller arrives; agents stay until the queue is empty, so every
+caller who arrived is either served or abandoned. Occupancy counts the day only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+from callcenter.acd.routing import make_routing
+from callcenter.sim.clock import VirtualClock
+from callcenter.sim.staffing import Staffing, StateTimes
+from callcenter.sim.workload import InboundWorkload
+
+
+@dataclass(slots=True)
+class ClassCounts:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    within_sl: int = 0
+    waited: int = 0
+    wait_s: float = 0.0
+
+    def metrics(self) -> dict[str, float]:
+        finished = self.answered + self.abandoned
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "service_level": self.within_sl / finished if finished else 0.0,
+            "asa_s": self.wait_s / self.answered if self.answered else 0.0,
+            "abandon_rate": self.abandoned / finished if finished else 0.0,
+            "p_wait": self.waited / finished if finished else 0.0,
+        }
+
+
+@dataclass(slots=True)
+class _Caller:
+    call: WaitingCall
+    service: float
+    patience_timer: object = None
+
+
+@dataclass(slots=True)
+class InboundDay:
+    total: ClassCounts = field(default_factory=ClassCounts)
+    by_class: dict[str, ClassCounts] = field(default_factory=dict)
+    offered_by_bin: list[int] = field(default_factory=list)
+    abandoned_by_bin: list[int] = field(default_factory=list)
+
+
+class InboundSimulation:
+    def __init__(self, workload: InboundWorkload, seed: int, *,
+                 routing: str = "fifo-longest-idle", bin_s: float = 900.0,
+                 base_seed: int = 1) -> None:
+        self.w = workload
+        self.seed = seed
+        self.bin_s = bin_s
+        self.clock = VirtualClock()
+        self.board = AgentBoard()
+        bins = int(workload.duration_s // bin_s) + (1 if workload.duration_s % bin_s else 0)
+        self.day = InboundDay(offered_by_bin=[0] * bins, abandoned_by_bin=[0] * bins)
+        for klass in workload.classes:
+            self.day.by_class[klass.name] = ClassCounts()
+        arrivals_rng = random.Random(f"{base_seed}:{seed}:arrivals")
+        self._gap = arrivals_rng.expovariate
+        self._pick_class = arrivals_rng.random
+        callers_rng = random.Random(f"{base_seed}:{seed}:callers")
+        self._service = workload.service_s.sampler(callers_rng)
+        self._patience = workload.patience_s.sampler(callers_rng) if workload.patience_s \
+            else None
+        self._wrapup = workload.wrapup_s.sampler(callers_rng) if workload.wrapup_s else None
+        self.times = StateTimes(self.board, bin_s, workload.duration_s)
+        routing_rng = random.Random(f"{base_seed}:{seed}:routing")
+        self.dispatcher = Dispatcher(self.board, make_routing(routing, routing_rng),
+                                     self._on_assign)
+        self.staffing = Staffing(self.clock, self.board, workload.staffing(),
+                                 drain=lambda: self.dispatcher.queue_length > 0)
+        self._callers: dict[str, _Caller] = {}
+        self._count = 0
+
+    # --- arrivals ------------------------------------------------------------------------------
+
+    def _schedule_next_arrival(self, t: float) -> None:
+        """Next Poisson arrival after ``t``; at an interval edge the rate changes, and since
+        the process is memoryless the draw simply restarts there."""
+        w = self.w
+        while t < w.duration_s:
+            rate = w.rate_at(t)
+            edge = min((int(t // w.interval_s) + 1) * w.interval_s, w.duration_s)
+            if rate > 0:
+                arrival = t + self._gap(rate)
+                if arrival < edge:
+                    self.clock.call_at(arrival, self._arrive)
+                    return
+            t = edge
+
+    def _klass(self) -> tuple[str, int]:
+        classes = self.w.classes
+        if not classes:
+            return "", 0
+        u = self._pick_class()
+        acc = 0.0
+        for klass in classes:
+            acc += klass.share
+            if u < acc:
+                return klass.name, klass.priority
+        return classes[-1].name, classes[-1].priority
+
+    def _arrive(self) -> None:
+        now = self.clock.now()
+        self._count += 1
+        name, priority = self._klass()
+        call = WaitingCall(f"call-{self._count}", now, priority=priority, klass=name)
+        caller = _Caller(call, self._service())
+        patience = self._patience() if self._patience is not None else None
+        self._counts(name, "offered")
+        self.day.offered_by_bin[self._bin(now)] += 1
+        self._callers[call.call_id] = caller
+        if self.dispatcher.offer(call, now) is None and patience is not None:
+            caller.patience_timer = self.clock.call_at(now + patience, self._abandon, call)
+        self._schedule_next_arrival(now)
+
+    def _counts(self, klass: str, attribute: str) -> None:
+        total = self.day.total
+        setattr(total, attribute, getattr(total, attribute) + 1)
+        if klass:
+            per = self.day.by_class[klass]
+            setattr(per, attribute, getattr(per, attribute) + 1)
+
+    def _bin(self, now: float) -> int:
+        return min(int(now // self.bin_s), len(self.day.offered_by_bin) - 1)
+
+    def _abandon(self, call: WaitingCall) -> None:
+        if self.dispatcher.withdraw(call.call_id) is None:
+            return
+        del self._callers[call.call_id]
+        for counts in self._class_counts(call.klass):
+            counts.abandoned += 1
+            counts.waited += 1
+        self.day.abandoned_by_bin[self._bin(call.arrived)] += 1
+
+    def _class_counts(self, klass: str) -> list[ClassCounts]:
+        return [self.day.total, self.day.by_class[klass]] if klass else [self.day.total]
+
+    # --- service -------------------------------------------------------------------------------
+
+    def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
+        caller = self._callers.pop(call.call_id)
+        if caller.patience_timer is not None:
+            caller.patience_timer.cancel()  # type: ignore[attr-defined]
+        wait = now - call.arrived
+        for counts in self._class_counts(call.klass):
+            counts.answered += 1
+            counts.wait_s += wait
+            if wait > 0:
+                counts.waited += 1
+            if wait <= self.w.sl_threshold_s:
+                counts.within_sl += 1
+        self.board.answer(agent, now)
+        self.clock.call_at(now + caller.service, self._hangup, agent)
+
+    def _hangup(self, agent: Agent) -> None:
+        now = self.clock.now()
+        wrapup = self._wrapup() if self._wrapup is not None else 0.0
+        if wrapup > 0:
+            self.board.end_call(agent, now, wrap_up=True)
+            self.clock.call_at(now + wrapup, self._wrapped, agent)
+        else:
+            self.board.end_call(agent, now, wrap_up=False)
+
+    def _wrapped(self, agent: Agent) -> None:
+        self.board.finish_work(agent, self.clock.now())
+
+    # --- run -----------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, object]:
+        self._schedule_next_arrival(0.0)
+        self.clock.run()
+        self.times.close(self.board, self.clock.now())
+        return self.metrics()
+
+    def metrics(self) -> dict[str, object]:
+        day = self.day
+        result: dict[str, object] = {"seed": self.seed, **day.total.metrics(),
+                                     "occupancy": self.times.occupancy,
+                                     "events": self.clock.events_run}
+        result["by_class"] = {name: counts.metrics() for name, counts in day.by_class.items()}
+        times = self.times
+        result["series"] = {
+            "bin_s": self.bin_s,
+            "occupancy": [b / lg if lg else 0.0
+                          for b, lg in zip(times.busy, times.logged, strict=True)],
+            "abandon_rate": [a / o if o else 0.0 for a, o in
+                             zip(day.abandoned_by_bin, day.offered_by_bin, strict=True)],
+        }
+        return result

@@ -1,0 +1,110 @@
+"""Simulated agents logging in and out on the workload's schedule, and the time they spend in
+each state (occupancy over the day)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.sim.clock import Clock
+
+_BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+
+
+class Staffing:
+    """Keeps the number of logged-in agents at the schedule's count. Extra agents leave at once
+    when ready, else at the end of their current call and wrap-up (nobody hangs up on a
+    customer because a shift ended)."""
+
+    def __init__(self, clock: Clock, board: AgentBoard, steps: Sequence[tuple[float, int]],
+                 *, prefix: str = "agent", drain: Callable[[], bool] | None = None) -> None:
+        self.clock = clock
+        self.board = board
+        self.prefix = prefix
+        #: at the last step (end of day): wait while ``drain()`` is true before logging out
+        self.drain = drain
+        last = len(steps) - 1
+        for i, (t, count) in enumerate(steps):
+            clock.call_at(t, self._closing if i == last else self.set_count, count)
+
+    def _closing(self, count: int) -> None:
+        if self.drain is not None and self.drain():
+            self.clock.call_at(self.clock.now() + 1.0, self._closing, count)
+        else:
+            self.set_count(count)
+
+    def set_count(self, count: int) -> None:
+        now = self.clock.now()
+        board = self.board
+        staying = [a for a in board if a.state is not AgentState.OFFLINE and not a.leaving]
+        missing = count - len(staying)
+        if missing > 0:
+            for agent in board:
+                if missing and agent.leaving:
+                    agent.leaving = False
+                    missing -= 1
+            for agent in board:
+                if missing and agent.state is AgentState.OFFLINE:
+                    board.log_in(agent, now)
+                    missing -= 1
+            while missing:
+                agent = board.add(f"{self.prefix}-{len(board) + 1}", now=now)
+                board.log_in(agent, now)
+                missing -= 1
+        elif missing < 0:
+            excess = -missing
+            # ready agents first (nothing interrupted), the most recently idle among them
+            order = sorted(staying, key=lambda a: (a.state is not AgentState.READY,
+                                                   -a.idle_since))
+            for agent in order[:excess]:
+                board.log_out(agent, now)
+
+
+class StateTimes:
+    """Per time bin: seconds agents were logged in and seconds they were busy (reserved, on a
+    call, wrapping up). A board listener; time past ``end`` is not counted."""
+
+    def __init__(self, board: AgentBoard, bin_s: float, end: float) -> None:
+        self.bin_s = bin_s
+        self.end = end
+        bins = int(end // bin_s) + (1 if end % bin_s else 0)
+        self.logged = [0.0] * bins
+        self.busy = [0.0] * bins
+        self._since: dict[str, float] = {}
+        board.listeners.append(self._on_change)
+
+    def _credit(self, series: list[float], start: float, stop: float) -> None:
+        stop = min(stop, self.end)
+        if stop <= start:
+            return
+        bin_s = self.bin_s
+        i = int(start // bin_s)
+        while start < stop:
+            edge = min((i + 1) * bin_s, stop)
+            series[i] += edge - start
+            start = edge
+            i += 1
+
+    def _on_change(self, agent: Agent, previous: AgentState, now: float) -> None:
+        since = self._since.get(agent.agent_id, now)
+        self._since[agent.agent_id] = now
+        if previous is AgentState.OFFLINE or previous is AgentState.PAUSED:
+            return
+        self._credit(self.logged, since, now)
+        if previous in _BUSY:
+            self._credit(self.busy, since, now)
+
+    def close(self, board: AgentBoard, now: float) -> None:
+        """Credit the agents still logged in up to ``now``."""
+        for agent in board:
+            if agent.state not in (AgentState.OFFLINE, AgentState.PAUSED):
+                since = self._since.get(agent.agent_id, now)
+                self._credit(self.logged, since, now)
+                if agent.state in _BUSY:
+                    self._credit(self.busy, since, now)
+                self._since[agent.agent_id] = now
+
+    @property
+    def occupancy(self) -> float:
+        logged = sum(self.logged)
+        return sum(self.busy) / logged if logged else 0.0
