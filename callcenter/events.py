@@ -152,6 +152,49 @@ class ScreenPopped(DomainEvent):
     lookup_ms: float
 
 
+# --- ACD and dialer -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged(DomainEvent):
+    """An agent moved in the one agent state machine (callcenter.acd.agents)."""
+
+    type: ClassVar[str] = "agent.state"
+    agent_id: str
+    state: str
+    previous: str
+    reason: str = ""
+    call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChanged(DomainEvent):
+    """A queue's waiting callers changed (a caller joined, was answered or gave up)."""
+
+    type: ClassVar[str] = "queue.changed"
+    queue: str
+    waiting: int
+    oldest_wait_s: float
+    answered: int
+    abandoned: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignChanged(DomainEvent):
+    """An outbound campaign's lines changed (``outcome`` = what just happened to a line)."""
+
+    type: ClassVar[str] = "campaign.changed"
+    campaign: str
+    outcome: str
+    pacing: str
+    dialing: int
+    waiting: int
+    connected: int
+    placed: int
+    humans: int
+    dropped: int
+
+
 # --- the PBX link itself --------------------------------------------------------------------
 
 
@@ -188,7 +231,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     for cls in (
         CallStarted, CallAnswered, CallEnded, ChannelCreated, ChannelStateChanged,
         ChannelHungUp, ChannelBridged, ChannelUnbridged, ChannelVariableSet, DtmfReceived,
-        PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped,
+        PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, QueueChanged,
+        CampaignChanged,
     )
 }
 

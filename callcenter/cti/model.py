@@ -240,6 +240,9 @@ class CallModel:
             "Newstate": self._on_newstate,
             "NewCallerid": self._on_callerid,
             "NewConnectedLine": self._on_connected_line,
+            # Asterisk 22 sends "Newexten" (see tests/fixtures/ami/mixed.ami); its docs spell
+            # it "NewExten": accept both
+            "Newexten": self._on_newexten,
             "NewExten": self._on_newexten,
             "VarSet": self._on_varset,
             "Hangup": self._on_hangup,

@@ -140,3 +140,18 @@ def test_reconcile_brings_variables_changed_during_the_outage() -> None:
     assert model.channels["a"].variables == {"CC_QUEUE": "support", "CC_NEXT": "x,s,1"}
     assert [e.value for e in seen if e.type == "channel.variable"] == [  # type: ignore[attr-defined]
         "sales", "support", "x,s,1"]
+
+
+def test_newexten_as_asterisk_22_spells_it_moves_the_channel() -> None:
+    """The recorded transcript has ``Event: Newexten`` (not the documented ``NewExten``)."""
+    from callcenter.cti.model import CallModel
+
+    model = CallModel()
+    model.apply({"Event": "Newchannel", "Uniqueid": "1.1", "Linkedid": "1.1",
+                 "Channel": "PJSIP/trunk-00000001", "ChannelState": "4", "Context": "inbound",
+                 "Exten": "100"})
+    model.apply({"Event": "Newexten", "Uniqueid": "1.1", "Linkedid": "1.1",
+                 "Channel": "PJSIP/trunk-00000001", "Context": "holding", "Exten": "s",
+                 "Priority": "1"})
+    channel = model.channels["1.1"]
+    assert (channel.context, channel.exten) == ("holding", "s")
