@@ -19,6 +19,7 @@ from callcenter.cti.link import LinkStats
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
+from callcenter.pbx import Pbx
 
 if TYPE_CHECKING:
     from crm_bridge.interactions import InteractionRecorder
@@ -34,12 +35,15 @@ class Services:
     bus: EventBus
     model: CallModel
     link: LinkStats
-    ami: AmiClient
-    pbx: AsteriskPbx
+    #: None when the PBX is not Asterisk (``callcenter demo`` runs the simulated PBX)
+    ami: AmiClient | None
+    pbx: Pbx
     metrics: Metrics
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     #: set once the CRM is up (build_app): every call's interaction row writer
     interactions: InteractionRecorder | None = None
+    #: set once the CRM is up: customer card by number or customer code
+    lookup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -95,6 +99,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         await recorder.start()
         pops = ScreenPopService(services.bus, services.model, hub, lookup)
         services.interactions = recorder
+        services.lookup = lookup
         yield
         await pops.close()
         await recorder.stop()
@@ -112,6 +117,9 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         await relay.stop()
 
     async def ami_link(_: web.Application) -> AsyncIterator[None]:
+        if services.ami is None:
+            yield
+            return
         await services.ami.start()
         yield
         await services.ami.stop()

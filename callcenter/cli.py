@@ -10,7 +10,7 @@ import click
 
 from callcenter import __version__
 from callcenter.cli_crm import crm
-from callcenter.cli_sim import simulate
+from callcenter.cli_sim import demo, simulate
 from callcenter.config import ConfigError, Settings, describe_options, load_settings
 
 
@@ -129,6 +129,7 @@ def sandbox_status(ctx: click.Context) -> None:
 
 cli.add_command(crm)
 cli.add_command(simulate)
+cli.add_command(demo)
 
 
 def main() -> None:

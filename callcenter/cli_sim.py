@@ -128,3 +128,56 @@ def _run_with_progress(spec: Any, count: int, jobs: int | None, run: Any) -> dic
 
     with tqdm(total=count, unit="seed", desc="simulating", file=sys.stderr) as bar:
         return run(spec, count, jobs=jobs, progress=bar.update)
+
+
+def _default_demo_db() -> Path:
+    import os
+
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "callcenter" / "demo.db"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Listen port.")
+@click.option("--agents", type=click.IntRange(1, 200), default=8, show_default=True,
+              help="Bot agents.")
+@click.option("--calls-per-minute", type=click.FloatRange(min=0), default=6.0,
+              show_default=True, help="Inbound callers per minute.")
+@click.option("--pacing", default="progressive", show_default=True,
+              help="Outbound campaign pacing (progressive, ratio:X, vicidial-*).")
+@click.option("--customers", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="Demo customers seeded into an empty CRM.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="SQLite CRM file (default: ~/.local/state/callcenter/demo.db).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+def demo(host: str, port: int, agents: int, calls_per_minute: float, pacing: str,
+         customers: int, db_path: Path | None, seed: int) -> None:
+    """Run the whole server in real time on the simulated PBX, with bot agents and traffic."""
+    import asyncio
+
+    from aiohttp import web
+
+    from callcenter.config import Settings
+    from callcenter.dialer.pacing import parse_pacing
+    from callcenter.logs import configure_logging
+    from callcenter.sim.demo import DemoOptions, build_demo_app, prepare_crm
+
+    try:
+        parse_pacing(pacing)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    db = db_path or _default_demo_db()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{db}"
+    settings = Settings(database_url=url, http={"host": host, "port": port})
+    configure_logging(settings.log_level, settings.log_json)
+    count = asyncio.run(prepare_crm(url, customers))
+    options = DemoOptions(agents=agents, calls_per_minute=calls_per_minute, pacing=pacing,
+                          seed=seed, customers=customers)
+    app = build_demo_app(settings, options)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"callcenter demo: {count} CRM customers in {db}, {agents} bot agents, "
+               f"{calls_per_minute:g} callers/min, campaign pacing {pacing}")
+    web.run_app(app, host=host, port=port, access_log=None,
+                print=lambda _: click.echo(f"open http://{shown}:{port}/live/  (Ctrl+C stops)"))

@@ -25,7 +25,7 @@ from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
 from callcenter.web.errors import error_middleware
-from callcenter.web.routes import setup_routes
+from callcenter.web.routes import live, setup_routes
 from callcenter.web.state import (
     AGENT_HUB,
     BUS,
@@ -108,6 +108,7 @@ def create_app(
     app.cleanup_ctx.append(_websockets)
     app.on_shutdown.append(_close_websockets)
     setup_routes(app)
+    live.setup(app)
     return app
 
 

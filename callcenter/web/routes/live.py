@@ -1,0 +1,79 @@
+"""``GET /``, ``/live/`` and ``/live/{name}``: the live page (calls, queues, agents, campaign).
+
+The page lives in the repository's ``agent_ui/live/`` folder (plain HTML, CSS and JS, nothing
+fetched at run time) and reads everything from the ``/ws/events`` WebSocket. The server runs
+from a checkout or an editable install, so the folder is found next to the package.
+
+The files are public: they hold no data, only the code of the page. The WebSocket they open
+is authenticated like any request (the page passes ``#token=…`` from its own URL on as
+``?token=``). Only plain files directly in the folder are served, with a known content type;
+anything else (sub-folders, ``..``, hidden files, unknown kinds) is a 404.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import hdrs, web
+
+import callcenter
+from callcenter.web.auth import public
+from callcenter.web.errors import ApiError
+
+LIVE_DIR = Path(callcenter.__file__).resolve().parents[1] / "agent_ui" / "live"
+"""Where the page's files are: ``<checkout>/agent_ui/live``."""
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+"""The kinds of file served; others are refused (no ``.py`` or ``.md`` by accident)."""
+
+
+def setup(app: web.Application) -> None:
+    """Add the live page's routes to ``app`` (called from :func:`~callcenter.web.create_app`)."""
+    router = app.router
+    router.add_get("/", root, name="root")
+    router.add_get("/live/", index, name="live")
+    router.add_get("/live/{name}", asset, name="live_file")
+
+
+def live_file(name: str, folder: Path = LIVE_DIR) -> Path | None:
+    """The file ``name`` of ``folder`` if it may be served, else None (never outside it)."""
+    if not name or "/" in name or "\\" in name or ".." in name or name.startswith("."):
+        return None
+    if Path(name).suffix.lower() not in CONTENT_TYPES:
+        return None
+    path = folder / name
+    if path.resolve().parent != folder.resolve() or not path.is_file():  # symlinks out
+        return None
+    return path
+
+
+def _serve(name: str) -> web.FileResponse:
+    path = live_file(name)
+    if path is None:
+        raise ApiError(404, "not_found", f"no such file: {name}")
+    return web.FileResponse(path, headers={
+        hdrs.CONTENT_TYPE: CONTENT_TYPES[path.suffix.lower()],
+        hdrs.CACHE_CONTROL: "no-cache",  # revalidate: an updated checkout shows at once
+    })
+
+
+@public
+async def root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/live/")
+
+
+@public
+async def index(request: web.Request) -> web.StreamResponse:
+    return _serve("index.html")
+
+
+@public
+async def asset(request: web.Request) -> web.StreamResponse:
+    return _serve(request.match_info["name"])

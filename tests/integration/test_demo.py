@@ -1,0 +1,107 @@
+"""``callcenter demo`` end to end: the real server on the simulated PBX, seeded SQLite CRM,
+bot agents, inbound callers and an outbound campaign."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
+
+from callcenter.config import Settings
+from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
+from crm_bridge.db import make_engine
+
+
+async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
+        tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    assert await prepare_crm(url, 300) == 300
+    assert await prepare_crm(url, 300) == 300  # a second start reuses the customers
+    settings = Settings(database_url=url)
+    # 20x: one simulated minute in three seconds of wall clock
+    options = DemoOptions(agents=6, calls_per_minute=20, speed=20, talk_s=20, wrap_up_s=3)
+    client: TestClient[Any, Any] = TestClient(TestServer(build_demo_app(settings, options)))
+    await client.start_server()
+    try:
+        socket_ = await client.ws_connect("/ws/events")
+        snapshot = await socket_.receive_json(timeout=5)
+        assert snapshot["type"] == "snapshot"
+        seen: Counter[str] = Counter()
+        last: dict[str, dict[str, Any]] = {}
+        agent_states: Counter[str] = Counter()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            try:
+                message = await socket_.receive_json(timeout=max(0.01, deadline
+                                                                 - time.monotonic()))
+            except TimeoutError:
+                break
+            seen[message["type"]] += 1
+            last[message["type"]] = message
+            if message["type"] == "agent.state":
+                agent_states[message["state"]] += 1
+        demo = client.app[DEMO_KEY]
+        health = await client.get("/health")
+        assert health.status == 200
+        assert (await health.json())["components"]["ami"]["pbx"] == "simulated"
+    finally:
+        await client.close()
+
+    # inbound callers arrived and were answered by agents; the campaign dialled and connected
+    assert demo.calls_injected >= 5, demo.calls_injected
+    assert seen["call.started"] >= 10 and seen["call.ended"] >= 5, seen
+    assert last["queue.changed"]["answered"] >= 3, last["queue.changed"]
+    campaign = last["campaign.changed"]
+    assert campaign["placed"] >= 3 and campaign["humans"] >= 1, campaign
+    assert agent_states["on_call"] >= 3 and agent_states["wrap_up"] >= 1, agent_states
+    assert seen["screen.popped"] >= 1, seen  # the ringing bot agents got CRM cards
+    # every call became an interaction row in the CRM
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT count(*) FROM interactions"))).scalar_one()
+    await engine.dispose()
+    assert rows >= 10
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_starts_with_one_command_and_is_reachable_within_10_s(
+        tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "callcenter", "demo", "--port", str(port)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        reachable_after = None
+        while time.monotonic() - started < 30 and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        reachable_after = time.monotonic() - started
+                        break
+            except OSError:
+                time.sleep(0.1)
+        assert reachable_after is not None, process.stdout.read() if process.stdout else ""
+        assert reachable_after < 10, f"demo reachable after {reachable_after:.1f} s"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/live/", timeout=2) as page:
+            assert b"/ws/events" in page.read()
+        assert (tmp_path / "callcenter" / "demo.db").exists()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert f"open http://127.0.0.1:{port}/live/" in output
