@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from callcenter.acd.agents import AgentBoard
 from callcenter.config import Settings
 from callcenter.cti.ami import AmiClient
 from callcenter.cti.asterisk_pbx import AsteriskPbx
@@ -39,6 +40,8 @@ class Services:
     ami: AmiClient | None
     pbx: Pbx
     metrics: Metrics
+    #: the one agent state machine of this process (ACD, dialer, wallboard read it)
+    agents: AgentBoard = field(default_factory=AgentBoard)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     #: set once the CRM is up (build_app): every call's interaction row writer
     interactions: InteractionRecorder | None = None
@@ -80,7 +83,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     hub = AgentHub()
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
                      link=services.link, metrics=services.metrics, health_checks=checks,
-                     agent_hub=hub, crm_sessions=sessions)
+                     agent_hub=hub, crm_sessions=sessions, agents=services.agents)
 
     async def crm(_: web.Application) -> AsyncIterator[None]:
         """The CRM schema is brought to the current migration, then screen pops start."""

@@ -6,7 +6,8 @@
 //   2. every domain event as {"type": "call.started", "at": <epoch s>, ...fields}.
 //   3. {"type": "lagged", "dropped": N} when this client fell behind: we re-open the socket
 //      to start again from a fresh snapshot.
-// Agents, queues and the campaign are not in the snapshot: their tiles fill as events arrive.
+// The snapshot carries the agents too (when the server runs an agent state machine); queues and
+// the campaign are not in it: their tiles fill as events arrive.
 //
 // Safety: event data is only ever inserted as text (textContent / Node.append(string)),
 // never parsed as HTML.
@@ -95,6 +96,19 @@ function onSnapshot(msg) {
       .filter((leg) => leg.bridge_id && leg.state !== "hungup")
       .map((leg) => leg.channel_id);
     calls.set(call.call_id, newCall({ ...call, bridged }));
+  }
+  if (Array.isArray(msg.agents)) {
+    agents.clear();
+    for (const agent of msg.agents) {
+      if (agent.state === "offline") continue;
+      agents.set(agent.agent_id, {
+        agent_id: agent.agent_id,
+        state: agent.state,
+        since: agent.since,
+        reason: agent.reason || "",
+        call_id: agent.call_id || "",
+      });
+    }
   }
   snapshotReceived = true;
   connection.healthy();

@@ -87,6 +87,12 @@ class AgentBoard:
         self.counts[AgentState.OFFLINE] += 1
         return agent
 
+    def snapshot(self) -> list[dict[str, object]]:
+        """JSON-ready agents (the wallboard's starting point before ``agent.state`` events)."""
+        return [{"agent_id": a.agent_id, "state": a.state.value, "since": a.since,
+                 "reason": a.pause_reason, "call_id": a.call_id or "",
+                 "calls_handled": a.calls_handled} for a in self.agents.values()]
+
     def __getitem__(self, agent_id: str) -> Agent:
         return self.agents[agent_id]
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.acd.agents import AgentBoard
 from callcenter.acd.phones import AgentPhones
 from callcenter.acd.routing import LongestIdle
 from callcenter.acd.service import InboundAcd
@@ -103,7 +102,7 @@ class DemoTraffic:
         self.pbx = SimulatedPbx(self.clock, services.model, random.Random(options.seed + 1),
                                 demo_behaviour(options))
         services.pbx = self.pbx
-        self.board = AgentBoard()
+        self.board = services.agents
         now = self.clock.now()
         for i in range(options.agents):
             agent = self.board.add(str(1001 + i), now=now)

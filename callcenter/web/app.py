@@ -28,6 +28,7 @@ from callcenter.web.errors import error_middleware
 from callcenter.web.routes import live, setup_routes
 from callcenter.web.state import (
     AGENT_HUB,
+    AGENTS,
     BUS,
     CALLS,
     CRM_REGION,
@@ -40,6 +41,7 @@ from callcenter.web.state import (
     WEBSOCKETS,
     WS_HEARTBEAT,
     WS_QUEUE_SIZE,
+    AgentView,
     CallView,
     HealthCheck,
 )
@@ -56,6 +58,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     agent_hub: AgentHub | None = None,
     crm_sessions: async_sessionmaker[AsyncSession] | None = None,
+    agents: AgentView | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -95,6 +98,8 @@ def create_app(
     app[SETTINGS] = settings
     app[BUS] = bus
     app[CALLS] = calls
+    if agents is not None:
+        app[AGENTS] = agents
     app[LINK] = link
     app[METRICS] = metrics
     app[HEALTH_CHECKS] = checks

@@ -40,12 +40,20 @@ class CallView(CallCounts, Protocol):
     def get_call(self, call_id: str) -> CallRecord | None: ...
 
 
+class AgentView(Protocol):
+    """Read-only view of the agents (``callcenter.acd.agents.AgentBoard`` fits)."""
+
+    def snapshot(self) -> list[dict[str, Any]]: ...
+
+
 HealthCheck = Callable[[], Awaitable[None]]
 """An async probe of one dependency (database, Redis …): returns when healthy, raises if not."""
 
 SETTINGS = web.AppKey("settings", Settings)
 BUS = web.AppKey("bus", EventBus)
 CALLS = web.AppKey[CallView]("calls")
+AGENTS = web.AppKey[AgentView]("agents")
+"""The process's agent state machine; absent when the app was built without one."""
 LINK = web.AppKey("link", LinkStats)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH_CHECKS = web.AppKey[Mapping[str, HealthCheck]]("health_checks")

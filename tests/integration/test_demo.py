@@ -35,6 +35,8 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
         socket_ = await client.ws_connect("/ws/events")
         snapshot = await socket_.receive_json(timeout=5)
         assert snapshot["type"] == "snapshot"
+        assert sorted(a["agent_id"] for a in snapshot["agents"]) == [str(1001 + i)
+                                                                    for i in range(6)]
         seen: Counter[str] = Counter()
         last: dict[str, dict[str, Any]] = {}
         agent_states: Counter[str] = Counter()

@@ -30,12 +30,14 @@ from aiohttp import WSMsgType, web
 from callcenter.events import EVENT_TYPES, Subscription
 from callcenter.web.errors import ApiError
 from callcenter.web.state import (
+    AGENTS,
     BUS,
     CALLS,
     METRICS,
     WEBSOCKETS,
     WS_HEARTBEAT,
     WS_QUEUE_SIZE,
+    AgentView,
     CallView,
 )
 
@@ -65,11 +67,15 @@ def parse_types(raw: str | None) -> set[str] | None:
     return wanted or None
 
 
-def snapshot_message(calls: CallView) -> dict[str, Any]:
-    return {"type": "snapshot", "at": time.time(), **calls.snapshot()}
+def snapshot_message(calls: CallView, agents: AgentView | None = None) -> dict[str, Any]:
+    message = {"type": "snapshot", "at": time.time(), **calls.snapshot()}
+    if agents is not None:
+        message["agents"] = agents.snapshot()
+    return message
 
 
-async def _forward(ws: web.WebSocketResponse, sub: Subscription, calls: CallView) -> None:
+async def _forward(ws: web.WebSocketResponse, sub: Subscription, calls: CallView,
+                   agents: AgentView | None) -> None:
     """Send events until cancelled; on overflow send ``lagged`` and a fresh snapshot."""
     seen = sub.lagged
     while True:
@@ -82,7 +88,7 @@ async def _forward(ws: web.WebSocketResponse, sub: Subscription, calls: CallView
         while not sub.queue.empty():
             sub.queue.get_nowait()
         seen = sub.lagged
-        fresh = snapshot_message(calls)
+        fresh = snapshot_message(calls, agents)
         await ws.send_json({"type": "lagged", "dropped": skipped})
         await ws.send_json(fresh)
 
@@ -99,7 +105,8 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     if not ws.can_prepare(request).ok:
         raise ApiError(400, "websocket_required", "this endpoint needs a WebSocket upgrade")
     sub = app[BUS].subscribe(parse_types(request.query.get("types")), app[WS_QUEUE_SIZE])
-    first = snapshot_message(app[CALLS])  # same loop step as subscribe: no gap, no duplicate
+    # same loop step as subscribe: no gap, no duplicate
+    first = snapshot_message(app[CALLS], app.get(AGENTS))
     tasks: list[asyncio.Task[None]] = []
     try:
         await ws.prepare(request)
@@ -107,7 +114,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         with app[METRICS].websocket_clients.track_inprogress():
             await ws.send_json(first)
             tasks = [
-                asyncio.create_task(_forward(ws, sub, app[CALLS])),
+                asyncio.create_task(_forward(ws, sub, app[CALLS], app.get(AGENTS))),
                 asyncio.create_task(_read(ws)),
             ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
