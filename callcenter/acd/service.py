@@ -8,6 +8,10 @@ simulated PBX of ``callcenter demo``.
 
 A caller is waiting when the dialplan's ``[holding]`` sets ``CC_HOLD_START``; the queue is the
 channel's ``CC_QUEUE`` (default ``default``), the priority its ``CC_PRIORITY`` (CRM value).
+
+When one side of a connected pair hangs up the server hangs up the other: after an AMI Bridge
+Asterisk sends a channel whose peer left back to its dialplan (the caller to hold music, the
+agent's leg on in ``[agent-connect]``), which is never what a finished conversation wants.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
@@ -31,6 +36,17 @@ log = logging.getLogger(__name__)
 
 def pjsip_endpoint(agent: Agent) -> str:
     return f"PJSIP/{agent.agent_id}"
+
+
+async def hang_up_if_alive(pbx: Pbx, channel_id: str) -> None:
+    """Hang up ``channel_id`` unless it is already gone (the PBX may have done it)."""
+    channel = pbx.model.channels.get(channel_id)
+    if channel is None or channel.hungup_at is not None:
+        return
+    try:
+        await pbx.hangup(channel_id)
+    except PbxError as exc:  # gone meanwhile
+        log.debug("hang-up of %s: %s", channel_id, exc)
 
 
 class InboundAcd:
@@ -49,6 +65,8 @@ class InboundAcd:
         self.answered = 0
         self.abandoned = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        #: caller channel <-> agent leg, both ways, while they talk
+        self._pairs: dict[str, str] = {}
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
@@ -60,10 +78,15 @@ class InboundAcd:
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelVariableSet) and event.name == "CC_HOLD_START":
             self._caller_waiting(event.channel_id)
-        elif isinstance(event, ev.ChannelHungUp) and event.channel_id in self.dispatcher.waiting:
-            self.dispatcher.withdraw(event.channel_id)
-            self.abandoned += 1
-            self._publish()
+        elif isinstance(event, ev.ChannelHungUp):
+            if event.channel_id in self.dispatcher.waiting:
+                self.dispatcher.withdraw(event.channel_id)
+                self.abandoned += 1
+                self._publish()
+            other = self._pairs.pop(event.channel_id, None)
+            if other is not None:
+                self._pairs.pop(other, None)
+                self._spawn(hang_up_if_alive(self.pbx, other))
 
     def _caller_waiting(self, channel_id: str) -> None:
         channel = self.pbx.model.channels.get(channel_id)
@@ -87,12 +110,15 @@ class InboundAcd:
             oldest_wait_s=round(self.dispatcher.oldest_wait(now), 3),
             answered=self.answered, abandoned=self.abandoned))
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
         self.answered += 1
         self._publish()
-        task = asyncio.ensure_future(self._connect(call.call_id, agent))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._connect(call.call_id, agent))
 
     async def _connect(self, caller_id: str, agent: Agent) -> None:
         leg_id = uuid.uuid4().hex
@@ -110,6 +136,8 @@ class InboundAcd:
                 await self._requeue(caller_id)
                 return
             await self.pbx.bridge(leg_id, caller_id)
+            self._pairs[leg_id] = caller_id
+            self._pairs[caller_id] = leg_id
         except PbxError as exc:
             log.info("connecting caller %s to agent %s failed: %s", caller_id,
                      agent.agent_id, exc)

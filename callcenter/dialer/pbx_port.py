@@ -21,7 +21,7 @@ from typing import Any
 from callcenter import events as ev
 from callcenter.acd.agents import Agent
 from callcenter.acd.phones import AgentPhones
-from callcenter.acd.service import pjsip_endpoint
+from callcenter.acd.service import hang_up_if_alive, pjsip_endpoint
 from callcenter.cti.errors import PbxError
 from callcenter.dialer.loop import DialerLoop, Line
 from callcenter.dialer.pacing import LineOutcome
@@ -47,6 +47,9 @@ class PbxLinePort:
         self.humans = 0
         self.dropped = 0
         self._by_channel: dict[str, Line] = {}
+        #: agent leg -> customer channel while they talk (the customer's own entry is
+        #: ``_by_channel``): whichever hangs up first, the server hangs up the other
+        self._agent_legs: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         bus.add_handler(self.on_event)
 
@@ -114,6 +117,7 @@ class PbxLinePort:
                 channel_id=leg_id))
             if (await handle.outcome).answered:
                 await self.pbx.bridge(leg_id, customer)
+                self._agent_legs[leg_id] = customer
                 return
         except PbxError as exc:
             log.info("connecting %s to agent %s failed: %s", line.line_id, agent.agent_id, exc)
@@ -138,6 +142,10 @@ class PbxLinePort:
                 self.loop.line_human(line)
                 self._publish(LineOutcome.HUMAN)
         elif isinstance(event, ev.ChannelHungUp):
+            customer = self._agent_legs.pop(event.channel_id, None)
+            if customer is not None:  # the agent left: the person must not hear "sorry"
+                self._spawn(hang_up_if_alive(self.pbx, customer))
+                return
             line = self._by_channel.pop(event.channel_id, None)
             if line is None or self.loop is None:
                 return
@@ -146,6 +154,10 @@ class PbxLinePort:
                 self.loop.line_dropped(line)
                 self._publish(LineOutcome.DROPPED)
             elif line.stage == "connected":
+                for leg, other in list(self._agent_legs.items()):
+                    if other == event.channel_id:
+                        del self._agent_legs[leg]
+                        self._spawn(hang_up_if_alive(self.pbx, leg))
                 self.loop.line_ended(line)
                 self._publish("ended")
             elif line.stage == "dialing":
