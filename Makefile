@@ -1,5 +1,5 @@
 # Entry points; the real work lives in scripts/ so that it also runs without make.
-.PHONY: test demo lint bench venv
+.PHONY: test demo serve-sandbox lint bench venv
 
 VENV ?= .venv
 # every benchmark script in bench/ (tools such as record_*.py are not benchmarks)
@@ -9,9 +9,13 @@ BENCHES ?= $(sort $(filter-out bench/record_% bench/_%,$(wildcard bench/*.py)))
 test:
 	bash scripts/test.sh
 
-# Venv + Asterisk sandbox + `callcenter serve` (later: `callcenter demo`, the simulated PBX).
+# Venv + `callcenter demo`: the server in real time on the simulated PBX (no Asterisk needed).
 demo:
 	bash scripts/demo.sh
+
+# Venv + Asterisk sandbox + `callcenter serve` against it (place calls in the sandbox yourself).
+serve-sandbox:
+	bash scripts/serve-sandbox.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .

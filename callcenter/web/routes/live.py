@@ -16,12 +16,12 @@ from pathlib import Path
 
 from aiohttp import hdrs, web
 
-import callcenter
+import agent_ui
 from callcenter.web.auth import public
 from callcenter.web.errors import ApiError
 
-LIVE_DIR = Path(callcenter.__file__).resolve().parents[1] / "agent_ui" / "live"
-"""Where the page's files are: ``<checkout>/agent_ui/live``."""
+LIVE_DIR = Path(agent_ui.__file__).resolve().parent / "live"
+"""Where the page's files are: ``agent_ui/live`` (package data, so ``pip install .`` has them)."""
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
