@@ -130,9 +130,9 @@ class AgentBoard:
                 agent.call_id = call_id
         elif state is not AgentState.WRAP_UP:
             agent.call_id = None
-        if state is AgentState.READY and previous in (AgentState.OFFLINE, AgentState.WRAP_UP,
-                                                      AgentState.ON_CALL):
-            agent.idle_since = now
+        if previous is AgentState.OFFLINE or (
+                state is AgentState.READY and previous in (AgentState.WRAP_UP, AgentState.ON_CALL)):
+            agent.idle_since = now  # a log-in (even straight into a pause) or the end of work
         if previous is AgentState.ON_CALL:
             agent.calls_handled += 1
         for listener in self.listeners:

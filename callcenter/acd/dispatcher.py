@@ -6,8 +6,9 @@ ready agent with the routing strategy. Either way the agent is *reserved* at onc
 ``on_assign(call, agent, now)`` tells the driver (the simulator, or the server's ACD service
 over the PBX) to ring the agent and bridge.
 
-Queue order: higher ``priority`` first (CRM customer value), then arrival order. A call that
-needs a skill waits for an agent who has it.
+Queue order: higher ``priority`` first (CRM customer value), then arrival time (a caller put
+back in the queue, e.g. after an agent did not answer, keeps its place). A call that needs a
+skill waits for an agent who has it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Dispatcher:
     routing: RoutingStrategy
     on_assign: Assign
     waiting: dict[str, WaitingCall] = field(default_factory=dict)
-    _heap: list[tuple[int, int, WaitingCall]] = field(default_factory=list)
+    _heap: list[tuple[int, float, int, WaitingCall]] = field(default_factory=list)
     _ready: dict[str, Agent] = field(default_factory=dict)
     _seq: int = 0
 
@@ -63,7 +64,7 @@ class Dispatcher:
         self._seq += 1
         call.seq = self._seq
         self.waiting[call.call_id] = call
-        heapq.heappush(self._heap, (-call.priority, call.seq, call))
+        heapq.heappush(self._heap, (-call.priority, call.arrived, call.seq, call))
         return None
 
     def withdraw(self, call_id: str) -> WaitingCall | None:
@@ -106,19 +107,24 @@ class Dispatcher:
                 return None
         return self.routing.pick(candidates)
 
+    def _live(self, call: WaitingCall) -> bool:
+        """Heap entries are removed lazily: an entry counts only while it is *the* waiting
+        object for its id (a call withdrawn and offered again has a new entry)."""
+        return self.waiting.get(call.call_id) is call
+
     def _next_call_for(self, agent: Agent) -> WaitingCall | None:
         heap = self._heap
-        while heap and heap[0][2].call_id not in self.waiting:
+        while heap and not self._live(heap[0][3]):
             heapq.heappop(heap)  # withdrawn or already served
         if not heap:
             return None
-        top = heap[0][2]
+        top = heap[0][3]
         if top.skill is None or top.skill in agent.skills:
             heapq.heappop(heap)
             del self.waiting[top.call_id]
             return top
-        for _, _, call in sorted(heap):
-            if call.call_id in self.waiting and (call.skill is None or call.skill in agent.skills):
+        for *_, call in sorted(heap):
+            if self._live(call) and (call.skill is None or call.skill in agent.skills):
                 del self.waiting[call.call_id]
                 return call
         return None

@@ -154,5 +154,11 @@ class InboundAcd:
             return
         now = self.clock.now()
         self.answered -= 1
-        self.dispatcher.offer(WaitingCall(caller_id, channel.created_at), now)
+        try:
+            priority = int(channel.variables.get("CC_PRIORITY", "0") or 0)
+        except ValueError:
+            priority = 0
+        hold_start = channel.variables.get("CC_HOLD_START", "")
+        arrived = float(hold_start) if hold_start.isdigit() else channel.created_at
+        self.dispatcher.offer(WaitingCall(caller_id, arrived, priority=priority), now)
         self._publish()

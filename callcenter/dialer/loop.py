@@ -109,6 +109,10 @@ class DialerLoop:
                 self.exhausted = True
                 break
             self._place(record, now)
+        if self.exhausted:  # nothing left to dial: lines in progress run to their end
+            self._running = False
+            self._timer = None
+            return
         self._timer = self.clock.call_at(self.pacer.next_decision_at(now), self._decide)
 
     def _place(self, record: Any, now: float) -> None:

@@ -2,9 +2,12 @@
 simulated one), following the dialplan contract of docker/asterisk/extensions.conf:
 
 - place: Originate ``Local/<number>@outbound`` into ``[outbound-amd]``; no answer / busy come
-  back as the originate outcome; AMD's verdict as ``CC_AMD_STATUS`` on that channel.
-- a person waits in ``[outbound-connect]``; the PBX itself abandons the call after
-  ``CC_CONNECT_TIMEOUT`` (2 s) and plays the message — the server cannot be late for that.
+  back as the originate outcome (or the channel's hang-up); AMD saying machine as
+  ``CC_AMD_STATUS=MACHINE`` on that channel.
+- a person (per AMD, or any answer when the campaign runs without AMD: ``CC_AMD=no``) waits in
+  ``[outbound-connect]``, which sets ``CC_CONNECT_START``: that is when the line counts as
+  answered by a person. The PBX itself abandons the call after ``CC_CONNECT_TIMEOUT`` (2 s)
+  and plays the message — the server cannot be late for that.
 - connect: ring the reserved agent's leg (``[agent-connect]``) and bridge it to the person.
 
 Every line event is also published as :class:`~callcenter.events.CampaignChanged`.
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 class PbxLinePort:
     def __init__(self, pbx: Pbx, bus: ev.EventBus, phones: AgentPhones, *, campaign: str,
                  number_of: Callable[[Any], str] = str, ring_timeout_s: float = 20.0,
-                 connect_timeout_s: float = 2.0,
+                 connect_timeout_s: float = 2.0, amd: bool = True,
                  agent_endpoint: Callable[[Agent], str] = pjsip_endpoint) -> None:
         self.pbx = pbx
         self.bus = bus
@@ -42,6 +45,7 @@ class PbxLinePort:
         self.number_of = number_of
         self.ring_timeout_s = ring_timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.amd = amd
         self.agent_endpoint = agent_endpoint
         self.loop: DialerLoop | None = None  # set by whoever builds the loop
         self.humans = 0
@@ -91,7 +95,8 @@ class PbxLinePort:
                 context="outbound-amd", exten="s", timeout_s=self.ring_timeout_s,
                 channel_id=channel_id,
                 variables={"CC_CAMPAIGN": self.campaign,
-                           "CC_CONNECT_TIMEOUT": f"{self.connect_timeout_s:g}"}))
+                           "CC_CONNECT_TIMEOUT": f"{self.connect_timeout_s:g}",
+                           **({} if self.amd else {"CC_AMD": "no"})}))
             reason = (await handle.outcome).reason
         except PbxError as exc:
             log.info("dialing %s failed: %s", line.line_id, exc)
@@ -130,17 +135,19 @@ class PbxLinePort:
     # --- PBX events ------------------------------------------------------------------------
 
     def on_event(self, event: ev.DomainEvent) -> None:
-        if isinstance(event, ev.ChannelVariableSet) and event.name == "CC_AMD_STATUS":
+        if isinstance(event, ev.ChannelVariableSet) and event.name in ("CC_AMD_STATUS",
+                                                                      "CC_CONNECT_START"):
             line = self._by_channel.get(event.channel_id)
             if line is None or line.stage != "dialing" or self.loop is None:
                 return
-            if event.value == "MACHINE":
-                self.loop.line_failed(line, LineOutcome.MACHINE)
-                self._publish(LineOutcome.MACHINE)
-            elif event.value in ("HUMAN", "NOTSURE"):
-                self.humans += 1
-                self.loop.line_human(line)
-                self._publish(LineOutcome.HUMAN)
+            if event.name == "CC_AMD_STATUS":
+                if event.value == "MACHINE":
+                    self.loop.line_failed(line, LineOutcome.MACHINE)
+                    self._publish(LineOutcome.MACHINE)
+                return  # HUMAN / NOTSURE: [outbound-connect] follows
+            self.humans += 1
+            self.loop.line_human(line)
+            self._publish(LineOutcome.HUMAN)
         elif isinstance(event, ev.ChannelHungUp):
             customer = self._agent_legs.pop(event.channel_id, None)
             if customer is not None:  # the agent left: the person must not hear "sorry"

@@ -70,7 +70,10 @@ class StateTimes:
         bins = int(end // bin_s) + (1 if end % bin_s else 0)
         self.logged = [0.0] * bins
         self.busy = [0.0] * bins
-        self._since: dict[str, float] = {}
+        #: agent -> (state, since) as this listener last saw it. Not ``previous``: listeners
+        #: may hear changes out of order when another listener changes the agent again
+        #: while the board is still notifying (the dispatcher reserving a ready agent).
+        self._last: dict[str, tuple[AgentState, float]] = {}
         board.listeners.append(self._on_change)
 
     def _credit(self, series: list[float], start: float, stop: float) -> None:
@@ -86,23 +89,23 @@ class StateTimes:
             i += 1
 
     def _on_change(self, agent: Agent, previous: AgentState, now: float) -> None:
-        since = self._since.get(agent.agent_id, now)
-        self._since[agent.agent_id] = now
-        if previous is AgentState.OFFLINE or previous is AgentState.PAUSED:
+        state, since = self._last.get(agent.agent_id, (previous, now))
+        self._last[agent.agent_id] = (agent.state, now)
+        if state is AgentState.OFFLINE or state is AgentState.PAUSED:
             return
         self._credit(self.logged, since, now)
-        if previous in _BUSY:
+        if state in _BUSY:
             self._credit(self.busy, since, now)
 
     def close(self, board: AgentBoard, now: float) -> None:
         """Credit the agents still logged in up to ``now``."""
         for agent in board:
-            if agent.state not in (AgentState.OFFLINE, AgentState.PAUSED):
-                since = self._since.get(agent.agent_id, now)
+            state, since = self._last.get(agent.agent_id, (agent.state, now))
+            if state not in (AgentState.OFFLINE, AgentState.PAUSED):
                 self._credit(self.logged, since, now)
-                if agent.state in _BUSY:
+                if state in _BUSY:
                     self._credit(self.busy, since, now)
-                self._since[agent.agent_id] = now
+            self._last[agent.agent_id] = (state, now)
 
     @property
     def occupancy(self) -> float:

@@ -80,3 +80,21 @@ class SippAgent:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+class SippCarrier(SippAgent):
+    """The carrier's far end of the trunk (the called customers): answers every call the
+    trunk sends after ``ring_ms`` and waits for the BYE. No registration: the trunk's AOR
+    points at ``sandbox.settings.trunk_port``."""
+
+    def __init__(self, sandbox: Any, ring_ms: int = 500, calls: int = 10) -> None:
+        super().__init__(sandbox, "trunk", port=sandbox.settings.trunk_port, ring_ms=ring_ms)
+        self.calls = calls
+
+    async def start(self) -> None:
+        self._install_scenarios()
+        self.process = await asyncio.create_subprocess_exec(
+            *self._argv("answer.xml", "-d", str(self.ring_ms), "-timeout", "60", "-aa",
+                        calls=self.calls),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        await self._wait_listening()
