@@ -164,3 +164,49 @@ def test_cli_refuses_a_broken_workload(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["simulate", "--workload", str(inbound), "--pacing",
                                       "ratio:2"])
     assert "outbound workloads" in result.output
+
+
+def test_tune_ratio_keeps_the_most_productive_ratio_within_the_limit() -> None:
+    from callcenter.sim.tune import tune
+
+    workload = load_workload(WORKLOADS / "outbound-w1-10.json")
+    lines: list[str] = []
+    best = tune(RunSpec(workload, pacing="ratio:1"), 3, jobs=1, log=lines.append)
+    tried = best["tuning"]["tried"]
+    assert best["tuning"]["within_limit"] is True
+    assert best["abandon_rate_p95"] <= workload.abandon_limit
+    # nothing tried within the limit did better, and the walk went past the limit
+    for entry in tried:
+        if entry["abandon_p95"] <= workload.abandon_limit:
+            assert entry["talk"] <= best["talk_min_per_agent_hour"] + 1e-9
+    assert any(entry["abandon_p95"] > workload.abandon_limit for entry in tried)
+    assert best["pacing"].startswith("ratio:") and len(lines) == len(tried)
+
+
+def test_tune_grid_screens_then_picks_within_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from callcenter.sim import tune as tuning
+
+    monkeypatch.setattr(tuning, "VICIDIAL_GRID", {"max_level": (1.5, 3.0),
+                                                  "intensity": (-20.0, 20.0),
+                                                  "diff_target": (-1.0,),
+                                                  "drop_target_pct": (1.0,)})
+    monkeypatch.setattr(tuning, "SCREEN_SEEDS", 2)
+    monkeypatch.setattr(tuning, "FINALISTS", 2)
+    workload = load_workload(WORKLOADS / "outbound-w1-10.json")
+    best = tuning.tune(RunSpec(workload, pacing="vicidial-average"), 3, jobs=1,
+                       log=lambda _: None)
+    assert len(best["tuning"]["tried"]) == 4
+    assert best["pacing_options"]["diff_target"] == -1.0
+    if best["tuning"]["within_limit"]:
+        assert best["abandon_rate_p95"] <= workload.abandon_limit
+
+
+def test_tune_refuses_what_it_cannot_tune() -> None:
+    from callcenter.sim.tune import tune
+
+    outbound = load_workload(WORKLOADS / "outbound-w1-10.json")
+    with pytest.raises(ValueError, match="nothing to tune"):
+        tune(RunSpec(outbound, pacing="progressive"), 1, jobs=1)
+    inbound = load_workload(WORKLOADS / "inbound-erlang-c-check.json")
+    with pytest.raises(ValueError, match="outbound"):
+        tune(RunSpec(inbound), 1, jobs=1)
