@@ -139,6 +139,9 @@ def parse_pacing(spec: str, **options: float) -> Pacer:
             return Ratio(float(arg or "1"))
         except ValueError as exc:
             raise ValueError(f"bad ratio {spec!r}: {exc}") from None
+    if name == "clairvoyant":
+        raise ValueError("clairvoyant knows every call's outcome in advance: it runs only in "
+                         "callcenter simulate, never against a PBX")
     if name.startswith("vicidial-"):
         from callcenter.dialer.vicidial import AdaptiveMethod, VicidialAdaptive
 

@@ -210,3 +210,27 @@ def test_tune_refuses_what_it_cannot_tune() -> None:
     inbound = load_workload(WORKLOADS / "inbound-erlang-c-check.json")
     with pytest.raises(ValueError, match="outbound"):
         tune(RunSpec(inbound), 1, jobs=1)
+
+
+def test_clairvoyant_is_refused_outside_the_simulator() -> None:
+    from callcenter.dialer.pacing import parse_pacing
+
+    with pytest.raises(ValueError, match="only in callcenter simulate"):
+        parse_pacing("clairvoyant")
+
+
+def test_hit_rate_profile_scales_people_answering_by_time_of_dial() -> None:
+    data = json.loads((WORKLOADS / "outbound-w1-10.json").read_text())
+    data["duration_s"] = 7200
+    data["agents"] = [{"from_s": 0, "to_s": 7200, "count": 10}]
+    data["hit_rate_profile"] = [{"from_s": 0, "multiplier": 1.0},
+                                {"from_s": 3600, "multiplier": 0.0}]
+    from callcenter.dialer.pacing import Progressive
+    from callcenter.sim.outbound import OutboundSimulation
+
+    bins_per_hour = 4  # 900-second bins
+    sim = OutboundSimulation(parse_workload(data), Progressive(), 0)
+    sim.run()
+    first_hour = sum(sim.day.humans_by_bin[:bins_per_hour])
+    second_hour = sum(sim.day.humans_by_bin[bins_per_hour:])
+    assert first_hour > 100 and second_hour == 0
