@@ -72,6 +72,8 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     from crm_bridge.lookup import lookup_card
 
     services = services or build_services(settings)
+    if services.metrics.agents is None:
+        services.metrics.agents = services.agents
     crm_url = settings.database_url.get_secret_value()
     engine = make_engine(crm_url)  # connects lazily; opened by the ``crm`` context below
     sessions = session_factory(engine)

@@ -18,8 +18,8 @@ boxes later keeps the same metric names.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sized
-from typing import Protocol
+from collections.abc import Iterator, Mapping, Sized
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -28,6 +28,14 @@ from prometheus_client.registry import Collector
 
 from callcenter.cti.link import LinkStats
 from callcenter.events import DomainEvent
+
+
+class AgentCounts(Protocol):
+    """What the metrics read from the agent state machine (``AgentBoard`` fits): agents per
+    state, read at scrape time like the call counts."""
+
+    @property
+    def counts(self) -> Mapping[Any, int]: ...
 
 
 class CallCounts(Protocol):
@@ -82,6 +90,11 @@ class _LiveCollector(Collector):
                 yield GaugeMetricFamily(name, doc, value=len(sized))
         if owner.link is not None:
             yield from _link_families(owner.link)
+        if owner.agents is not None:
+            agents = GaugeMetricFamily("callcenter_agents", "agents by state", labels=["state"])
+            for state, count in owner.agents.counts.items():
+                agents.add_metric([str(state)], count)
+            yield agents
 
 
 def _link_families(link: LinkStats) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -110,10 +123,12 @@ class Metrics:
         bus.add_handler(metrics.on_event)
     """
 
-    def __init__(self, *, calls: CallCounts | None = None, link: LinkStats | None = None) -> None:
+    def __init__(self, *, calls: CallCounts | None = None, link: LinkStats | None = None,
+                 agents: AgentCounts | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.calls = calls
         self.link = link
+        self.agents = agents
         self.domain_events: Counter[str] = Counter()
         self.websocket_clients = Gauge(
             "callcenter_websocket_clients",

@@ -103,3 +103,18 @@ def test_content_negotiation() -> None:
     body, content_type = metrics.render("application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text")
     assert body.rstrip().endswith(b"# EOF")
+
+
+def test_agents_by_state_are_read_at_scrape_time() -> None:
+    from callcenter.acd.agents import AgentBoard, AgentState
+    from callcenter.metrics import Metrics
+
+    board = AgentBoard()
+    for name in ("a", "b", "c"):
+        board.log_in(board.add(name), 0.0)
+    metrics = Metrics(agents=board)
+    board.move(board["b"], AgentState.PAUSED, 1.0, reason="break")
+    body = metrics.render()[0].decode()
+    assert 'callcenter_agents{state="ready"} 2.0' in body
+    assert 'callcenter_agents{state="paused"} 1.0' in body
+    assert 'callcenter_agents{state="offline"} 0.0' in body
