@@ -31,8 +31,9 @@ from callcenter.dialer.pacing import Pacer, parse_pacing
 from callcenter.dialer.pbx_port import PbxLinePort
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
+from callcenter.sim.behaviour import Behaviour, Delay
 from callcenter.sim.clock import RealtimeClock
-from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
+from callcenter.sim.pbx import SimulatedPbx
 
 log = logging.getLogger(__name__)
 
