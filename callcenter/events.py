@@ -254,6 +254,26 @@ def event_from_dict(data: dict[str, Any]) -> DomainEvent:
 Handler = Callable[[DomainEvent], None]
 
 
+class LatestStatus:
+    """The last ``queue.changed`` per queue and ``campaign.changed`` per campaign: what a
+    client connecting now needs to draw those tiles before the next change (a bus handler;
+    the WebSocket snapshot reads it)."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, QueueChanged] = {}
+        self.campaigns: dict[str, CampaignChanged] = {}
+
+    def on_event(self, event: DomainEvent) -> None:
+        if isinstance(event, QueueChanged):
+            self.queues[event.queue] = event
+        elif isinstance(event, CampaignChanged):
+            self.campaigns[event.campaign] = event
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        return {"queues": [e.to_dict() for e in self.queues.values()],
+                "campaigns": [e.to_dict() for e in self.campaigns.values()]}
+
+
 @dataclass(slots=True)
 class Subscription:
     """An asynchronous consumer's view of the bus: ``async for event in subscription``.

@@ -168,7 +168,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "Debian packages"
-apt_install redis-server postgresql debootstrap
+apt_install redis-server postgresql debootstrap chromium
 step_done "debian packages" ok
 
 step "Python venv ($VENV)"

@@ -6,8 +6,8 @@
 //   2. every domain event as {"type": "call.started", "at": <epoch s>, ...fields}.
 //   3. {"type": "lagged", "dropped": N} when this client fell behind: we re-open the socket
 //      to start again from a fresh snapshot.
-// The snapshot carries the agents too (when the server runs an agent state machine); queues and
-// the campaign are not in it: their tiles fill as events arrive.
+// The snapshot also carries, when the server has them, the agents, the PBX link and the last
+// status of each queue and campaign; events keep them current from then on.
 //
 // Safety: event data is only ever inserted as text (textContent / Node.append(string)),
 // never parsed as HTML.
@@ -110,6 +110,11 @@ function onSnapshot(msg) {
       });
     }
   }
+  if (msg.pbx) {
+    onPbxLink({ type: msg.pbx.connected ? "pbx.link_up" : "pbx.link_down", pbx: msg.pbx.pbx });
+  }
+  for (const status of msg.queues || []) onQueueChanged(status);
+  for (const status of msg.campaigns || []) onCampaignChanged(status);
   snapshotReceived = true;
   connection.healthy();
 }

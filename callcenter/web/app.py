@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.config import Settings
 from callcenter.cti.link import LinkStats
-from callcenter.events import EventBus
+from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
@@ -35,6 +35,7 @@ from callcenter.web.state import (
     CRM_SESSIONS,
     HEALTH_CHECKS,
     HEALTH_TIMEOUT,
+    LATEST,
     LINK,
     METRICS,
     SETTINGS,
@@ -110,6 +111,15 @@ def create_app(
     app[CRM_REGION] = settings.crm_default_region
     if crm_sessions is not None:
         app[CRM_SESSIONS] = crm_sessions
+    latest = LatestStatus()
+    app[LATEST] = latest
+
+    async def _latest_status(_: web.Application) -> AsyncIterator[None]:
+        bus.add_handler(latest.on_event)
+        yield
+        bus.remove_handler(latest.on_event)
+
+    app.cleanup_ctx.append(_latest_status)
     app.cleanup_ctx.append(_websockets)
     app.on_shutdown.append(_close_websockets)
     setup_routes(app)

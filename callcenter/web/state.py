@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.config import Settings
 from callcenter.cti.link import LinkStats
-from callcenter.events import EventBus
+from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import CallCounts, Metrics
 from callcenter.screenpop.hub import AgentHub
 
@@ -53,6 +53,8 @@ SETTINGS = web.AppKey("settings", Settings)
 BUS = web.AppKey("bus", EventBus)
 CALLS = web.AppKey[CallView]("calls")
 AGENTS = web.AppKey[AgentView]("agents")
+LATEST = web.AppKey("latest_status", LatestStatus)
+"""Last queue and campaign status, for the WebSocket snapshot."""
 """The process's agent state machine; absent when the app was built without one."""
 LINK = web.AppKey("link", LinkStats)
 METRICS = web.AppKey("metrics", Metrics)

@@ -37,6 +37,8 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
         assert snapshot["type"] == "snapshot"
         assert sorted(a["agent_id"] for a in snapshot["agents"]) == [str(1001 + i)
                                                                     for i in range(6)]
+        assert snapshot["pbx"] == {"pbx": "simulated", "connected": True,
+                                   "version": "simulated"}
         seen: Counter[str] = Counter()
         last: dict[str, dict[str, Any]] = {}
         agent_states: Counter[str] = Counter()

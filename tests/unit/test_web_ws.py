@@ -211,3 +211,21 @@ async def test_token_by_query_or_header(start: Start) -> None:
     headers = {"Authorization": "Bearer wallboard-token"}
     async with client.ws_connect("/ws/events", headers=headers) as ws:
         assert (await receive_json(ws))["type"] == "snapshot"
+
+
+def test_latest_status_keeps_the_last_event_per_queue_and_campaign() -> None:
+    from callcenter.events import CampaignChanged, LatestStatus, QueueChanged
+
+    latest = LatestStatus()
+    for waiting in (1, 3, 2):
+        latest.on_event(QueueChanged(at=float(waiting), queue="support", waiting=waiting,
+                                     oldest_wait_s=0.0, answered=0, abandoned=0))
+    latest.on_event(QueueChanged(at=9.0, queue="sales", waiting=0, oldest_wait_s=0.0,
+                                 answered=5, abandoned=1))
+    latest.on_event(CampaignChanged(at=1.0, campaign="renewals", outcome="dialed",
+                                    pacing="progressive", dialing=1, waiting=0, connected=0,
+                                    placed=1, humans=0, dropped=0))
+    status = latest.snapshot()
+    assert [(q["queue"], q["waiting"]) for q in status["queues"]] == [("support", 2),
+                                                                      ("sales", 0)]
+    assert status["campaigns"][0]["placed"] == 1

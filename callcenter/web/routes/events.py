@@ -27,12 +27,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.events import EVENT_TYPES, Subscription
+from callcenter.cti.link import LinkStats
+from callcenter.events import EVENT_TYPES, LatestStatus, Subscription
 from callcenter.web.errors import ApiError
 from callcenter.web.state import (
     AGENTS,
     BUS,
     CALLS,
+    LATEST,
+    LINK,
     METRICS,
     WEBSOCKETS,
     WS_HEARTBEAT,
@@ -67,15 +70,28 @@ def parse_types(raw: str | None) -> set[str] | None:
     return wanted or None
 
 
-def snapshot_message(calls: CallView, agents: AgentView | None = None) -> dict[str, Any]:
+def snapshot_message(calls: CallView, agents: AgentView | None = None,
+                     link: LinkStats | None = None,
+                     latest: LatestStatus | None = None) -> dict[str, Any]:
+    """Everything a client needs before the next event: calls, channels, bridges, and when the
+    app has them the agents, the PBX link and the last queue and campaign status."""
     message = {"type": "snapshot", "at": time.time(), **calls.snapshot()}
     if agents is not None:
         message["agents"] = agents.snapshot()
+    if link is not None:
+        message["pbx"] = {"pbx": link.pbx, "connected": link.connected,
+                          "version": link.asterisk_version}
+    if latest is not None:
+        message.update(latest.snapshot())
     return message
 
 
-async def _forward(ws: web.WebSocketResponse, sub: Subscription, calls: CallView,
-                   agents: AgentView | None) -> None:
+def _snapshot_of(app: web.Application) -> dict[str, Any]:
+    return snapshot_message(app[CALLS], app.get(AGENTS), app.get(LINK), app.get(LATEST))
+
+
+async def _forward(ws: web.WebSocketResponse, sub: Subscription,
+                   app: web.Application) -> None:
     """Send events until cancelled; on overflow send ``lagged`` and a fresh snapshot."""
     seen = sub.lagged
     while True:
@@ -88,7 +104,7 @@ async def _forward(ws: web.WebSocketResponse, sub: Subscription, calls: CallView
         while not sub.queue.empty():
             sub.queue.get_nowait()
         seen = sub.lagged
-        fresh = snapshot_message(calls, agents)
+        fresh = _snapshot_of(app)
         await ws.send_json({"type": "lagged", "dropped": skipped})
         await ws.send_json(fresh)
 
@@ -106,7 +122,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         raise ApiError(400, "websocket_required", "this endpoint needs a WebSocket upgrade")
     sub = app[BUS].subscribe(parse_types(request.query.get("types")), app[WS_QUEUE_SIZE])
     # same loop step as subscribe: no gap, no duplicate
-    first = snapshot_message(app[CALLS], app.get(AGENTS))
+    first = _snapshot_of(app)
     tasks: list[asyncio.Task[None]] = []
     try:
         await ws.prepare(request)
@@ -114,7 +130,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         with app[METRICS].websocket_clients.track_inprogress():
             await ws.send_json(first)
             tasks = [
-                asyncio.create_task(_forward(ws, sub, app[CALLS], app.get(AGENTS))),
+                asyncio.create_task(_forward(ws, sub, app)),
                 asyncio.create_task(_read(ws)),
             ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
