@@ -167,17 +167,27 @@ def demo(host: str, port: int, agents: int, calls_per_minute: float, pacing: str
         parse_pacing(pacing)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    from sqlalchemy.exc import SQLAlchemyError
+
     db = db_path or _default_demo_db()
-    db.parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{db}"
     settings = Settings(database_url=url, http={"host": host, "port": port})
     configure_logging(settings.log_level, settings.log_json)
-    count = asyncio.run(prepare_crm(url, customers))
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        count = asyncio.run(prepare_crm(url, customers))
+    except (OSError, SQLAlchemyError) as exc:
+        raise click.ClickException(f"cannot prepare the demo CRM at {db}: {exc}") from exc
     options = DemoOptions(agents=agents, calls_per_minute=calls_per_minute, pacing=pacing,
                           seed=seed, customers=customers)
     app = build_demo_app(settings, options)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"callcenter demo: {count} CRM customers in {db}, {agents} bot agents, "
                f"{calls_per_minute:g} callers/min, campaign pacing {pacing}")
-    web.run_app(app, host=host, port=port, access_log=None,
-                print=lambda _: click.echo(f"open http://{shown}:{port}/live/  (Ctrl+C stops)"))
+    try:
+        web.run_app(app, host=host, port=port, access_log=None,
+                    print=lambda _: click.echo(f"open http://{shown}:{port}/live/  "
+                                               "(Ctrl+C stops)"))
+    except OSError as exc:  # e.g. the port is taken
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") \
+            from exc

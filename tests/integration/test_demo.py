@@ -109,3 +109,24 @@ def test_demo_starts_with_one_command_and_is_reachable_within_10_s(
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"open http://127.0.0.1:{port}/live/" in output
+
+
+def test_demo_refuses_a_taken_port_and_an_unusable_database(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from callcenter.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["demo", "--port", str(port), "--customers", "5",
+                                          "--db", str(tmp_path / "demo.db")])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(cli, ["demo", "--db", str(blocker / "demo.db")])
+    assert result.exit_code == 1 and "cannot prepare the demo CRM" in result.output
+    result = CliRunner().invoke(cli, ["demo", "--pacing", "clairvoyant"])
+    assert result.exit_code == 2 and "only in callcenter simulate" in result.output
