@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.acd.agents import Agent, AgentState
 from callcenter.acd.phones import AgentPhones
 from callcenter.acd.routing import LongestIdle
 from callcenter.acd.service import InboundAcd
@@ -32,7 +33,7 @@ from callcenter.dialer.pbx_port import PbxLinePort
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.sim.behaviour import Behaviour, Delay
-from callcenter.sim.clock import RealtimeClock
+from callcenter.sim.clock import RealtimeClock, Timer
 from callcenter.sim.pbx import SimulatedPbx
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class DemoOptions:
     unknown_callers: float = 0.15
     #: simulated seconds per wall-clock second (tests run a demo minute in a few seconds)
     speed: float = 1.0
+    #: about this often a ready bot agent takes a short break (paused, reason "break")
+    break_every_s: float = 90.0
+    break_s: float = 30.0
 
 
 def demo_behaviour(options: DemoOptions) -> Behaviour:
@@ -121,6 +125,7 @@ class DemoTraffic:
         self.port.loop = self.dialer
         self.calls_injected = 0
         self._task: asyncio.Task[None] | None = None
+        self._break_timer: Timer | None = None
 
     def _next_number(self) -> str:
         return self.rng.choice(self.numbers)
@@ -131,6 +136,24 @@ class DemoTraffic:
             self.board.log_in(agent, now)
         self.dialer.start()
         self._task = asyncio.create_task(self._callers())
+        if self.options.break_every_s > 0:
+            self._break_timer = self.clock.call_later(
+                self.rng.expovariate(1.0 / self.options.break_every_s), self._take_a_break)
+
+    def _take_a_break(self) -> None:
+        """A ready bot agent pauses for a while, as people do: the wallboard shows it and the
+        ACD and dialer stop counting on that agent until it is back."""
+        ready = [a for a in self.board if a.state is AgentState.READY]
+        if ready:
+            agent = self.rng.choice(ready)
+            self.board.move(agent, AgentState.PAUSED, self.clock.now(), reason="break")
+            self.clock.call_later(self.options.break_s, self._back_from_break, agent)
+        self._break_timer = self.clock.call_later(
+            self.rng.expovariate(1.0 / self.options.break_every_s), self._take_a_break)
+
+    def _back_from_break(self, agent: Agent) -> None:
+        if agent.state is AgentState.PAUSED:
+            self.board.move(agent, AgentState.READY, self.clock.now())
 
     async def _callers(self) -> None:
         rate = self.options.calls_per_minute / 60.0
@@ -161,6 +184,8 @@ class DemoTraffic:
 
     async def stop(self) -> None:
         self.dialer.stop()
+        if self._break_timer is not None:
+            self._break_timer.cancel()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -28,7 +28,8 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
     assert await prepare_crm(url, 300) == 300  # a second start reuses the customers
     settings = Settings(database_url=url)
     # 20x: one simulated minute in three seconds of wall clock
-    options = DemoOptions(agents=6, calls_per_minute=20, speed=20, talk_s=20, wrap_up_s=3)
+    options = DemoOptions(agents=6, calls_per_minute=20, speed=20, talk_s=20, wrap_up_s=3,
+                          break_every_s=15, break_s=10)
     client: TestClient[Any, Any] = TestClient(TestServer(build_demo_app(settings, options)))
     await client.start_server()
     try:
@@ -67,6 +68,7 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
     campaign = last["campaign.changed"]
     assert campaign["placed"] >= 3 and campaign["humans"] >= 1, campaign
     assert agent_states["on_call"] >= 3 and agent_states["wrap_up"] >= 1, agent_states
+    assert agent_states["paused"] >= 1, agent_states  # bot agents take breaks too
     assert seen["screen.popped"] >= 1, seen  # the ringing bot agents got CRM cards
     # every call became an interaction row in the CRM
     engine = make_engine(url)
