@@ -16,11 +16,9 @@ agent's leg on in ``[agent-connect]``), which is never what a finished conversat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
@@ -28,14 +26,24 @@ from callcenter.acd.dispatcher import Dispatcher, WaitingCall
 from callcenter.acd.phones import AgentPhones
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.cti.errors import PbxError
+from callcenter.cti.model import Channel
 from callcenter.pbx import OriginateRequest, Pbx
 from callcenter.sim.clock import Clock
+from callcenter.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
 
 def pjsip_endpoint(agent: Agent) -> str:
     return f"PJSIP/{agent.agent_id}"
+
+
+def _priority(channel: Channel) -> int:
+    """The caller's queue priority (``CC_PRIORITY``, set from the CRM value); 0 if unreadable."""
+    try:
+        return int(channel.variables.get("CC_PRIORITY", "0") or 0)
+    except ValueError:
+        return 0
 
 
 async def hang_up_if_alive(pbx: Pbx, channel_id: str) -> None:
@@ -64,16 +72,14 @@ class InboundAcd:
         self.dispatcher = Dispatcher(board, routing, self._on_assign)
         self.answered = 0
         self.abandoned = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("inbound ACD")
         #: caller channel <-> agent leg, both ways, while they talk
         self._pairs: dict[str, str] = {}
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
         self.bus.remove_handler(self.on_event)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelVariableSet) and event.name == "CC_HOLD_START":
@@ -86,21 +92,16 @@ class InboundAcd:
             other = self._pairs.pop(event.channel_id, None)
             if other is not None:
                 self._pairs.pop(other, None)
-                self._spawn(hang_up_if_alive(self.pbx, other))
+                self._tasks.spawn(hang_up_if_alive(self.pbx, other))
 
     def _caller_waiting(self, channel_id: str) -> None:
         channel = self.pbx.model.channels.get(channel_id)
         if channel is None or channel_id in self.dispatcher.waiting:
             return
-        variables = channel.variables
-        if variables.get("CC_QUEUE", "default") != self.queue:
+        if channel.variables.get("CC_QUEUE", "default") != self.queue:
             return
-        try:
-            priority = int(variables.get("CC_PRIORITY", "0") or 0)
-        except ValueError:
-            priority = 0
         now = self.clock.now()
-        self.dispatcher.offer(WaitingCall(channel_id, now, priority=priority), now)
+        self.dispatcher.offer(WaitingCall(channel_id, now, priority=_priority(channel)), now)
         self._publish()
 
     def _publish(self) -> None:
@@ -110,15 +111,10 @@ class InboundAcd:
             oldest_wait_s=round(self.dispatcher.oldest_wait(now), 3),
             answered=self.answered, abandoned=self.abandoned))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
         self.answered += 1
         self._publish()
-        self._spawn(self._connect(call.call_id, agent))
+        self._tasks.spawn(self._connect(call.call_id, agent))
 
     async def _connect(self, caller_id: str, agent: Agent) -> None:
         leg_id = uuid.uuid4().hex
@@ -154,11 +150,7 @@ class InboundAcd:
             return
         now = self.clock.now()
         self.answered -= 1
-        try:
-            priority = int(channel.variables.get("CC_PRIORITY", "0") or 0)
-        except ValueError:
-            priority = 0
         hold_start = channel.variables.get("CC_HOLD_START", "")
         arrived = float(hold_start) if hold_start.isdigit() else channel.created_at
-        self.dispatcher.offer(WaitingCall(caller_id, arrived, priority=priority), now)
+        self.dispatcher.offer(WaitingCall(caller_id, arrived, priority=_priority(channel)), now)
         self._publish()

@@ -15,7 +15,6 @@ Every line event is also published as :class:`~callcenter.events.CampaignChanged
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from callcenter.cti.errors import PbxError
 from callcenter.dialer.loop import DialerLoop, Line
 from callcenter.dialer.pacing import LineOutcome
 from callcenter.pbx import OriginateReason, OriginateRequest, Pbx
+from callcenter.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +54,12 @@ class PbxLinePort:
         #: agent leg -> customer channel while they talk (the customer's own entry is
         #: ``_by_channel``): whichever hangs up first, the server hangs up the other
         self._agent_legs: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks(f"dialer line port {campaign}")
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
         self.bus.remove_handler(self.on_event)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await self._tasks.close()
 
     def _publish(self, outcome: LineOutcome | str) -> None:
         loop = self.loop
@@ -84,7 +77,7 @@ class PbxLinePort:
         line.port_data = channel_id
         self._by_channel[channel_id] = line
         self._publish(LineOutcome.DIALED)
-        self._spawn(self._originate(line, channel_id))
+        self._tasks.spawn(self._originate(line, channel_id))
 
     async def _originate(self, line: Line, channel_id: str) -> None:
         assert self.loop is not None
@@ -108,7 +101,7 @@ class PbxLinePort:
         self._publish(outcome)
 
     def connect(self, line: Line, agent: Agent) -> None:
-        self._spawn(self._connect(line, agent))
+        self._tasks.spawn(self._connect(line, agent))
 
     async def _connect(self, line: Line, agent: Agent) -> None:
         customer = line.port_data
@@ -151,7 +144,7 @@ class PbxLinePort:
         elif isinstance(event, ev.ChannelHungUp):
             customer = self._agent_legs.pop(event.channel_id, None)
             if customer is not None:  # the agent left: the person must not hear "sorry"
-                self._spawn(hang_up_if_alive(self.pbx, customer))
+                self._tasks.spawn(hang_up_if_alive(self.pbx, customer))
                 return
             line = self._by_channel.pop(event.channel_id, None)
             if line is None or self.loop is None:
@@ -164,7 +157,7 @@ class PbxLinePort:
                 for leg, other in list(self._agent_legs.items()):
                     if other == event.channel_id:
                         del self._agent_legs[leg]
-                        self._spawn(hang_up_if_alive(self.pbx, leg))
+                        self._tasks.spawn(hang_up_if_alive(self.pbx, leg))
                 self.loop.line_ended(line)
                 self._publish("ended")
             elif line.stage == "dialing":

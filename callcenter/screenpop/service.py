@@ -8,7 +8,6 @@ metrics: how fast, delivered to how many consoles).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from callcenter import events as ev
 from callcenter.cti.model import CallModel
 from callcenter.screenpop.detect import DEFAULT_AGENT_CHANNEL, AgentRinging, RingDetector
 from callcenter.screenpop.hub import AgentHub
+from callcenter.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,14 @@ class ScreenPopService:
         self.hub = hub
         self.lookup = lookup
         self.detector = RingDetector(model, agent_channel)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("screen pops")
         bus.add_handler(self.on_event)
 
     def on_event(self, event: ev.DomainEvent) -> None:
         ringing = self.detector.on_event(event)
         if ringing is None:
             return
-        task = asyncio.get_running_loop().create_task(self.pop(ringing))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self.pop(ringing))
 
     async def pop(self, ringing: AgentRinging) -> dict[str, Any]:
         started = time.monotonic()
@@ -85,6 +83,4 @@ class ScreenPopService:
 
     async def close(self) -> None:
         self.bus.remove_handler(self.on_event)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
