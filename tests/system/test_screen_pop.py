@@ -102,6 +102,12 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
 
         outcome = await asyncio.wait_for(handle.outcome, 20)
         assert outcome.answered
+        # the OriginateResponse and the agent leg's Newstate(Up) travel separately in Asterisk
+        # (the response may come first): wait for the model to see the answer
+        for _ in range(300):
+            if agent_leg.answered_at is not None:
+                break
+            await asyncio.sleep(0.01)
         assert agent_leg.answered_at is not None and agent_leg.answered_at > received - 0.05
         rang = next(e for e in seen if e.type in ("channel.state", "channel.created")
                     and e.name.startswith("PJSIP/2001-")  # type: ignore[attr-defined]
