@@ -15,7 +15,7 @@ from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.dispatcher import Dispatcher, WaitingCall
 from callcenter.acd.routing import make_routing
 from callcenter.sim.clock import VirtualClock
-from callcenter.sim.staffing import Staffing, StateTimes
+from callcenter.sim.staffing import Staffing, StateTimes, bin_count, hang_up_agent, ratios
 from callcenter.sim.workload import InboundWorkload
 
 
@@ -65,7 +65,7 @@ class InboundSimulation:
         self.bin_s = bin_s
         self.clock = VirtualClock()
         self.board = AgentBoard()
-        bins = int(workload.duration_s // bin_s) + (1 if workload.duration_s % bin_s else 0)
+        bins = bin_count(workload.duration_s, bin_s)
         self.day = InboundDay(offered_by_bin=[0] * bins, abandoned_by_bin=[0] * bins)
         for klass in workload.classes:
             self.day.by_class[klass.name] = ClassCounts()
@@ -168,16 +168,8 @@ class InboundSimulation:
         self.clock.call_at(now + caller.service, self._hangup, agent)
 
     def _hangup(self, agent: Agent) -> None:
-        now = self.clock.now()
         wrapup = self._wrapup() if self._wrapup is not None else 0.0
-        if wrapup > 0:
-            self.board.end_call(agent, now, wrap_up=True)
-            self.clock.call_at(now + wrapup, self._wrapped, agent)
-        else:
-            self.board.end_call(agent, now, wrap_up=False)
-
-    def _wrapped(self, agent: Agent) -> None:
-        self.board.finish_work(agent, self.clock.now())
+        hang_up_agent(self.clock, self.board, agent, wrapup)
 
     # --- run -----------------------------------------------------------------------------------
 
@@ -196,9 +188,7 @@ class InboundSimulation:
         times = self.times
         result["series"] = {
             "bin_s": self.bin_s,
-            "occupancy": [b / lg if lg else 0.0
-                          for b, lg in zip(times.busy, times.logged, strict=True)],
-            "abandon_rate": [a / o if o else 0.0 for a, o in
-                             zip(day.abandoned_by_bin, day.offered_by_bin, strict=True)],
+            "occupancy": times.occupancy_series(),
+            "abandon_rate": ratios(day.abandoned_by_bin, day.offered_by_bin),
         }
         return result

@@ -21,7 +21,13 @@ from callcenter.acd.routing import make_routing
 from callcenter.dialer.loop import DialerLoop, Line
 from callcenter.dialer.pacing import LineOutcome, Pacer
 from callcenter.sim.clock import VirtualClock
-from callcenter.sim.staffing import Staffing, StateTimes
+from callcenter.sim.staffing import (
+    Staffing,
+    StateTimes,
+    bin_count,
+    hang_up_agent,
+    ratios,
+)
 from callcenter.sim.workload import OutboundWorkload
 
 NO_ANSWER, BUSY, HUMAN, MACHINE = 0, 1, 2, 3
@@ -72,7 +78,7 @@ class OutboundSimulation:
         self.clock = VirtualClock()
         self.board = AgentBoard()
         self.bin_s = bin_s
-        bins = int(workload.duration_s // bin_s) + (1 if workload.duration_s % bin_s else 0)
+        bins = bin_count(workload.duration_s, bin_s)
         self.day = OutboundDay(humans_by_bin=[0] * bins, abandoned_by_bin=[0] * bins)
         self._record_rng = random.Random(f"{base_seed}:{seed}:records")
         self._draws = self._fate_samplers(self._record_rng)
@@ -194,16 +200,8 @@ class OutboundSimulation:
         self.clock.call_at(now + talk, self._hangup, line, agent, fate.wrapup)
 
     def _hangup(self, line: Line, agent: Agent, wrapup: float) -> None:
-        now = self.clock.now()
         self.loop.line_ended(line)
-        if wrapup > 0:
-            self.board.end_call(agent, now, wrap_up=True)
-            self.clock.call_at(now + wrapup, self._wrapped, agent)
-        else:
-            self.board.end_call(agent, now, wrap_up=False)
-
-    def _wrapped(self, agent: Agent) -> None:
-        self.board.finish_work(agent, self.clock.now())
+        hang_up_agent(self.clock, self.board, agent, wrapup)
 
     # --- run -----------------------------------------------------------------------------------
 
@@ -232,9 +230,7 @@ class OutboundSimulation:
             "events": self.clock.events_run,
             "series": {
                 "bin_s": self.bin_s,
-                "occupancy": [b / lg if lg else 0.0 for b, lg in zip(times.busy, times.logged,
-                                                                     strict=True)],
-                "abandon_rate": [a / h if h else 0.0 for a, h in
-                                 zip(day.abandoned_by_bin, day.humans_by_bin, strict=True)],
+                "occupancy": times.occupancy_series(),
+                "abandon_rate": ratios(day.abandoned_by_bin, day.humans_by_bin),
             },
         }

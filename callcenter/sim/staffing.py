@@ -11,6 +11,29 @@ from callcenter.sim.clock import Clock
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
 
+def bin_count(end: float, bin_s: float) -> int:
+    """How many ``bin_s`` bins cover ``[0, end)`` (the last one may be partial)."""
+    return int(end // bin_s) + (1 if end % bin_s else 0)
+
+
+def ratios(numerators: list[float] | list[int], denominators: list[float] | list[int]
+           ) -> list[float]:
+    """Per-bin ratios (0 where the denominator is 0)."""
+    return [n / d if d else 0.0 for n, d in zip(numerators, denominators, strict=True)]
+
+
+def hang_up_agent(clock: Clock, board: AgentBoard, agent: Agent, wrapup_s: float) -> None:
+    """A simulated agent's call ended: wrap-up for ``wrapup_s`` then ready (or straight back)."""
+    now = clock.now()
+    board.end_call(agent, now, wrap_up=wrapup_s > 0)
+    if wrapup_s > 0:
+        clock.call_at(now + wrapup_s, _wrapped, clock, board, agent)
+
+
+def _wrapped(clock: Clock, board: AgentBoard, agent: Agent) -> None:
+    board.finish_work(agent, clock.now())
+
+
 class Staffing:
     """Keeps the number of logged-in agents at the schedule's count. Extra agents leave at once
     when ready, else at the end of their current call and wrap-up (nobody hangs up on a
@@ -67,7 +90,7 @@ class StateTimes:
     def __init__(self, board: AgentBoard, bin_s: float, end: float) -> None:
         self.bin_s = bin_s
         self.end = end
-        bins = int(end // bin_s) + (1 if end % bin_s else 0)
+        bins = bin_count(end, bin_s)
         self.logged = [0.0] * bins
         self.busy = [0.0] * bins
         #: agent -> (state, since) as this listener last saw it. Not ``previous``: listeners
@@ -106,6 +129,9 @@ class StateTimes:
                 if state in _BUSY:
                     self._credit(self.busy, since, now)
             self._last[agent.agent_id] = (state, now)
+
+    def occupancy_series(self) -> list[float]:
+        return ratios(self.busy, self.logged)
 
     @property
     def occupancy(self) -> float:
