@@ -7,11 +7,18 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from callcenter import __version__
 from callcenter.cli_crm import crm
 from callcenter.cli_sim import demo, simulate
-from callcenter.config import ConfigError, Settings, describe_options, load_settings
+from callcenter.config import (
+    ConfigError,
+    Settings,
+    describe_options,
+    load_settings,
+    one_line,
+)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -19,8 +26,8 @@ def _settings(ctx: click.Context) -> Settings:
         return load_settings(ctx.obj.get("config_file"))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    except ValueError as exc:  # pydantic ValidationError is a ValueError
-        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+    except ValidationError as exc:  # e.g. an unsupported database_url: one line, no input
+        raise click.ClickException(f"invalid configuration: {one_line(exc)}") from exc
 
 
 @click.group()
@@ -69,7 +76,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the server: CTI link to Asterisk, REST API, WebSocket streams."""
     from aiohttp import web
 
-    from callcenter.app import build_app
+    from callcenter.app import serve_app
     from callcenter.logs import configure_logging
 
     settings = _settings(ctx)
@@ -78,7 +85,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     if port:
         settings.http.port = port
     configure_logging(settings.log_level, settings.log_json)
-    web.run_app(build_app(settings), host=settings.http.host, port=settings.http.port,
+    web.run_app(serve_app(settings), host=settings.http.host, port=settings.http.port,
                 print=lambda text: click.echo(text, err=True))
 
 

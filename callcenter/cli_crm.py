@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
-from callcenter.config import ConfigError, Settings, load_settings
+from callcenter.config import ConfigError, Settings, load_settings, one_line
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -24,12 +25,21 @@ def _settings(ctx: click.Context) -> Settings:
         return load_settings((root.obj or {}).get("config_file"))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    except ValueError as exc:  # pydantic ValidationError
-        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid configuration: {one_line(exc)}") from exc
 
 
 def _db(ctx: click.Context, url: str | None) -> str:
-    return url or _settings(ctx).database_url.get_secret_value()
+    """``--db`` as typed (``sqlite:///x.db``, ``postgresql://...``) made async, else the
+    configured ``database_url`` (already made async by the settings)."""
+    if url is None:
+        return _settings(ctx).database_url.get_secret_value()
+    from crm_bridge.urls import UnsupportedDatabaseUrl, async_database_url
+
+    try:
+        return async_database_url(url)
+    except UnsupportedDatabaseUrl as exc:
+        raise click.ClickException(f"--db: {exc}") from exc
 
 
 def _region(ctx: click.Context, region: str | None) -> str:
@@ -49,9 +59,17 @@ def _run(coro: Any) -> Any:
     try:
         return asyncio.run(coro)
     except (CommandError, ArgumentError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_first_line(exc)) from exc
     except (SQLAlchemyError, OSError) as exc:
-        raise click.ClickException(f"database error: {exc}") from exc
+        raise click.ClickException(f"database error: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``: SQLAlchemy appends the SQL and a link on further lines.
+
+    Neither SQLAlchemy nor the drivers put the URL (or its password) in their messages."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def _dump(data: Any, compact: bool) -> str:
@@ -59,7 +77,8 @@ def _dump(data: Any, compact: bool) -> str:
 
 
 db_option = click.option("--db", "db_url", default=None, metavar="URL",
-                         help="SQLAlchemy async URL (default: the configured database_url).")
+                         help="Database URL, e.g. sqlite:///crm.db or postgresql://user:pw@host/db "
+                              "(default: the configured database_url).")
 region_option = click.option(
     "--region", default=None, metavar="CC",
     help="Region for numbers without a country code (default: crm_default_region).")

@@ -1,9 +1,11 @@
 """Engines, sessions and schema migrations for the CRM database.
 
-One URL picks the backend: ``sqlite+aiosqlite:///path.db`` (default, single node) or
-``postgresql+asyncpg://user:pw@host/db`` (production). The schema is owned by alembic
-(``crm_bridge/migrations``); the alembic configuration is built here in code so an installed
-wheel needs no ``alembic.ini`` and no working directory.
+One URL picks the backend: ``sqlite:///path.db`` (default, single node) or
+``postgresql://user:pw@host/db`` (production). Every function here takes the URL as people write
+it and runs it through :func:`crm_bridge.urls.async_database_url` (-> ``sqlite+aiosqlite``,
+``postgresql+asyncpg``; anything else is an :class:`UnsupportedDatabaseUrl`). The schema is
+owned by alembic (``crm_bridge/migrations``); the alembic configuration is built here in code so
+an installed wheel needs no ``alembic.ini`` and no working directory.
 
 SQLite connections get ``journal_mode=WAL`` (readers never wait for the writer: screen pops keep
 working during an import), ``foreign_keys=ON`` (SQLite ignores FOREIGN KEY clauses otherwise),
@@ -31,6 +33,20 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from crm_bridge.urls import UnsupportedDatabaseUrl, async_database_url
+
+__all__ = [
+    "UnsupportedDatabaseUrl",
+    "async_database_url",
+    "current_revision",
+    "downgrade_database",
+    "head_revision",
+    "is_sqlite",
+    "make_engine",
+    "session_factory",
+    "upgrade_database",
+]
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_CACHE_KIB = 16 * 1024
@@ -40,7 +56,7 @@ SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
+    return make_url(async_database_url(url)).get_backend_name() == "sqlite"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -66,7 +82,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     PostgreSQL gets a pre-pinged pool (a restarted server costs one retry, not an error per
     pooled connection). SQLite keeps SQLAlchemy's default pool for files; an in-memory database
     lives only as long as one connection, so it is pinned to a single one.
+
+    ``url`` may be a plain ``sqlite://`` / ``postgresql://`` URL (see :func:`async_database_url`);
+    an unsupported one raises :class:`UnsupportedDatabaseUrl` before any driver is imported.
     """
+    url = async_database_url(url)
     parsed = make_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
