@@ -69,8 +69,12 @@ def run_bare(chunks: list[bytes]) -> int:
 
 
 def run_ours(chunks: list[bytes]) -> int:
-    """The production wiring (build_services): AMI client, call model, bus, metrics handler."""
-    services = build_services(Settings())
+    """The production wiring (build_services): AMI client, call model, bus, metrics, and the
+    contact center's handlers (agent phones, ACD, connector, screen-pop detection)."""
+    from callcenter.sim.clock import VirtualClock
+
+    services = build_services(Settings(), clock=VirtualClock())
+    assert services.ami is not None
     protocol = AmiProtocol(services.ami)
     for chunk in chunks:
         protocol.data_received(chunk)

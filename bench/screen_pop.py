@@ -54,7 +54,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from callcenter.config import Settings  # noqa: E402
-from callcenter.cti.link import LinkStats  # noqa: E402
 from callcenter.cti.model import CallModel  # noqa: E402
 from callcenter.events import EventBus  # noqa: E402
 from callcenter.metrics import Metrics  # noqa: E402
@@ -321,7 +320,7 @@ async def ring_to_pop(sessions: Any, queries: list[str], args: argparse.Namespac
             return await crm_lookup.lookup_card(session, query, REGION)
 
     service = ScreenPopService(bus, model, hub, lookup)
-    app = create_app(settings=Settings(), bus=bus, calls=model, link=LinkStats(),
+    app = create_app(settings=Settings(), bus=bus, calls=model,
                      metrics=Metrics(), agent_hub=hub, authenticator=ConsoleAuth())
     runner = web.AppRunner(app)
     await runner.setup()

@@ -1,4 +1,11 @@
-"""Composition root: the one place where the server's parts are built and wired together.
+"""Composition root: the one place where a server process is built and wired together.
+
+:func:`build_services` makes every live object of a process — bus, call model, the PBX (Asterisk
+over AMI by default, or what ``make_pbx`` makes: the demo's simulated PBX), metrics, the CRM
+and the contact center from :func:`callcenter.contact_center.build_contact_center` — complete
+when constructed. :func:`build_app` serves them over HTTP and starts and stops them in order
+(``cleanup_ctx``): Redis relay, CRM (migrations, warm-up), contact center, PBX link.
+``callcenter serve``, ``callcenter demo`` and the system tests all go through here.
 
 Everything else receives its collaborators as arguments, so tests can assemble any subset
 (e.g. a real AMI client against the Asterisk sandbox without the web app).
@@ -6,109 +13,169 @@ Everything else receives its collaborators as arguments, so tests can assemble a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from callcenter.acd.agents import AgentBoard
+from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.config import Settings
+from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
+from callcenter.core.clock import Clock, RealtimeClock
+from callcenter.core.pbx import Pbx
 from callcenter.cti.ami import AmiClient
 from callcenter.cti.asterisk_pbx import AsteriskPbx
 from callcenter.cti.link import LinkStats
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
-from callcenter.pbx import Pbx
-
-if TYPE_CHECKING:
-    from crm_bridge.interactions import InteractionRecorder
+from callcenter.screenpop.hub import AgentHub
+from crm_bridge.db import make_engine, session_factory
+from crm_bridge.interactions import InteractionRecorder
 
 HealthCheck = Callable[[], Awaitable[None]]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class PbxParts:
+    """A PBX and, for Asterisk, the AMI client whose link the app starts and stops."""
+
+    pbx: Pbx
+    ami: AmiClient | None = None
+
+
+#: makes the PBX of a process from its clock, call model and bus
+PbxFactory = Callable[[Clock, CallModel, EventBus], PbxParts]
+
+
+def asterisk_pbx(settings: Settings) -> PbxFactory:
+    """The production PBX: Asterisk over one AMI link (``settings.ami``)."""
+
+    def make(clock: Clock, model: CallModel, bus: EventBus) -> PbxParts:
+        ami = AmiClient(settings.ami, model, bus, LinkStats())
+        return PbxParts(AsteriskPbx(ami), ami)
+
+    return make
+
+
+@dataclass(frozen=True, slots=True)
+class Crm:
+    """The CRM database as the server uses it: an engine (connects lazily), sessions and the
+    screen-pop look-up."""
+
+    url: str
+    engine: Any
+    sessions: Any
+    lookup: Callable[[str], Awaitable[dict[str, Any]]]
+
+
+def _crm(settings: Settings) -> Crm:
+    from crm_bridge.lookup import lookup_card
+
+    url = settings.database_url.get_secret_value()
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    region = settings.crm_default_region
+
+    async def lookup(text: str) -> dict[str, Any]:
+        async with sessions() as session:
+            return await lookup_card(session, text, region)
+
+    return Crm(url, engine, sessions, lookup)
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
-    """The live objects of one server process."""
+    """The live objects of one server process, complete when built."""
 
     settings: Settings
     bus: EventBus
+    clock: Clock
     model: CallModel
-    link: LinkStats
-    #: None when the PBX is not Asterisk (``callcenter demo`` runs the simulated PBX)
-    ami: AmiClient | None
     pbx: Pbx
+    #: the AMI client when the PBX is Asterisk (None for the simulated PBX)
+    ami: AmiClient | None
     metrics: Metrics
-    #: the one agent state machine of this process (ACD, dialer, wallboard read it)
-    agents: AgentBoard = field(default_factory=AgentBoard)
-    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
-    #: set once the CRM is up (build_app): every call's interaction row writer
-    interactions: InteractionRecorder | None = None
-    #: set once the CRM is up: customer card by number or customer code
-    lookup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
+    crm: Crm
+    center: ContactCenter
+
+    @property
+    def agents(self) -> AgentBoard:
+        """The one agent state machine of this process."""
+        return self.center.board
+
+    @property
+    def hub(self) -> AgentHub:
+        return self.center.hub
+
+    @property
+    def interactions(self) -> InteractionRecorder:
+        assert self.center.interactions is not None
+        return self.center.interactions
+
+    @property
+    def lookup(self) -> Callable[[str], Awaitable[dict[str, Any]]]:
+        return self.crm.lookup
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
+                   clock: Clock | None = None, campaigns: Iterable[CampaignPlan] = (),
+                   board: AgentBoard | None = None,
+                   wrap_up_s: Callable[[Agent], float] | None = None,
+                   rng: random.Random | None = None) -> Services:
+    """Every live object of a process; call it inside the running event loop (the default
+    clock is the loop's). Nothing is started: :func:`build_app` does that."""
+    clock = clock or RealtimeClock()
     bus = EventBus()
     model = CallModel(emit=bus.publish)
-    link = LinkStats()
-    ami = AmiClient(settings.ami, model, bus, link)
-    metrics = Metrics()
+    parts = (make_pbx or asterisk_pbx(settings))(clock, model, bus)
+    metrics = Metrics(link=parts.ami.stats if parts.ami is not None else None)
     bus.add_handler(metrics.on_event)
-    return Services(settings=settings, bus=bus, model=model, link=link, ami=ami,
-                    pbx=AsteriskPbx(ami), metrics=metrics)
+    crm = _crm(settings)
+    recorder = InteractionRecorder(bus, crm.sessions, settings.crm_default_region)
+    center = build_contact_center(
+        parts.pbx, bus, clock, settings.acd, hub=AgentHub(), lookup=crm.lookup,
+        interactions=recorder, campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng)
+    metrics.agents = center.board
+    return Services(settings=settings, bus=bus, clock=clock, model=model, pbx=parts.pbx,
+                    ami=parts.ami, metrics=metrics, crm=crm, center=center)
 
 
-def build_app(settings: Settings, services: Services | None = None) -> web.Application:
-    """The aiohttp application of ``callcenter serve`` with every part started and stopped
-    by ``cleanup_ctx`` (in order: Redis relay, CRM + screen pops, AMI link)."""
+def build_app(services: Services) -> web.Application:
+    """The aiohttp application serving ``services``; ``cleanup_ctx`` starts and stops them
+    (in order: Redis relay, CRM, contact center, PBX link; stopped in reverse)."""
     from callcenter.health_checks import database_check, redis_check
-    from callcenter.screenpop.hub import AgentHub
-    from callcenter.screenpop.service import ScreenPopService
     from callcenter.web.app import create_app
-    from crm_bridge.db import make_engine, session_factory, upgrade_database
-    from crm_bridge.interactions import InteractionRecorder
-    from crm_bridge.lookup import lookup_card
+    from crm_bridge.db import upgrade_database
 
-    services = services or build_services(settings)
-    if services.metrics.agents is None:
-        services.metrics.agents = services.agents
-    crm_url = settings.database_url.get_secret_value()
-    engine = make_engine(crm_url)  # connects lazily; opened by the ``crm`` context below
-    sessions = session_factory(engine)
-    checks: dict[str, HealthCheck] = dict(services.health_checks)
-    checks["database"] = database_check(crm_url, engine=engine)  # probes the pool in use
+    settings = services.settings
+    crm = services.crm
+    checks: dict[str, HealthCheck] = {
+        "database": database_check(crm.url, engine=crm.engine)}  # probes the pool in use
     if settings.redis_url is not None:
         checks["redis"] = redis_check(settings.redis_url.get_secret_value())
-
-    hub = AgentHub()
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
-                     link=services.link, metrics=services.metrics, health_checks=checks,
-                     agent_hub=hub, crm_sessions=sessions, agents=services.agents)
+                     pbx_status=services.pbx.status, metrics=services.metrics,
+                     health_checks=checks, agent_hub=services.hub,
+                     crm_sessions=crm.sessions, agents=services.agents)
 
-    async def crm(_: web.Application) -> AsyncIterator[None]:
-        """The CRM schema is brought to the current migration, then screen pops start."""
-        await upgrade_database(crm_url)
-        async with engine.connect():  # open the pool now, not on the first ringing phone
+    async def crm_context(_: web.Application) -> AsyncIterator[None]:
+        """The CRM schema is brought to the current migration before anything records."""
+        await upgrade_database(crm.url)
+        async with crm.engine.connect():  # open the pool now, not on the first ringing phone
             pass
-
-        async def lookup(text: str) -> dict[str, Any]:
-            async with sessions() as session:
-                return await lookup_card(session, text, settings.crm_default_region)
-
         # one look-up now compiles and caches the statements: the first ringing phone after
         # a start would otherwise wait ~30-50 ms for that instead of ~2 ms
-        await lookup("C-WARM-UP")
-        recorder = InteractionRecorder(services.bus, sessions, settings.crm_default_region)
-        await recorder.start()
-        pops = ScreenPopService(services.bus, services.model, hub, lookup)
-        services.interactions = recorder
-        services.lookup = lookup
+        await crm.lookup("C-WARM-UP")
         yield
-        await pops.close()
-        await recorder.stop()
-        await engine.dispose()
+        await crm.engine.dispose()
+
+    async def center_context(_: web.Application) -> AsyncIterator[None]:
+        await services.center.start()
+        yield
+        await services.center.close()
 
     async def redis_relay(_: web.Application) -> AsyncIterator[None]:
         if settings.redis_url is None:
@@ -121,7 +188,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         yield
         await relay.stop()
 
-    async def ami_link(_: web.Application) -> AsyncIterator[None]:
+    async def pbx_link(_: web.Application) -> AsyncIterator[None]:
         if services.ami is None:
             yield
             return
@@ -129,5 +196,10 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         yield
         await services.ami.stop()
 
-    app.cleanup_ctx.extend([redis_relay, crm, ami_link])
+    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link])
     return app
+
+
+async def serve_app(settings: Settings) -> web.Application:
+    """``callcenter serve``: the contact center on Asterisk (built inside the server's loop)."""
+    return build_app(build_services(settings))

@@ -76,7 +76,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the server: CTI link to Asterisk, REST API, WebSocket streams."""
     from aiohttp import web
 
-    from callcenter.app import build_app
+    from callcenter.app import serve_app
     from callcenter.logs import configure_logging
 
     settings = _settings(ctx)
@@ -85,7 +85,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     if port:
         settings.http.port = port
     configure_logging(settings.log_level, settings.log_json)
-    web.run_app(build_app(settings), host=settings.http.host, port=settings.http.port,
+    web.run_app(serve_app(settings), host=settings.http.host, port=settings.http.port,
                 print=lambda text: click.echo(text, err=True))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -48,6 +48,59 @@ class HttpSettings(BaseModel):
     host: str = Field("127.0.0.1", description="listen address")
     port: int = Field(8080, description="listen port")
     max_body_bytes: int = Field(1_048_576, description="largest accepted request body")
+    # Checked again by callcenter.web.csrf (ORIGIN_PATTERN there).
+    allowed_origins: list[Annotated[str, Field(pattern=r"^https?://[^/?#@\s]+$")]] = Field(
+        default_factory=list,
+        description="browser origins besides the server's own (http(s):// + Host header) that "
+        'may send writes and open WebSockets, as a JSON list, e.g. ["https://cc.example.com"] '
+        "when a proxy rewrites Host; others get 403",
+    )
+
+
+class AgentSettings(BaseModel):
+    """One agent of this center (until accounts exist: the agent's id is its PBX endpoint's
+    name through ``acd.agent_endpoint``)."""
+
+    agent_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="agent id")
+    skills: list[str] = Field(default_factory=list, description="skills the agent has")
+    logged_in: bool = Field(True, description="ready as soon as the server starts")
+
+
+class AcdSettings(BaseModel):
+    """Queues, routing and the agents (as data in a later release; configuration for now)."""
+
+    queues: list[str] = Field(
+        default_factory=lambda: ["default"],
+        description="queues served (a caller's CC_QUEUE; callers naming none are in 'default')")
+    routing: str = Field("fifo-longest-idle",
+                         description="fifo-longest-idle, fewest-calls or random")
+    ring_timeout_s: float = Field(20.0, gt=0, description="how long an agent's phone rings")
+    connect_timeout_s: float = Field(
+        2.0, gt=0, description="outbound: seconds a person may wait for an agent (FTC: 2)")
+    wrap_up_s: float = Field(10.0, ge=0, description="wrap-up after each call")
+    agent_endpoint: str = Field("PJSIP/{agent}", description="the PBX endpoint of an agent")
+    agents: list[AgentSettings] = Field(
+        default_factory=list,
+        description='agents, e.g. ["2001", "2002"] or [{"agent_id": "2001", "skills": ["fr"]}]')
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _plain_ids(cls, value: Any) -> Any:
+        """``"2001"`` is short for ``{"agent_id": "2001"}`` (env vars stay readable)."""
+        if isinstance(value, list):
+            return [{"agent_id": item} if isinstance(item, str | int) else item
+                    for item in value]
+        return value
+
+    @field_validator("routing")
+    @classmethod
+    def _known_routing(cls, value: str) -> str:
+        from callcenter.acd.routing import ROUTING_STRATEGIES
+
+        if value not in ROUTING_STRATEGIES:
+            raise ValueError(f"unknown routing {value!r} "
+                             f"(known: {', '.join(sorted(ROUTING_STRATEGIES))})")
+        return value
 
 
 class SandboxSettings(BaseModel):
@@ -99,6 +152,7 @@ class Settings(BaseSettings):
     )
     ami: AmiSettings = Field(default_factory=AmiSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    acd: AcdSettings = Field(default_factory=AcdSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

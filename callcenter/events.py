@@ -8,12 +8,19 @@ Events are flat (primitives only) so they serialise to JSON without a schema per
 The bus is synchronous on the publishing side (publishing never awaits, so the AMI reader
 never stalls behind a slow console) and gives each asynchronous consumer a bounded queue;
 a consumer that falls too far behind is told so (``lagged``) instead of slowing the others.
+
+Delivery runs to completion: an event published *while another is being delivered* (a handler
+reacting to ``channel.state up`` by moving an agent to on call) waits until the current event
+has reached every handler and subscriber, then goes out in publication order. So every
+consumer sees causes before effects — ``channel.state up`` before ``agent.state on_call``,
+``channel.hangup`` before ``agent.state wrap_up`` — whatever order handlers were added in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -316,12 +323,15 @@ class EventBus:
 
     ``handlers`` run synchronously inside :meth:`publish` (metrics, in-memory projections);
     a handler that raises is logged and the others still run. ``subscribe`` gives async
-    consumers their own bounded queue.
+    consumers their own bounded queue. A handler that publishes does not see its event
+    delivered before it returns: the event is queued behind the one being delivered.
     """
 
     handlers: list[Handler] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     published: int = 0
+    _pending: deque[DomainEvent] = field(default_factory=deque)
+    _delivering: bool = False
 
     def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
@@ -340,13 +350,27 @@ class EventBus:
             self.subscriptions.remove(sub)
 
     def publish(self, event: DomainEvent) -> None:
+        """Deliver ``event`` now, or — when called during another delivery — right after it."""
         self.published += 1
-        for handler in self.handlers:
+        self._pending.append(event)
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            pending = self._pending
+            while pending:
+                self._deliver(pending.popleft())
+        finally:
+            self._delivering = False
+
+    def _deliver(self, event: DomainEvent) -> None:
+        # copies: a handler may add or remove handlers (a service closing) while we iterate
+        for handler in tuple(self.handlers):
             try:
                 handler(event)
             except Exception:
                 log.exception("event handler %r failed on %s", handler, event.type)
-        for sub in self.subscriptions:
+        for sub in tuple(self.subscriptions):
             if sub.wants(event):
                 sub.offer(event)
 

@@ -8,10 +8,20 @@ idle times, which would skew longest-idle routing for the rest of the day.
 
 Times are plain floats (seconds) given by the caller: virtual time in the simulator, epoch time
 in the server.
+
+Listeners hear an immutable :class:`AgentTransition` (previous -> state, with its reason and
+call) and notification runs to completion: a listener that moves an agent (the dispatcher
+reserving a newly ready agent) changes the state at once, but the other listeners hear that
+second transition only after they have all heard the first. So every listener sees each
+agent's transitions in the order they happened, each one a move the machine allows — never
+``wrap_up -> reserved`` reported before (or instead of) ``wrap_up -> ready -> reserved``.
+A listener that *acts* (assigns work) must check the agent's current ``state``: by the time it
+hears "became ready" the agent may already be reserved by another listener.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -66,18 +76,37 @@ class Agent:
     leaving: bool = False
 
 
-Listener = Callable[[Agent, AgentState, float], None]
+@dataclass(frozen=True, slots=True)
+class AgentTransition:
+    """One move of one agent, as it happened (``agent`` is the live object: read its current
+    state before acting on it)."""
+
+    agent: Agent
+    previous: AgentState
+    state: AgentState
+    at: float
+    reason: str = ""
+    call_id: str = ""
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.agent_id
+
+
+Listener = Callable[[AgentTransition], None]
 
 
 @dataclass(slots=True)
 class AgentBoard:
-    """All agents and their states. ``listeners`` hear ``(agent, previous_state, now)`` after
-    every change (the dispatcher, the wallboard, metrics)."""
+    """All agents and their states. ``listeners`` hear every :class:`AgentTransition`, in
+    order, after the change (the dispatcher, the event publisher, metrics)."""
 
     agents: dict[str, Agent] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     counts: dict[AgentState, int] = field(
         default_factory=lambda: dict.fromkeys(AgentState, 0))
+    _pending: deque[AgentTransition] = field(default_factory=deque)
+    _notifying: bool = False
 
     def add(self, agent_id: str, skills: frozenset[str] = frozenset(), now: float = 0.0) -> Agent:
         if agent_id in self.agents:
@@ -101,6 +130,9 @@ class AgentBoard:
 
     def __len__(self) -> int:
         return len(self.agents)
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self.agents
 
     def count(self, state: AgentState) -> int:
         return self.counts[state]
@@ -135,8 +167,23 @@ class AgentBoard:
             agent.idle_since = now  # a log-in (even straight into a pause) or the end of work
         if previous is AgentState.ON_CALL:
             agent.calls_handled += 1
-        for listener in self.listeners:
-            listener(agent, previous, now)
+        self._notify(AgentTransition(agent, previous, state, now, agent.pause_reason,
+                                     agent.call_id or ""))
+
+    def _notify(self, transition: AgentTransition) -> None:
+        """Tell every listener, after the transition being told now (run to completion)."""
+        self._pending.append(transition)
+        if self._notifying:
+            return
+        self._notifying = True
+        try:
+            pending = self._pending
+            while pending:
+                current = pending.popleft()
+                for listener in tuple(self.listeners):
+                    listener(current)
+        finally:
+            self._notifying = False
 
     # --- the usual moves, named --------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
 from callcenter.acd.routing import RoutingStrategy
 
 
@@ -86,25 +86,30 @@ class Dispatcher:
     def ready_agents(self) -> int:
         return len(self._ready)
 
-    def _on_agent_change(self, agent: Agent, previous: AgentState, now: float) -> None:
+    def _on_agent_change(self, move: AgentTransition) -> None:
+        # the agent's *current* state decides, not the transition's: another listener (a
+        # second dispatcher on the same board) may already have reserved a newly ready agent
+        agent = move.agent
         if agent.state is AgentState.READY:
             self._ready[agent.agent_id] = agent
             if self.waiting:
                 call = self._next_call_for(agent)
                 if call is not None:
-                    self._assign(call, agent, now)
-        elif previous is AgentState.READY:
+                    self._assign(call, agent, move.at)
+        else:
             self._ready.pop(agent.agent_id, None)
 
     def _pick_agent(self, call: WaitingCall) -> Agent | None:
         if not self._ready:
             return None
+        ready = AgentState.READY
         if call.skill is None:
-            candidates = list(self._ready.values())
+            candidates = [a for a in self._ready.values() if a.state is ready]
         else:
-            candidates = [a for a in self._ready.values() if call.skill in a.skills]
-            if not candidates:
-                return None
+            candidates = [a for a in self._ready.values()
+                          if a.state is ready and call.skill in a.skills]
+        if not candidates:
+            return None
         return self.routing.pick(candidates)
 
     def _live(self, call: WaitingCall) -> bool:

@@ -1,11 +1,9 @@
-"""Agent phones → the agent state machine, from PBX events (any :class:`~callcenter.pbx.Pbx`).
+"""Agent phones → the agent state machine, from PBX events (any :class:`~callcenter.core.pbx.Pbx`).
 
-The ACD and the dialer ring an agent by originating a leg to the agent's endpoint and tell
-:class:`AgentPhones` which channel that is (:meth:`AgentPhones.expect`). From then on the PBX's
-own events drive the agent: the leg answered → on call; the leg hung up → wrap-up, then ready
-after the wrap-up time; the leg never answered → ready again. Every change of any agent is
-published as :class:`~callcenter.events.AgentStateChanged`, so the wallboard and consoles read
-the same state the router uses.
+The ACD and the dialer ring an agent through :class:`~callcenter.acd.connect.AgentConnector`,
+which tells :class:`AgentPhones` which channel is ringing whom (:meth:`AgentPhones.expect`).
+From then on the PBX's own events drive the agent: the leg answered → on call; the leg hung up
+→ wrap-up, then ready after the wrap-up time; the leg never answered → ready again.
 """
 
 from __future__ import annotations
@@ -13,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from callcenter import events as ev
-from callcenter.acd.agents import Agent, AgentBoard, AgentState
-from callcenter.sim.clock import Clock
+from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
+from callcenter.core.clock import Clock
 
 
 class AgentPhones:
@@ -25,13 +23,10 @@ class AgentPhones:
         self.clock = clock
         self.wrap_up_s = wrap_up_s
         self._legs: dict[str, Agent] = {}
-        board.listeners.append(self._publish)
         bus.add_handler(self.on_event)
 
     def close(self) -> None:
         self.bus.remove_handler(self.on_event)
-        if self._publish in self.board.listeners:
-            self.board.listeners.remove(self._publish)
 
     def expect(self, channel_id: str, agent: Agent) -> None:
         """``channel_id`` is the leg ringing ``agent`` (already reserved)."""
@@ -65,7 +60,21 @@ class AgentPhones:
         if agent.state is AgentState.WRAP_UP:
             self.board.finish_work(agent, self.clock.now())
 
-    def _publish(self, agent: Agent, previous: AgentState, now: float) -> None:
+
+class AgentEventPublisher:
+    """Every agent transition onto the bus as :class:`~callcenter.events.AgentStateChanged`
+    (the wallboard, consoles, metrics and history read the same moves the router makes)."""
+
+    def __init__(self, board: AgentBoard, bus: ev.EventBus) -> None:
+        self.board = board
+        self.bus = bus
+        board.listeners.append(self.on_transition)
+
+    def close(self) -> None:
+        if self.on_transition in self.board.listeners:
+            self.board.listeners.remove(self.on_transition)
+
+    def on_transition(self, move: AgentTransition) -> None:
         self.bus.publish(ev.AgentStateChanged(
-            at=now, agent_id=agent.agent_id, state=agent.state.value, previous=previous.value,
-            reason=agent.pause_reason, call_id=agent.call_id or ""))
+            at=move.at, agent_id=move.agent_id, state=move.state.value,
+            previous=move.previous.value, reason=move.reason, call_id=move.call_id))

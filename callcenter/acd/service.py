@@ -2,43 +2,35 @@
 
 The decisions are the pure :class:`~callcenter.acd.dispatcher.Dispatcher`'s (the same object
 the simulator measures); this adapter only turns PBX events into ``offer``/``withdraw`` and an
-assignment into PBX actions: ring the agent (Originate into ``[agent-connect]``), and once the
-agent answers, bridge the two. It works on any :class:`~callcenter.pbx.Pbx`: Asterisk, or the
-simulated PBX of ``callcenter demo``.
+assignment into a ring-and-bridge (:class:`~callcenter.acd.connect.AgentConnector`). It works
+on any :class:`~callcenter.core.pbx.Pbx`: Asterisk, or the simulated PBX of ``callcenter demo``.
 
 A caller is waiting when the dialplan's ``[holding]`` sets ``CC_HOLD_START``; the queue is the
 channel's ``CC_QUEUE`` (default ``default``), the priority its ``CC_PRIORITY`` (CRM value).
-
-When one side of a connected pair hangs up the server hangs up the other: after an AMI Bridge
-Asterisk sends a channel whose peer left back to its dialplan (the caller to hold music, the
-agent's leg on in ``[agent-connect]``), which is never what a finished conversation wants.
+A caller whose agent could not be rung, did not answer, or whose ring outcome is unknown goes
+back to its place in line (its original arrival time and priority).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.dispatcher import Dispatcher, WaitingCall
-from callcenter.acd.phones import AgentPhones
 from callcenter.acd.routing import RoutingStrategy
-from callcenter.cti.errors import PbxError
-from callcenter.cti.model import Channel
-from callcenter.pbx import OriginateRequest, Pbx
-from callcenter.sim.clock import Clock
+from callcenter.core.clock import Clock
+from callcenter.core.pbx import ChannelInfo, Pbx, is_live
 from callcenter.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
+#: the queue of a caller whose channel names none
+DEFAULT_QUEUE = "default"
 
-def pjsip_endpoint(agent: Agent) -> str:
-    return f"PJSIP/{agent.agent_id}"
 
-
-def _priority(channel: Channel) -> int:
+def channel_priority(channel: ChannelInfo) -> int:
     """The caller's queue priority (``CC_PRIORITY``, set from the CRM value); 0 if unreadable."""
     try:
         return int(channel.variables.get("CC_PRIORITY", "0") or 0)
@@ -46,35 +38,31 @@ def _priority(channel: Channel) -> int:
         return 0
 
 
-async def hang_up_if_alive(pbx: Pbx, channel_id: str) -> None:
-    """Hang up ``channel_id`` unless it is already gone (the PBX may have done it)."""
-    channel = pbx.model.channels.get(channel_id)
-    if channel is None or channel.hungup_at is not None:
-        return
+def _arrived(channel: ChannelInfo) -> float:
+    """When the caller started waiting (``CC_HOLD_START``, epoch seconds) — its place in line."""
+    hold_start = channel.variables.get("CC_HOLD_START", "")
     try:
-        await pbx.hangup(channel_id)
-    except PbxError as exc:  # gone meanwhile
-        log.debug("hang-up of %s: %s", channel_id, exc)
+        return float(hold_start)
+    except ValueError:
+        return channel.created_at
 
 
 class InboundAcd:
-    def __init__(self, pbx: Pbx, bus: ev.EventBus, board: AgentBoard, phones: AgentPhones,
-                 routing: RoutingStrategy, clock: Clock, *, queue: str = "default",
-                 agent_endpoint: Callable[[Agent], str] = pjsip_endpoint,
+    def __init__(self, pbx: Pbx, bus: ev.EventBus, board: AgentBoard, connector: AgentConnector,
+                 routing: RoutingStrategy, clock: Clock, *, queue: str = DEFAULT_QUEUE,
                  ring_timeout_s: float = 20.0) -> None:
         self.pbx = pbx
         self.bus = bus
-        self.phones = phones
+        self.connector = connector
         self.clock = clock
         self.queue = queue
-        self.agent_endpoint = agent_endpoint
         self.ring_timeout_s = ring_timeout_s
         self.dispatcher = Dispatcher(board, routing, self._on_assign)
         self.answered = 0
         self.abandoned = 0
-        self._tasks = BackgroundTasks("inbound ACD")
-        #: caller channel <-> agent leg, both ways, while they talk
-        self._pairs: dict[str, str] = {}
+        #: callers whose agent is being rung (assigned, not yet bridged)
+        self._ringing: set[str] = set()
+        self._tasks = BackgroundTasks(f"inbound ACD {queue}")
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
@@ -85,23 +73,26 @@ class InboundAcd:
         if isinstance(event, ev.ChannelVariableSet) and event.name == "CC_HOLD_START":
             self._caller_waiting(event.channel_id)
         elif isinstance(event, ev.ChannelHungUp):
-            if event.channel_id in self.dispatcher.waiting:
-                self.dispatcher.withdraw(event.channel_id)
+            if self.dispatcher.withdraw(event.channel_id) is not None:
                 self.abandoned += 1
                 self._publish()
-            other = self._pairs.pop(event.channel_id, None)
-            if other is not None:
-                self._pairs.pop(other, None)
-                self._tasks.spawn(hang_up_if_alive(self.pbx, other))
+            elif event.channel_id in self._ringing:  # gave up while the agent's phone rang
+                self._ringing.discard(event.channel_id)
+                self.abandoned += 1
+                self._publish()
 
     def _caller_waiting(self, channel_id: str) -> None:
-        channel = self.pbx.model.channels.get(channel_id)
-        if channel is None or channel_id in self.dispatcher.waiting:
+        channel = self.pbx.calls.channel(channel_id)
+        if channel is None or channel_id in self.dispatcher.waiting or channel_id in self._ringing:
             return
-        if channel.variables.get("CC_QUEUE", "default") != self.queue:
+        if channel.variables.get("CC_QUEUE", DEFAULT_QUEUE) != self.queue:
             return
+        self._offer(channel)
+
+    def _offer(self, channel: ChannelInfo) -> None:
         now = self.clock.now()
-        self.dispatcher.offer(WaitingCall(channel_id, now, priority=_priority(channel)), now)
+        self.dispatcher.offer(WaitingCall(channel.channel_id, _arrived(channel),
+                                          priority=channel_priority(channel)), now)
         self._publish()
 
     def _publish(self) -> None:
@@ -112,45 +103,29 @@ class InboundAcd:
             answered=self.answered, abandoned=self.abandoned))
 
     def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
-        self.answered += 1
+        self._ringing.add(call.call_id)
         self._publish()
         self._tasks.spawn(self._connect(call.call_id, agent))
 
     async def _connect(self, caller_id: str, agent: Agent) -> None:
-        leg_id = uuid.uuid4().hex
-        caller = self.pbx.model.channels.get(caller_id)
-        self.phones.expect(leg_id, agent)
-        try:
-            handle = await self.pbx.originate(OriginateRequest(
-                endpoint=self.agent_endpoint(agent), context="agent-connect", exten="s",
-                caller_id=caller.caller_num if caller else "", timeout_s=self.ring_timeout_s,
-                variables={"CC_QUEUE": self.queue, "CC_AGENT": agent.agent_id},
-                channel_id=leg_id))
-            outcome = await handle.outcome
-            if not outcome.answered:
-                self.phones.leg_failed(leg_id)
-                await self._requeue(caller_id)
-                return
-            await self.pbx.bridge(leg_id, caller_id)
-            self._pairs[leg_id] = caller_id
-            self._pairs[caller_id] = leg_id
-        except PbxError as exc:
-            log.info("connecting caller %s to agent %s failed: %s", caller_id,
-                     agent.agent_id, exc)
-            self.phones.leg_failed(leg_id)
-            try:
-                await self.pbx.hangup(leg_id)
-            except PbxError:
-                pass
+        caller = self.pbx.calls.channel(caller_id)
+        result = await self.connector.connect(
+            caller_id, agent, caller_id=caller.caller_num if caller else "",
+            ring_timeout_s=self.ring_timeout_s, variables={"CC_QUEUE": self.queue})
+        if caller_id not in self._ringing:
+            return  # the caller hung up meanwhile (counted as abandoned)
+        self._ringing.discard(caller_id)
+        if result is ConnectResult.CONNECTED:
+            self.answered += 1
+            self._publish()
+        elif result is not ConnectResult.PARTY_GONE:
+            log.info("caller %s back in queue %s after agent %s: %s", caller_id, self.queue,
+                     agent.agent_id, result)
+            self._requeue(caller_id)
 
-    async def _requeue(self, caller_id: str) -> None:
-        """The agent did not answer: the caller goes back to the queue, keeping its place."""
-        channel = self.pbx.model.channels.get(caller_id)
-        if channel is None or channel.hungup_at is not None:
+    def _requeue(self, caller_id: str) -> None:
+        """The caller goes back to the queue, keeping its place (arrival time, priority)."""
+        channel = self.pbx.calls.channel(caller_id)
+        if channel is None or not is_live(self.pbx.calls, caller_id):
             return
-        now = self.clock.now()
-        self.answered -= 1
-        hold_start = channel.variables.get("CC_HOLD_START", "")
-        arrived = float(hold_start) if hold_start.isdigit() else channel.created_at
-        self.dispatcher.offer(WaitingCall(caller_id, arrived, priority=_priority(channel)), now)
-        self._publish()
+        self._offer(channel)

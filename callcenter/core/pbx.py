@@ -1,15 +1,21 @@
-"""The PBX interface: what the ACD, the dialer and the IVR may ask of a telephone switch.
+"""The PBX port: what the ACD, the dialer and the IVR may ask of a telephone switch, and what
+they may read of its calls.
 
 Two implementations exist: :class:`callcenter.cti.asterisk_pbx.AsteriskPbx` (real Asterisk
-over AMI) and, from the simulator issue on, ``SimulatedPbx``. Code above this line never
-imports either; it receives a :class:`Pbx` from the composition root.
+over AMI) and :class:`callcenter.sim.pbx.SimulatedPbx`. Code above this line never imports
+either; it receives a :class:`Pbx` from the one assembly (:mod:`callcenter.contact_center`).
 
 Channels are named by ``channel_id`` (Asterisk's Uniqueid), never by channel name: names
 change when Asterisk masquerades a channel, the id does not. A call's id is the id of its
 first channel (Asterisk's linkedid), so the id :meth:`Pbx.originate` returns is also the
 call id of everything that call spawns.
 
-Errors are those of :mod:`callcenter.cti.errors` (``PbxError`` and its subclasses).
+Errors are those of :mod:`callcenter.core.errors`: :class:`PbxUnavailable` (not sent, safe to
+retry) and :class:`OutcomeUnknown` (may have run: never retried) are different types.
+
+Reading calls: :attr:`Pbx.calls` is a read-only :class:`CallReader` (the call model the PBX
+feeds). Consumers see channels through the :class:`ChannelInfo` / :class:`CallInfo` protocols,
+never the adapter's classes, and learn of changes from the domain events on the bus.
 """
 
 from __future__ import annotations
@@ -18,9 +24,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
-
-from callcenter.cti.model import CallModel
+from typing import Any, Protocol, runtime_checkable
 
 
 class SpyMode(StrEnum):
@@ -71,6 +75,9 @@ class OriginateReason(StrEnum):
     CONGESTION = "congestion"
     HANGUP = "hangup"
     FAILED = "failed"
+    #: the request was sent but its result never came (link lost, no OriginateResponse in
+    #: time): the call may be up. Never treat it as "no answer" and never retry it blindly.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +98,92 @@ class OriginateHandle:
     outcome: asyncio.Future[OriginateOutcome]
 
 
+@dataclass(frozen=True, slots=True)
+class PbxStatus:
+    """The PBX link as the web, metrics and health read it, whatever the PBX is.
+
+    ``connected`` means the link is up *and* the call model was reconciled with the PBX
+    since it came up: only then is what :attr:`Pbx.calls` shows the PBX's truth (before the
+    first resync the model may simply be empty). ``details`` holds adapter-specific counters
+    (AMI: events received, reconnects, last resync time ...), shown as they are.
+    """
+
+    pbx: str
+    connected: bool
+    version: str = ""
+    connected_since: float | None = None
+    last_error: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ChannelInfo(Protocol):
+    """One leg of a call, read-only (``callcenter.cti.model.Channel`` fits)."""
+
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def created_at(self) -> float: ...
+    @property
+    def hungup_at(self) -> float | None: ...
+    @property
+    def caller_num(self) -> str: ...
+    @property
+    def connected_num(self) -> str: ...
+    @property
+    def context(self) -> str: ...
+    @property
+    def bridge_id(self) -> str | None: ...
+    @property
+    def variables(self) -> Mapping[str, str]: ...
+
+
+class CallInfo(Protocol):
+    """All legs of one call (Asterisk's linkedid), read-only."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def caller_num(self) -> str: ...
+    @property
+    def legs(self) -> Mapping[str, ChannelInfo]: ...
+
+    def variables(self) -> dict[str, str]: ...
+
+
+class CallReader(Protocol):
+    """What the ACD, dialer and screen pops may read of the PBX's calls."""
+
+    def channel(self, channel_id: str) -> ChannelInfo | None:
+        """The channel, live or recently hung up; None if never seen."""
+        ...
+
+    def get_call(self, call_id: str) -> CallInfo | None: ...
+
+
+def is_live(calls: CallReader, channel_id: str) -> bool:
+    """The channel exists and has not hung up."""
+    channel = calls.channel(channel_id)
+    return channel is not None and channel.hungup_at is None
+
+
 @runtime_checkable
 class Pbx(Protocol):
     """Call control shared by every PBX implementation."""
 
     name: str
-    model: CallModel
+
+    @property
+    def calls(self) -> CallReader:
+        """The calls as this PBX reports them (kept current by its events)."""
+        ...
+
+    def status(self) -> PbxStatus: ...
 
     async def originate(self, request: OriginateRequest) -> OriginateHandle: ...
 

@@ -25,7 +25,7 @@ from panoramisk.message import Message
 
 from callcenter import events as ev
 from callcenter.config import AmiSettings
-from callcenter.cti.errors import (
+from callcenter.core.errors import (
     ActionFailed,
     ActionTimeout,
     AuthenticationFailed,

@@ -6,16 +6,17 @@ import asyncio
 import uuid
 from typing import Any
 
-from callcenter.cti.ami import AmiClient, Answer, first_message
-from callcenter.cti.errors import ConnectionLost, UnknownChannel
-from callcenter.cti.model import CallModel
-from callcenter.pbx import (
+from callcenter.core.errors import OutcomeUnknown, UnknownChannel
+from callcenter.core.pbx import (
     OriginateHandle,
     OriginateOutcome,
     OriginateReason,
     OriginateRequest,
+    PbxStatus,
     SpyMode,
 )
+from callcenter.cti.ami import AmiClient, Answer, first_message
+from callcenter.cti.model import CallModel
 
 #: OriginateResponse ``Reason`` codes (Asterisk's AST_CONTROL_* values) to our reasons.
 _REASONS = {
@@ -40,6 +41,22 @@ class AsteriskPbx:
     def __init__(self, ami: AmiClient) -> None:
         self.ami = ami
         self.model: CallModel = ami.model
+
+    @property
+    def calls(self) -> CallModel:
+        return self.model
+
+    def status(self) -> PbxStatus:
+        stats = self.ami.stats
+        return PbxStatus(
+            pbx=stats.pbx, connected=stats.connected, version=stats.asterisk_version,
+            connected_since=stats.connected_since, last_error=stats.last_error,
+            details={"ami_version": stats.ami_version, "reconnects": stats.reconnects,
+                     "resyncs": stats.resyncs, "last_resync_s": stats.last_resync_s,
+                     "events_received": stats.events_received,
+                     "frames_malformed": stats.frames_malformed,
+                     "actions_sent": stats.actions_sent, "actions_failed": stats.actions_failed,
+                     "actions_timed_out": stats.actions_timed_out})
 
     def _name_of(self, channel_id: str) -> str:
         channel = self.model.channels.get(channel_id)
@@ -74,19 +91,22 @@ class AsteriskPbx:
 
     async def _outcome(self, channel_id: str, complete: asyncio.Future[Answer],
                        timeout: float) -> OriginateOutcome:
+        """The OriginateResponse, mapped. No response in time, or the link lost before it came:
+        UNKNOWN (the call may well be up), never FAILED or NO_ANSWER."""
         try:
             answer = await asyncio.wait_for(complete, timeout)
-        except (TimeoutError, ConnectionLost):
+        except (TimeoutError, OutcomeUnknown):
             self.ami.forget_action(complete)
-            return OriginateOutcome(channel_id, OriginateReason.FAILED)
+            return OriginateOutcome(channel_id, OriginateReason.UNKNOWN)
         messages = answer if isinstance(answer, list) else [answer]
         for message in messages:
             if message.get("Event") == "OriginateResponse":
                 if message.get("Response") == "Success":
                     return OriginateOutcome(channel_id, OriginateReason.ANSWERED)
+                # a known failure whose reason code we do not map (e.g. 0: unavailable)
                 reason = _REASONS.get(str(message.get("Reason")), OriginateReason.FAILED)
                 return OriginateOutcome(channel_id, reason)
-        return OriginateOutcome(channel_id, OriginateReason.FAILED)
+        return OriginateOutcome(channel_id, OriginateReason.UNKNOWN)
 
     async def redirect(self, channel_id: str, context: str, exten: str,
                        priority: int = 1) -> None:

@@ -256,6 +256,10 @@ class CallModel:
 
     # --- queries ----------------------------------------------------------------------
 
+    def channel(self, channel_id: str) -> Channel | None:
+        """The channel by id (Asterisk's Uniqueid), live or hung up; None if not known."""
+        return self.channels.get(channel_id)
+
     def get_call(self, call_id: str) -> Call | None:
         return self.calls.get(call_id) or self.ended.get(call_id)
 

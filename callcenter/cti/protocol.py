@@ -27,7 +27,7 @@ from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from callcenter.cti.errors import ConnectionLost
+from callcenter.core.errors import ConnectionLost
 from callcenter.cti.link import LinkStats
 
 log = logging.getLogger(__name__)

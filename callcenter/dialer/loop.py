@@ -1,11 +1,11 @@
 """The dialer loop: pacing decisions become lines, answered lines meet agents.
 
 Sans-I/O: the loop owns no socket and no clock of its own. It is given a
-:class:`~callcenter.sim.clock.Clock` (virtual in the simulator, real in the server), a
+:class:`~callcenter.core.clock.Clock` (virtual in the simulator, real in the server), a
 :class:`~callcenter.dialer.pacing.Pacer`, the agents' :class:`~callcenter.acd.agents.AgentBoard`,
 a routing strategy and a :class:`LinePort` — the thing that actually dials. The port reports
 each line's fate back through the ``line_*`` methods. In the simulator the port is the simulated
-world (synchronous); in the server it is an adapter over the :class:`~callcenter.pbx.Pbx`
+world (synchronous); in the server it is an adapter over the :class:`~callcenter.core.pbx.Pbx`
 (originate into the ``outbound-amd`` context, bridge, the PBX's own 2-second drop rule).
 
 Who moves agents: not the loop. The dispatcher reserves an agent for a waiting person; the
@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
 from callcenter.acd.dispatcher import Dispatcher, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
+from callcenter.core.clock import Clock, Timer
 from callcenter.dialer.pacing import DialerSnapshot, LineOutcome, Pacer
-from callcenter.sim.clock import Clock, Timer
 
 
 @dataclass(slots=True)

@@ -61,6 +61,9 @@ class LineOutcome(StrEnum):
     HUMAN = "human"  # AMD said human: the call now waits for an agent ("answered")
     CONNECTED = "connected"  # bridged to an agent within the connect limit
     DROPPED = "dropped"  # no agent within the connect limit: abandoned, message played
+    #: not dialled (PBX link down), or the dial's outcome is unknown and no channel ever
+    #: showed: not a no-answer, and never counted as a contact attempt's result
+    FAILED = "failed"
 
 
 class Pacer(Protocol):

@@ -1,6 +1,7 @@
 """Which agent is ringing, for which caller: decided from call-model events alone. Pure.
 
-An agent's phone ringing is a channel of an agent endpoint (``PJSIP/2001-0000002a``) entering
+An agent's phone ringing is a channel of an agent endpoint (``PJSIP/2001-0000002a``; which
+endpoints are agents' is :class:`~callcenter.acd.identity.AgentEndpoints`' to say) entering
 the ``ring``/``ringing`` state inside a call. This works the same whether the ACD rang the agent
 (Originate), the dialer connected a customer, or a colleague transferred: it keys on what the
 PBX reports, not on who asked. The caller is the agent leg's connected line (who Asterisk says
@@ -10,14 +11,12 @@ is calling that phone), else the call's first leg; a customer code the IVR store
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from callcenter import events as ev
-from callcenter.cti.model import CallModel
+from callcenter.acd.identity import AgentEndpoints
+from callcenter.core.pbx import CallReader
 
-#: Agent endpoints are the numeric PJSIP endpoints (the trunk is named ``trunk``).
-DEFAULT_AGENT_CHANNEL = r"^PJSIP/(?P<agent>\d{3,8})-[0-9a-f]{8}$"
 CUSTOMER_CODE_VARIABLE = "CC_CUSTOMER_CODE"
 _RINGING = {"ring", "ringing"}
 
@@ -41,10 +40,10 @@ class RingDetector:
     """Turns ``channel.created`` / ``channel.state`` events into :class:`AgentRinging`, once
     per (agent, call) — a phone that re-rings (Newstate repeated) pops once."""
 
-    def __init__(self, model: CallModel, agent_channel: str = DEFAULT_AGENT_CHANNEL,
+    def __init__(self, calls: CallReader, endpoints: AgentEndpoints | None = None,
                  remember: int = 10_000) -> None:
-        self.model = model
-        self.pattern = re.compile(agent_channel)
+        self.calls = calls
+        self.endpoints = endpoints or AgentEndpoints()
         self.remember = remember
         self._popped: dict[tuple[str, str], None] = {}
 
@@ -52,10 +51,10 @@ class RingDetector:
         if isinstance(event, ev.ChannelStateChanged | ev.ChannelCreated):
             if event.state not in _RINGING:
                 return None
-            match = self.pattern.match(event.name)
-            if match is None:
+            agent_id = self.endpoints.agent_of(event.name)
+            if agent_id is None:
                 return None
-            return self._ringing(match.group("agent"), event)
+            return self._ringing(agent_id, event)
         if isinstance(event, ev.CallEnded):
             for key in [k for k in self._popped if k[1] == event.call_id]:
                 del self._popped[key]
@@ -69,8 +68,8 @@ class RingDetector:
         self._popped[key] = None
         while len(self._popped) > self.remember:
             del self._popped[next(iter(self._popped))]
-        call = self.model.get_call(event.call_id)
-        leg = self.model.channels.get(event.channel_id)
+        call = self.calls.get_call(event.call_id)
+        leg = self.calls.channel(event.channel_id)
         # who calls this agent: the agent leg's connected line; else the call's first leg
         caller = leg.connected_num if leg is not None else ""
         code = ""

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from callcenter import events as ev
-from callcenter.cti.model import CallModel
-from callcenter.screenpop.detect import DEFAULT_AGENT_CHANNEL, AgentRinging, RingDetector
+from callcenter.acd.identity import AgentEndpoints
+from callcenter.core.pbx import CallReader
+from callcenter.screenpop.detect import AgentRinging, RingDetector
 from callcenter.screenpop.hub import AgentHub
 from callcenter.tasks import BackgroundTasks
 
@@ -46,12 +47,12 @@ def pop_message(ringing: AgentRinging, result: dict[str, Any]) -> dict[str, Any]
 class ScreenPopService:
     """Bus handler + tasks: never blocks the AMI reader (look-ups run as tasks)."""
 
-    def __init__(self, bus: ev.EventBus, model: CallModel, hub: AgentHub, lookup: Lookup,
-                 agent_channel: str = DEFAULT_AGENT_CHANNEL) -> None:
+    def __init__(self, bus: ev.EventBus, calls: CallReader, hub: AgentHub, lookup: Lookup,
+                 endpoints: AgentEndpoints | None = None) -> None:
         self.bus = bus
         self.hub = hub
         self.lookup = lookup
-        self.detector = RingDetector(model, agent_channel)
+        self.detector = RingDetector(calls, endpoints)
         self._tasks = BackgroundTasks("screen pops")
         bus.add_handler(self.on_event)
 

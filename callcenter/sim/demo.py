@@ -2,10 +2,10 @@
 
 Nothing to install or start: an SQLite CRM seeded with demo customers, bot agents registered on
 the simulated PBX, callers arriving at random (most of them CRM customers, some unknown), an
-outbound campaign dialling CRM numbers. The parts that route and dial are the server's own —
-:class:`~callcenter.acd.service.InboundAcd`, :class:`~callcenter.dialer.loop.DialerLoop` over
-:class:`~callcenter.dialer.pbx_port.PbxLinePort`, :class:`~callcenter.acd.phones.AgentPhones` —
-so what moves on the live page (``/live/``) is what would move with Asterisk.
+outbound campaign dialling CRM numbers. The server is built by the same assembly as
+``callcenter serve`` (:func:`callcenter.app.build_services`, which calls
+:func:`callcenter.contact_center.build_contact_center`); only the PBX differs. So what moves on
+the live page (``/live/``) is what would move with Asterisk.
 """
 
 from __future__ import annotations
@@ -14,32 +14,28 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from callcenter.acd.agents import Agent, AgentState
-from callcenter.acd.phones import AgentPhones
-from callcenter.acd.routing import LongestIdle
-from callcenter.acd.service import InboundAcd
-from callcenter.app import Services, build_app
-from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
+from callcenter.app import PbxParts, Services, build_app, build_services
+from callcenter.config import AcdSettings, Settings
+from callcenter.contact_center import CampaignPlan
+from callcenter.core.clock import Clock, RealtimeClock, Timer
 from callcenter.cti.model import CallModel
-from callcenter.dialer.loop import DialerLoop
-from callcenter.dialer.pacing import Pacer, parse_pacing
-from callcenter.dialer.pbx_port import PbxLinePort
 from callcenter.events import EventBus
-from callcenter.metrics import Metrics
 from callcenter.sim.behaviour import Behaviour, Delay
-from callcenter.sim.clock import RealtimeClock, Timer
 from callcenter.sim.pbx import SimulatedPbx
 
 log = logging.getLogger(__name__)
 
 #: CRM value tier -> queue priority (the ACD serves higher first)
 TIER_PRIORITY = {"platinum": 30, "gold": 20, "silver": 10}
+#: the demo's inbound queue and outbound campaign
+DEMO_QUEUE = "support"
+DEMO_CAMPAIGN = "renewals"
 
 
 @dataclass(slots=True)
@@ -59,6 +55,8 @@ class DemoOptions:
     #: about this often a ready bot agent takes a short break (paused, reason "break")
     break_every_s: float = 90.0
     break_s: float = 30.0
+    #: CRM numbers callers call from and the campaign dials (empty: read from the CRM)
+    numbers: list[str] = field(default_factory=list)
 
 
 def demo_behaviour(options: DemoOptions) -> Behaviour:
@@ -66,18 +64,6 @@ def demo_behaviour(options: DemoOptions) -> Behaviour:
                      answer_after=Delay.uniform(2.0, 8.0),
                      talk=Delay.exponential(options.talk_s, 8.0),
                      agent_answer_after=Delay.uniform(0.3, 1.2))
-
-
-def build_demo_services(settings: Settings) -> Services:
-    bus = EventBus()
-    model = CallModel(emit=bus.publish)
-    metrics = Metrics()
-    bus.add_handler(metrics.on_event)
-    link = LinkStats(pbx="simulated", connected=True, asterisk_version="simulated")
-    # the PBX needs the running loop's clock: built in the demo context, set there
-    services = Services(settings=settings, bus=bus, model=model, link=link, ami=None,
-                        pbx=None, metrics=metrics)  # type: ignore[arg-type]
-    return services
 
 
 async def _demo_numbers(url: str, limit: int) -> list[str]:
@@ -96,45 +82,29 @@ async def _demo_numbers(url: str, limit: int) -> list[str]:
 
 
 class DemoTraffic:
-    """Bot agents, random callers and one outbound campaign on a simulated PBX."""
+    """Random callers and bot agents' breaks on the simulated PBX of a built server."""
 
-    def __init__(self, services: Services, options: DemoOptions, numbers: list[str]) -> None:
+    def __init__(self, services: Services, pbx: SimulatedPbx, clock: RealtimeClock,
+                 options: DemoOptions) -> None:
         self.services = services
         self.options = options
-        self.numbers = numbers or ["+14155550100"]
         self.rng = random.Random(options.seed)
-        self.clock = RealtimeClock(speed=options.speed)
-        self.pbx = SimulatedPbx(self.clock, services.model, random.Random(options.seed + 1),
-                                demo_behaviour(options))
-        services.pbx = self.pbx
+        self.clock = clock
+        self.pbx = pbx
         self.board = services.agents
-        now = self.clock.now()
-        for i in range(options.agents):
-            agent = self.board.add(str(1001 + i), now=now)
-            self.pbx.register_endpoint(f"PJSIP/{agent.agent_id}")
-        wrap_rng = random.Random(options.seed + 2)
-        self.phones = AgentPhones(
-            self.board, services.bus, self.clock,
-            wrap_up_s=lambda _: wrap_rng.uniform(0.5, 1.5) * options.wrap_up_s)
-        self.acd = InboundAcd(self.pbx, services.bus, self.board, self.phones, LongestIdle(),
-                              self.clock, queue="support")
-        self.port = PbxLinePort(self.pbx, services.bus, self.phones, campaign="renewals")
-        pacer: Pacer = parse_pacing(options.pacing)
-        self.dialer = DialerLoop(self.clock, pacer, self.board, LongestIdle(), self.port,
-                                 self._next_number, line_prefix="renewals")
-        self.port.loop = self.dialer
         self.calls_injected = 0
         self._task: asyncio.Task[None] | None = None
         self._break_timer: Timer | None = None
 
-    def _next_number(self) -> str:
-        return self.rng.choice(self.numbers)
+    @property
+    def acd(self) -> Any:
+        return self.services.center.queues[DEMO_QUEUE]
+
+    @property
+    def dialer(self) -> Any:
+        return self.services.center.campaigns[DEMO_CAMPAIGN].loop
 
     async def start(self) -> None:
-        now = self.clock.now()
-        for agent in self.board:
-            self.board.log_in(agent, now)
-        self.dialer.start()
         self._task = asyncio.create_task(self._callers())
         if self.options.break_every_s > 0:
             self._break_timer = self.clock.call_later(
@@ -165,45 +135,68 @@ class DemoTraffic:
                 log.exception("demo caller failed")
 
     async def _one_caller(self) -> None:
-        if self.rng.random() < self.options.unknown_callers:
+        if self.rng.random() < self.options.unknown_callers or not self.options.numbers:
             number = f"+1415555{self.rng.randrange(10_000):04d}"
         else:
-            number = self.rng.choice(self.numbers)
+            number = self.rng.choice(self.options.numbers)
         priority = 0
-        lookup = self.services.lookup
-        if lookup is not None:
-            card: dict[str, Any] = await lookup(number)
-            match = card.get("match")
-            if match:
-                priority = TIER_PRIORITY.get(match.get("value_tier", ""), 0)
+        card: dict[str, Any] = await self.services.lookup(number)
+        match = card.get("match")
+        if match:
+            priority = TIER_PRIORITY.get(match.get("value_tier", ""), 0)
         self.calls_injected += 1
         self.pbx.inject_inbound_call(
             number, "8005550100",
             patience_s=self.rng.expovariate(1.0 / self.options.patience_s),
-            variables={"CC_QUEUE": "support", "CC_PRIORITY": str(priority)})
+            variables={"CC_QUEUE": DEMO_QUEUE, "CC_PRIORITY": str(priority)})
 
     async def stop(self) -> None:
-        self.dialer.stop()
         if self._break_timer is not None:
             self._break_timer.cancel()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.acd.close()
-        await self.port.close()
-        self.phones.close()
 
 
-def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
-    services = build_demo_services(settings)
-    app = build_app(settings, services)
-    crm_url = settings.database_url.get_secret_value()
+def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
+    """The demo's center: one inbound queue, the bot agents (logged in at start)."""
+    acd = AcdSettings(queues=[DEMO_QUEUE], wrap_up_s=options.wrap_up_s,
+                      agents=[str(1001 + i) for i in range(options.agents)])
+    return settings.model_copy(update={"acd": acd})
 
-    async def traffic(application: web.Application) -> AsyncIterator[None]:
-        numbers = await _demo_numbers(crm_url, 500)
-        demo = DemoTraffic(services, options, numbers)
-        application[DEMO_KEY] = demo
-        await demo.start()
+
+async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
+    """The server of ``callcenter serve``, on a simulated PBX with bots and traffic. Built
+    inside the running loop (the real-time clock is the loop's)."""
+    settings = demo_settings(settings, options)
+    if not options.numbers:
+        options.numbers = await _demo_numbers(settings.database_url.get_secret_value(), 500)
+    clock = RealtimeClock(speed=options.speed)
+    made: list[SimulatedPbx] = []
+
+    def simulated_pbx(pbx_clock: Clock, model: CallModel, bus: EventBus) -> PbxParts:
+        pbx = SimulatedPbx(pbx_clock, model, random.Random(options.seed + 1),
+                           demo_behaviour(options))
+        for agent in settings.acd.agents:
+            pbx.register_endpoint(settings.acd.agent_endpoint.format(agent=agent.agent_id))
+        made.append(pbx)
+        return PbxParts(pbx)
+
+    dial_rng = random.Random(options.seed + 4)
+    numbers = options.numbers or ["+14155550100"]
+    wrap_rng = random.Random(options.seed + 2)
+    services = build_services(
+        settings, make_pbx=simulated_pbx, clock=clock,
+        campaigns=[CampaignPlan(DEMO_CAMPAIGN, lambda: dial_rng.choice(numbers),
+                                pacing=options.pacing)],
+        wrap_up_s=lambda _agent: wrap_rng.uniform(0.5, 1.5) * options.wrap_up_s,
+        rng=random.Random(options.seed + 3))
+    demo = DemoTraffic(services, made[0], clock, options)
+    app = build_app(services)
+    app[DEMO_KEY] = demo
+
+    async def traffic(_: web.Application) -> AsyncIterator[None]:
+        await demo.start()  # after the center started: the bots are logged in
         yield
         await demo.stop()
 

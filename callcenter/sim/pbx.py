@@ -53,9 +53,9 @@ Behaviour contract (the dialplan of ``docker/asterisk/extensions.conf``, simulat
   Local half and dialled leg with it, and the other side of its bridge (hangup propagation),
   i.e. both sides of a two-party bridge end. A redirected channel leaves its bridge; the
   other side stays (alone) in it, as in Asterisk.
-* Errors. Unknown channel ids raise :class:`~callcenter.cti.errors.UnknownChannel`;
+* Errors. Unknown channel ids raise :class:`~callcenter.core.errors.UnknownChannel`;
   bridging a channel that is not Up, or with itself, or redirecting a channel that is not Up
-  raises :class:`~callcenter.cti.errors.ActionFailed`.
+  raises :class:`~callcenter.core.errors.ActionFailed`.
 
 Outcome reasons are the informative ones (BUSY, NO_ANSWER, CONGESTION) even through Local
 channels, where real Asterisk often reports only HANGUP: callers that must also work with
@@ -70,15 +70,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter.cti.errors import ActionFailed, UnknownChannel
-from callcenter.cti.model import CallModel
-from callcenter.pbx import (
+from callcenter.core.clock import Clock, Timer
+from callcenter.core.errors import ActionFailed, UnknownChannel
+from callcenter.core.pbx import (
     OriginateHandle,
     OriginateOutcome,
     OriginateReason,
     OriginateRequest,
+    PbxStatus,
     SpyMode,
 )
+from callcenter.cti.model import CallModel
 from callcenter.sim.behaviour import (  # noqa: F401  (re-exported: the PBX's own vocabulary)
     AmdPlan,
     Behaviour,
@@ -86,7 +88,6 @@ from callcenter.sim.behaviour import (  # noqa: F401  (re-exported: the PBX's ow
     CustomerPlan,
     Delay,
 )
-from callcenter.sim.clock import Clock, Timer
 
 # --- channels -------------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class _Target:
 
 
 class SimulatedPbx:
-    """A :class:`~callcenter.pbx.Pbx` over a simulated world (see the module docstring)."""
+    """A :class:`~callcenter.core.pbx.Pbx` over a simulated world (see the module docstring)."""
 
     name = "simulated"
 
@@ -181,6 +182,16 @@ class SimulatedPbx:
         self._ids = 0
         self._names = 0
         self._bridges = 0
+        self._started_at = clock.now()
+
+    @property
+    def calls(self) -> CallModel:
+        return self.model
+
+    def status(self) -> PbxStatus:
+        """Always connected: the simulated world is in this process, its model always synced."""
+        return PbxStatus(pbx=self.name, connected=True, version="simulated",
+                         connected_since=self._started_at)
 
     # --- the world ---------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from callcenter.acd.agents import Agent, AgentBoard, AgentState
-from callcenter.sim.clock import Clock
+from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
+from callcenter.core.clock import Clock
 
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
@@ -93,9 +93,7 @@ class StateTimes:
         bins = bin_count(end, bin_s)
         self.logged = [0.0] * bins
         self.busy = [0.0] * bins
-        #: agent -> (state, since) as this listener last saw it. Not ``previous``: listeners
-        #: may hear changes out of order when another listener changes the agent again
-        #: while the board is still notifying (the dispatcher reserving a ready agent).
+        #: agent -> (state, since) as this listener last saw it
         self._last: dict[str, tuple[AgentState, float]] = {}
         board.listeners.append(self._on_change)
 
@@ -111,9 +109,11 @@ class StateTimes:
             start = edge
             i += 1
 
-    def _on_change(self, agent: Agent, previous: AgentState, now: float) -> None:
-        state, since = self._last.get(agent.agent_id, (previous, now))
-        self._last[agent.agent_id] = (agent.state, now)
+    def _on_change(self, move: AgentTransition) -> None:
+        now = move.at
+        state = move.previous
+        _, since = self._last.get(move.agent_id, (state, now))
+        self._last[move.agent_id] = (move.state, now)
         if state is AgentState.OFFLINE or state is AgentState.PAUSED:
             return
         self._credit(self.logged, since, now)

@@ -1,12 +1,14 @@
 """The aiohttp application factory: everything the web layer needs is passed in.
 
-The composition root owns the long-lived parts (bus, call model, AMI link, metrics, database)
+The composition root owns the long-lived parts (bus, calls, PBX link, metrics, database)
 and hands them over; the app only reads them. That keeps this module free of I/O set-up and
 lets tests build many independent apps with fakes.
 
 Middlewares, outermost first: errors (every failure becomes the JSON error shape, oversized
-bodies are refused) then authentication (a :class:`~callcenter.web.auth.Principal` on every
-request; see :mod:`callcenter.web.auth` for plugging real accounts in).
+bodies and URLs are refused), cross-site request forgery (foreign ``Origin`` and non-JSON
+bodies refused, :mod:`callcenter.web.csrf`), then authentication (a
+:class:`~callcenter.web.auth.Principal` on every request; see :mod:`callcenter.web.auth` for
+plugging real accounts in).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
+from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
-from callcenter.web.errors import error_middleware
+from callcenter.web.csrf import csrf_middleware
+from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
 from callcenter.web.routes import live, setup_routes
 from callcenter.web.state import (
     AGENT_HUB,
@@ -36,8 +39,8 @@ from callcenter.web.state import (
     HEALTH_CHECKS,
     HEALTH_TIMEOUT,
     LATEST,
-    LINK,
     METRICS,
+    PBX_STATUS,
     SETTINGS,
     WEBSOCKETS,
     WS_HEARTBEAT,
@@ -45,6 +48,7 @@ from callcenter.web.state import (
     AgentView,
     CallView,
     HealthCheck,
+    PbxStatusSource,
 )
 
 
@@ -53,7 +57,7 @@ def create_app(
     settings: Settings,
     bus: EventBus,
     calls: CallView,
-    link: LinkStats,
+    pbx_status: PbxStatusSource | None = None,
     metrics: Metrics,
     health_checks: Mapping[str, HealthCheck] | None = None,
     authenticator: Authenticator | None = None,
@@ -65,13 +69,13 @@ def create_app(
     ws_queue_size: int = 1000,
 ) -> web.Application:
     """Build the app. ``health_checks`` maps a component name (``"database"``, ``"redis"``)
-    to an async probe that raises when the component is unhealthy; ``"ami"`` is reserved.
+    to an async probe that raises when the component is unhealthy; ``"pbx"`` is reserved.
 
     Wiring in the composition root::
 
-        metrics = Metrics()  # create_app binds it to ``calls`` and ``link`` if unbound
+        metrics = Metrics(link=ami.stats)  # create_app binds ``calls`` if unbound
         bus.add_handler(metrics.on_event)
-        app = create_app(settings=settings, bus=bus, calls=model, link=ami.stats,
+        app = create_app(settings=settings, bus=bus, calls=pbx.calls, pbx_status=pbx.status,
                          metrics=metrics, health_checks={"database": db.ping})
         web.run_app(app, host=settings.http.host, port=settings.http.port)
 
@@ -83,25 +87,25 @@ def create_app(
     engine (migrations before, ``dispose()`` after).
     """
     checks = dict(health_checks or {})
-    if "ami" in checks:
-        raise ValueError("health check name 'ami' is reserved for the AMI link")
+    if "pbx" in checks:
+        raise ValueError("health check name 'pbx' is reserved for the PBX link")
     max_body = settings.http.max_body_bytes
     app = web.Application(
         client_max_size=max_body,
-        middlewares=[error_middleware(max_body), auth_middleware(authenticator or AllowAll())],
+        handler_args=HTTP_PARSER_ARGS,  # long URLs reach error_middleware: JSON 414
+        middlewares=[error_middleware(max_body), csrf_middleware(settings.http.allowed_origins),
+                     auth_middleware(authenticator or AllowAll())],
     )
     # Metrics read live counts at scrape time; bind them to what this app serves unless
     # the caller already bound other sources.
     if metrics.calls is None:
         metrics.calls = calls
-    if metrics.link is None:
-        metrics.link = link
     app[SETTINGS] = settings
     app[BUS] = bus
     app[CALLS] = calls
     if agents is not None:
         app[AGENTS] = agents
-    app[LINK] = link
+    app[PBX_STATUS] = pbx_status or _no_pbx
     app[METRICS] = metrics
     app[HEALTH_CHECKS] = checks
     app[HEALTH_TIMEOUT] = health_timeout_s
@@ -125,6 +129,10 @@ def create_app(
     setup_routes(app)
     live.setup(app)
     return app
+
+
+def _no_pbx() -> PbxStatus:
+    return PbxStatus(pbx="none", connected=False, last_error="no PBX configured")
 
 
 async def _websockets(app: web.Application) -> AsyncIterator[None]:

@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
+from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import CallCounts, Metrics
 from callcenter.screenpop.hub import AgentHub
@@ -46,6 +46,9 @@ class AgentView(Protocol):
     def snapshot(self) -> list[dict[str, Any]]: ...
 
 
+PbxStatusSource = Callable[[], PbxStatus]
+"""The PBX link's status now (``Pbx.status``): the web never reads an adapter's own class."""
+
 HealthCheck = Callable[[], Awaitable[None]]
 """An async probe of one dependency (database, Redis …): returns when healthy, raises if not."""
 
@@ -56,7 +59,7 @@ AGENTS = web.AppKey[AgentView]("agents")
 LATEST = web.AppKey("latest_status", LatestStatus)
 """Last queue and campaign status, for the WebSocket snapshot."""
 """The process's agent state machine; absent when the app was built without one."""
-LINK = web.AppKey("link", LinkStats)
+PBX_STATUS = web.AppKey[PbxStatusSource]("pbx_status")
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH_CHECKS = web.AppKey[Mapping[str, HealthCheck]]("health_checks")
 HEALTH_TIMEOUT = web.AppKey("health_timeout_s", float)

@@ -35,7 +35,7 @@ async def test_the_live_page_draws_the_demo_from_the_event_stream(tmp_path: Path
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
     await prepare_crm(url, 200)
     options = DemoOptions(agents=5, calls_per_minute=30, speed=10, talk_s=30, wrap_up_s=3)
-    client: TestClient[Any, Any] = TestClient(TestServer(build_demo_app(Settings(
+    client: TestClient[Any, Any] = TestClient(TestServer(await build_demo_app(Settings(
         database_url=url), options)))
     await client.start_server()
     try:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from callcenter.config import Settings
 from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
 from crm_bridge.db import make_engine
+from tests.event_order import check_event_order
 
 
 async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
@@ -30,7 +31,7 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
     # 20x: one simulated minute in three seconds of wall clock
     options = DemoOptions(agents=6, calls_per_minute=20, speed=20, talk_s=20, wrap_up_s=3,
                           break_every_s=15, break_s=10)
-    client: TestClient[Any, Any] = TestClient(TestServer(build_demo_app(settings, options)))
+    client: TestClient[Any, Any] = TestClient(TestServer(await build_demo_app(settings, options)))
     await client.start_server()
     try:
         socket_ = await client.ws_connect("/ws/events")
@@ -57,7 +58,7 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
         demo = client.app[DEMO_KEY]
         health = await client.get("/health")
         assert health.status == 200
-        assert (await health.json())["components"]["ami"]["pbx"] == "simulated"
+        assert (await health.json())["components"]["pbx"]["pbx"] == "simulated"
     finally:
         await client.close()
 
@@ -76,6 +77,39 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
         rows = (await conn.execute(text("SELECT count(*) FROM interactions"))).scalar_one()
     await engine.dispose()
     assert rows >= 10
+
+
+async def test_five_demo_minutes_show_no_forbidden_agent_move_and_causes_first(
+        tmp_path: Path) -> None:
+    """Five simulated minutes (30x: ten seconds of wall clock) of the demo's event stream, as
+    a wallboard receives it: every agent's moves are a path of the state machine, and a phone
+    goes up (hangs up) before its agent is reported on call (in wrap-up)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    await prepare_crm(url, 200)
+    options = DemoOptions(agents=8, calls_per_minute=30, speed=30, talk_s=15, wrap_up_s=3,
+                          break_every_s=20, break_s=8, pacing="ratio:1.5")
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(await build_demo_app(Settings(database_url=url), options)))
+    await client.start_server()
+    stream: list[dict[str, Any]] = []
+    try:
+        socket_ = await client.ws_connect("/ws/events")
+        snapshot = await socket_.receive_json(timeout=5)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            try:
+                stream.append(await socket_.receive_json(
+                    timeout=max(0.01, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+    finally:
+        await client.close()
+    assert not [m for m in stream if m["type"] == "lagged"]
+    moves = check_event_order(stream, start={a["agent_id"]: a["state"]
+                                             for a in snapshot["agents"]})
+    assert sum(moves.values()) >= 100, moves  # enough traffic to mean something
+    kinds = Counter(m["type"] for m in stream)
+    assert kinds["agent.state"] >= 100 and kinds["channel.hangup"] >= 50, kinds
 
 
 def _free_port() -> int:

@@ -1,7 +1,7 @@
-"""The inbound ACD service — the same code ``callcenter demo`` runs on the simulated PBX — on
-the real Asterisk: a caller reaches ``[holding]``, the dispatcher picks the agent, the agent's
-SIP phone (SIPp) rings and answers, the server bridges them; when the caller hangs up the agent
-goes through wrap-up back to ready."""
+"""The inbound ACD of the one assembly (``build_contact_center`` — what ``callcenter demo`` runs
+on the simulated PBX) on the real Asterisk: a caller reaches ``[holding]``, the dispatcher
+picks the agent, the agent's SIP phone (SIPp) rings and answers, the server bridges them; when
+the caller hangs up the agent goes through wrap-up back to ready."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from callcenter.acd.agents import AgentBoard, AgentState
-from callcenter.acd.phones import AgentPhones
-from callcenter.acd.routing import LongestIdle
-from callcenter.acd.service import InboundAcd
-from callcenter.pbx import OriginateRequest
-from callcenter.sim.clock import RealtimeClock
+from callcenter.config import AcdSettings
+from callcenter.contact_center import build_contact_center
+from callcenter.core.clock import RealtimeClock
+from callcenter.core.pbx import OriginateRequest
 
 from .conftest import Link
 from .sipp_agent import SippAgent
@@ -34,9 +33,11 @@ async def test_waiting_caller_is_bridged_to_the_longest_idle_agent(
     agent = board.add("2001", now=now)
     board.log_in(agent, now)
     states: list[str] = []
-    board.listeners.append(lambda a, _prev, _now: states.append(f"{a.agent_id}:{a.state}"))
-    phones = AgentPhones(board, link.bus, clock, wrap_up_s=lambda _: 0.5)
-    acd = InboundAcd(link.pbx, link.bus, board, phones, LongestIdle(), clock)
+    board.listeners.append(lambda t: states.append(f"{t.agent_id}:{t.state}"))
+    center = build_contact_center(link.pbx, link.bus, clock, AcdSettings(wrap_up_s=0.5),
+                                  board=board)
+    await center.start()
+    acd = center.queues["default"]
     phone = SippAgent(asterisk_sandbox, "2001", port=25_311, ring_ms=300)
     await phone.start()
     try:
@@ -61,6 +62,5 @@ async def test_waiting_caller_is_bridged_to_the_longest_idle_agent(
         assert states == ["2001:reserved", "2001:on_call", "2001:wrap_up", "2001:ready"]
         assert agent.calls_handled == 1
     finally:
-        await acd.close()
-        phones.close()
+        await center.close()
         await phone.stop()

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from callcenter.cti.errors import PbxUnavailable, UnknownChannel
+from callcenter.core.errors import PbxUnavailable, UnknownChannel
+from callcenter.core.pbx import OriginateReason, OriginateRequest
 from callcenter.cti.model import CallState
 from callcenter.events import CallEnded
-from callcenter.pbx import OriginateReason, OriginateRequest
 
 from .conftest import Link, ami_settings_for, wait_no_channels
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from callcenter.acd.agents import AgentBoard, AgentState
-from callcenter.acd.phones import AgentPhones
-from callcenter.acd.routing import LongestIdle
+from callcenter.config import AcdSettings
+from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
+from callcenter.core.clock import RealtimeClock
 from callcenter.dialer.loop import DialerLoop
 from callcenter.dialer.pacing import DialerSnapshot, LineOutcome
-from callcenter.dialer.pbx_port import PbxLinePort
-from callcenter.sim.clock import RealtimeClock
+from callcenter.dialer.pbx_port import PbxCampaign
 
 from .conftest import Link
 from .sipp_agent import SippAgent, SippCarrier
@@ -47,16 +47,17 @@ class OneLine:
 
 
 async def _dial_once(link: Link, board: AgentBoard, *, amd: bool) -> tuple[
-        OneLine, PbxLinePort, AgentPhones, DialerLoop]:
-    clock = RealtimeClock()
-    phones = AgentPhones(board, link.bus, clock, wrap_up_s=lambda _: 0.5)
-    port = PbxLinePort(link.pbx, link.bus, phones, campaign="system-test", amd=amd)
+        OneLine, PbxCampaign, ContactCenter, DialerLoop]:
+    """The one assembly on the real link, with one campaign that dials one number."""
     pacer = OneLine()
     numbers = iter(["5551000"])
-    loop = DialerLoop(clock, pacer, board, LongestIdle(), port, lambda: next(numbers, None))
-    port.loop = loop
-    loop.start()
-    return pacer, port, phones, loop
+    center = build_contact_center(
+        link.pbx, link.bus, RealtimeClock(), AcdSettings(queues=[], wrap_up_s=0.5),
+        board=board, campaigns=[CampaignPlan("system-test", lambda: next(numbers, None),
+                                             pacing=pacer, amd=amd)])
+    await center.start()
+    port = center.campaigns["system-test"]
+    return pacer, port, center, port.loop
 
 
 async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
@@ -68,7 +69,7 @@ async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
     board = AgentBoard()
     agent = board.add("2001")
     board.log_in(agent, RealtimeClock().now())
-    pacer, port, phones, loop = await _dial_once(link, board, amd=False)
+    pacer, port, center, loop = await _dial_once(link, board, amd=False)
     try:
         await link.wait_for(lambda: LineOutcome.CONNECTED in pacer.outcomes, 15, "connected")
         await link.wait_for(lambda: agent.state is AgentState.ON_CALL, 5, "agent on call")
@@ -87,9 +88,7 @@ async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
         assert (loop.dialing, loop.waiting, loop.connected) == (0, 0, 0)
         assert port.humans == 1 and port.dropped == 0
     finally:
-        loop.stop()
-        await port.close()
-        phones.close()
+        await center.close()
         await phone.stop()
         await carrier.stop()
 
@@ -102,7 +101,7 @@ async def test_a_person_with_no_free_agent_is_dropped_by_the_dialplan_after_2_s(
     agent = board.add("2001")
     board.log_in(agent, RealtimeClock().now())
     board.move(agent, AgentState.PAUSED, RealtimeClock().now(), reason="coaching")
-    pacer, port, phones, loop = await _dial_once(link, board, amd=False)
+    pacer, port, center, _loop = await _dial_once(link, board, amd=False)
     try:
         await link.wait_for(lambda: LineOutcome.HUMAN in pacer.outcomes, 15, "answered")
         customer = next(ch for ch in link.model.channels.values()
@@ -120,9 +119,7 @@ async def test_a_person_with_no_free_agent_is_dropped_by_the_dialplan_after_2_s(
         assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.DROPPED]
         assert port.dropped == 1 and agent.state is AgentState.PAUSED
     finally:
-        loop.stop()
-        await port.close()
-        phones.close()
+        await center.close()
         await carrier.stop()
 
 
@@ -137,7 +134,7 @@ async def test_amd_that_hears_nothing_is_not_sure_and_the_line_counts_as_a_perso
     agent = board.add("2001")
     board.log_in(agent, RealtimeClock().now())
     board.move(agent, AgentState.PAUSED, RealtimeClock().now(), reason="meeting")
-    pacer, port, phones, loop = await _dial_once(link, board, amd=True)
+    pacer, port, center, _loop = await _dial_once(link, board, amd=True)
     try:
         await link.wait_for(lambda: len(pacer.outcomes) >= 3, 25, "verdict and drop")
         assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.DROPPED]
@@ -149,7 +146,5 @@ async def test_amd_that_hears_nothing_is_not_sure_and_the_line_counts_as_a_perso
         assert verdicts[0].at - answered.at >= 4.5  # total_analysis_time = 5000 ms
         assert port.humans == 1 and port.dropped == 1
     finally:
-        loop.stop()
-        await port.close()
-        phones.close()
+        await center.close()
         await carrier.stop()

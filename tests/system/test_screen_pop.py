@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from callcenter.app import build_app, build_services
 from callcenter.config import Settings
-from callcenter.pbx import OriginateRequest
+from callcenter.core.pbx import OriginateRequest
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, Interaction, Order, Phone
 
@@ -64,9 +64,10 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
     await seed_customer(url)
     settings = Settings(database_url=url, crm_default_region="CN",
-                        ami={"port": asterisk_sandbox.settings.ami_port})
+                        ami={"port": asterisk_sandbox.settings.ami_port},
+                        acd={"agents": ["2001", "2002"]})
     services = build_services(settings)
-    client = TestClient(TestServer(build_app(settings, services)))
+    client = TestClient(TestServer(build_app(services)))
     await client.start_server()
     agent = SippAgent(asterisk_sandbox, "2001", port=25_301, ring_ms=2500)
     try:

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.app import build_app, build_services
 from callcenter.config import Settings
-from callcenter.pbx import OriginateRequest
+from callcenter.core.pbx import OriginateRequest
 
 from .conftest import wait_no_channels
 
@@ -26,15 +26,15 @@ async def test_health_calls_metrics_and_websocket_follow_a_real_call(
         ami={"port": asterisk_sandbox.settings.ami_port, "ping_interval_s": 1.0},
     )
     services = build_services(settings)
-    client = TestClient(TestServer(build_app(settings, services)))
+    client = TestClient(TestServer(build_app(services)))
     await client.start_server()
     try:
         await services.ami.wait_ready(10)
         health = await client.get("/health")
         body = await health.json()
         assert health.status == 200, body
-        assert body["components"]["ami"]["status"] == "up"
-        assert body["components"]["ami"]["asterisk_version"].startswith("22.")
+        assert body["components"]["pbx"]["status"] == "up"
+        assert body["components"]["pbx"]["version"].startswith("22.")
         assert body["components"]["database"]["status"] == "up"
 
         ws = await client.ws_connect("/ws/events?types=call.*")
@@ -65,7 +65,7 @@ async def test_health_calls_metrics_and_websocket_follow_a_real_call(
         await asyncio.sleep(0.5)
         down = await client.get("/health")
         assert down.status == 503
-        assert (await down.json())["components"]["ami"]["status"] == "down"
+        assert (await down.json())["components"]["pbx"]["status"] == "down"
         await asyncio.to_thread(asterisk_sandbox.start_asterisk)
         await services.ami.wait_ready(10)
         assert (await client.get("/health")).status == 200

@@ -93,7 +93,7 @@ def test_every_move_is_checked(start: AgentState, target: AgentState) -> None:
 def test_offline_agent_cannot_answer_and_nothing_changes() -> None:
     board = AgentBoard()
     heard: list[tuple[str, AgentState, float]] = []
-    board.listeners.append(lambda a, prev, now: heard.append((a.agent_id, prev, now)))
+    board.listeners.append(lambda t: heard.append((t.agent_id, t.previous, t.at)))
     agent = board.add("a1", now=3.0)
     with pytest.raises(IllegalTransition, match="offline -> on_call"):
         board.answer(agent, 10.0)
@@ -121,7 +121,7 @@ def test_a_pause_needs_a_reason() -> None:
 def test_a_call_from_reservation_to_ready_again() -> None:
     board = AgentBoard()
     heard: list[tuple[str, AgentState, AgentState, float]] = []
-    board.listeners.append(lambda a, prev, now: heard.append((a.agent_id, prev, a.state, now)))
+    board.listeners.append(lambda t: heard.append((t.agent_id, t.previous, t.state, t.at)))
     agent = board.add("a1", frozenset({"fr"}), now=0.0)
     assert (agent.state, agent.since, agent.idle_since) == (S.OFFLINE, 0.0, 0.0)
 

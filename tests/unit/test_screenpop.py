@@ -12,7 +12,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
@@ -90,7 +89,7 @@ async def world() -> AsyncIterator[tuple[CallModel, Lookups, TestClient[Any, Any
         "+441234": RuntimeError("database down"),
     })
     service = ScreenPopService(bus, model, hub, lookups)
-    app = create_app(settings=Settings(), bus=bus, calls=model, link=LinkStats(),
+    app = create_app(settings=Settings(), bus=bus, calls=model,
                      metrics=Metrics(), agent_hub=hub, authenticator=AgentAuth())
     client = TestClient(TestServer(app))
     await client.start_server()

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from callcenter import events as ev
-from callcenter.cti.errors import ActionFailed, PbxError, UnknownChannel
+from callcenter.core.clock import RealtimeClock
+from callcenter.core.errors import ActionFailed, PbxError, UnknownChannel
+from callcenter.core.pbx import OriginateReason, OriginateRequest, Pbx, SpyMode
 from callcenter.cti.model import CallModel, ChannelState
 from callcenter.events import EventBus
-from callcenter.pbx import OriginateReason, OriginateRequest, Pbx, SpyMode
 from callcenter.screenpop.detect import AgentRinging, RingDetector
-from callcenter.sim.clock import RealtimeClock, VirtualClock
+from callcenter.sim.clock import VirtualClock
 from callcenter.sim.pbx import Behaviour, CustomerOutcome, Delay, SimulatedPbx
 
 pytestmark = pytest.mark.unit

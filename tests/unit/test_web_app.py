@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import HttpSettings, Settings
+from callcenter.core.pbx import PbxStatus
 from callcenter.cti.link import LinkStats
 from callcenter.events import CallStarted, EventBus
 from callcenter.metrics import Metrics
@@ -61,6 +62,15 @@ class World:
     bus: EventBus = field(default_factory=EventBus)
     metrics: Metrics = field(default_factory=Metrics)
 
+    def __post_init__(self) -> None:
+        self.metrics.link = self.link  # the composition root binds the AMI counters
+
+    def status(self) -> PbxStatus:
+        """What AsteriskPbx.status() reads from the same counters."""
+        return PbxStatus(pbx=self.link.pbx, connected=self.link.connected,
+                         version=self.link.asterisk_version, last_error=self.link.last_error,
+                         details={"events_received": self.link.events_received})
+
     def app(
         self,
         health_checks: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
@@ -71,7 +81,7 @@ class World:
             settings=Settings(http=HttpSettings(max_body_bytes=1024)),
             bus=self.bus,
             calls=self.model,
-            link=self.link,
+            pbx_status=self.status,
             metrics=self.metrics,
             health_checks=health_checks,
             authenticator=authenticator,
@@ -121,13 +131,13 @@ async def test_health_all_up(world: World, serve: Any) -> None:
     assert resp.status == 200
     body = await resp.json()
     assert body["status"] == "ok"
-    assert body["components"]["ami"]["status"] == "up"
-    assert body["components"]["ami"]["asterisk_version"] == "22.0.0"
+    assert body["components"]["pbx"]["status"] == "up"
+    assert body["components"]["pbx"]["version"] == "22.0.0"
     assert body["components"]["database"] == {"status": "up"}
     assert body["components"]["redis"] == {"status": "up"}
 
 
-async def test_health_ami_down_alone_is_503(world: World, serve: Any) -> None:
+async def test_health_pbx_down_alone_is_503(world: World, serve: Any) -> None:
     world.link.connected = False
     world.link.last_error = "connection refused"
     client = await serve(world.app({"database": ok_check}))
@@ -135,8 +145,8 @@ async def test_health_ami_down_alone_is_503(world: World, serve: Any) -> None:
     assert resp.status == 503
     body = await resp.json()
     assert body["status"] == "down"
-    assert body["components"]["ami"]["status"] == "down"
-    assert body["components"]["ami"]["last_error"] == "connection refused"
+    assert body["components"]["pbx"]["status"] == "down"
+    assert body["components"]["pbx"]["last_error"] == "connection refused"
     assert body["components"]["database"]["status"] == "up"
 
 
@@ -146,16 +156,16 @@ async def test_health_failing_and_hanging_checks(world: World, serve: Any) -> No
     resp = await client.get("/health")
     assert resp.status == 503
     components = (await resp.json())["components"]
-    assert components["ami"]["status"] == "up"
+    assert components["pbx"]["status"] == "up"
     assert components["database"]["status"] == "down"
     assert components["database"]["error"].startswith("ConnectionRefusedError")
     assert "hunter2" not in components["database"]["error"]
     assert components["redis"] == {"status": "down", "error": "timed out after 0.05s"}
 
 
-def test_ami_check_name_is_reserved(world: World) -> None:
+def test_pbx_check_name_is_reserved(world: World) -> None:
     with pytest.raises(ValueError, match="reserved"):
-        world.app({"ami": ok_check})
+        world.app({"pbx": ok_check})
 
 
 # --- metrics --------------------------------------------------------------------------------
@@ -179,11 +189,11 @@ async def test_metrics_endpoint(world: World, serve: Any) -> None:
 
 
 def test_create_app_binds_unbound_metrics_only(world: World) -> None:
-    other = LinkStats(pbx="other")
-    world.metrics.link = other
     world.app()
     assert world.metrics.calls is world.model
-    assert world.metrics.link is other
+    other = World(metrics=Metrics(calls=FakeModel()))
+    other.app()
+    assert other.metrics.calls is not other.model
 
 
 async def test_two_apps_in_one_process(serve: Any) -> None:
@@ -196,13 +206,23 @@ async def test_two_apps_in_one_process(serve: Any) -> None:
 # --- calls ----------------------------------------------------------------------------------
 
 
+async def test_calls_say_when_the_model_is_not_synced_yet(world: World, serve: Any) -> None:
+    """Before the first resync (or while the link is down) "no calls" means "not known yet"."""
+    world.link.connected = False
+    client = await serve(world.app())
+    body = await (await client.get("/api/calls")).json()
+    assert body["synced"] is False and body["calls"] == []
+    world.link.connected = True
+    assert (await (await client.get("/api/calls")).json())["synced"] is True
+
+
 async def test_list_and_get_calls(world: World, serve: Any) -> None:
     world.model.calls["1700000000.1"] = FakeCall("1700000000.1")
     world.model.channels["ch"] = {"channel_id": "ch", "name": "PJSIP/100-00000001"}
     client = await serve(world.app())
     resp = await client.get("/api/calls")
     assert resp.status == 200
-    assert await resp.json() == world.model.snapshot()
+    assert await resp.json() == {"synced": True, **world.model.snapshot()}
     resp = await client.get("/api/calls/1700000000.1")
     assert resp.status == 200
     assert await resp.json() == {"call_id": "1700000000.1", "state": "up"}
@@ -274,7 +294,8 @@ async def test_streamed_oversized_body_is_413(world: World, serve: Any) -> None:
         for _ in range(4):
             yield b"[" + b"1," * 300 + b"1]"
 
-    resp = await client.post("/test/echo", data=chunks())
+    resp = await client.post("/test/echo", data=chunks(),
+                             headers={"Content-Type": "application/json"})
     assert resp.status == 413
     assert (await resp.json())["error"]["code"] == "payload_too_large"
 

@@ -20,7 +20,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from callcenter.config import HttpSettings, Settings
-from callcenter.cti.link import LinkStats
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
@@ -48,7 +47,7 @@ CUSTOMERS = [
 
 def build_app(sessions: Any = None, max_body_bytes: int = 64 * 1024) -> Any:
     settings = Settings(crm_default_region="US", http=HttpSettings(max_body_bytes=max_body_bytes))
-    return create_app(settings=settings, bus=EventBus(), calls=NoCalls(), link=LinkStats(),
+    return create_app(settings=settings, bus=EventBus(), calls=NoCalls(),
                       metrics=Metrics(), crm_sessions=sessions)
 
 

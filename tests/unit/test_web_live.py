@@ -13,7 +13,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
 from callcenter.events import EVENT_TYPES, EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
@@ -27,7 +26,7 @@ SCRIPT = LIVE_DIR / "live.js"
 
 def make_app() -> web.Application:
     return create_app(
-        settings=Settings(), bus=EventBus(), calls=NoCalls(), link=LinkStats(), metrics=Metrics()
+        settings=Settings(), bus=EventBus(), calls=NoCalls(), metrics=Metrics()
     )
 
 

@@ -10,7 +10,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
@@ -24,7 +23,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 def make_app() -> web.Application:
     return create_app(
-        settings=Settings(), bus=EventBus(), calls=NoCalls(), link=LinkStats(), metrics=Metrics()
+        settings=Settings(), bus=EventBus(), calls=NoCalls(), metrics=Metrics()
     )
 
 

@@ -13,7 +13,6 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
-from callcenter.cti.link import LinkStats
 from callcenter.events import CallEnded, CallStarted, ChannelCreated, EventBus, PbxLinkUp
 from callcenter.metrics import Metrics
 from callcenter.web import AuthenticationError, Principal, create_app, request_token
@@ -50,7 +49,7 @@ class World:
 
     def app(self, **kwargs: Any) -> web.Application:
         return create_app(
-            settings=Settings(), bus=self.bus, calls=self.model, link=LinkStats(),
+            settings=Settings(), bus=self.bus, calls=self.model,
             metrics=self.metrics, **kwargs,
         )
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.cti.link import LinkStats
+from callcenter.core.pbx import PbxStatus
 from callcenter.events import EVENT_TYPES, LatestStatus, Subscription
 from callcenter.web.errors import ApiError
 from callcenter.web.state import (
@@ -35,8 +35,8 @@ from callcenter.web.state import (
     BUS,
     CALLS,
     LATEST,
-    LINK,
     METRICS,
+    PBX_STATUS,
     WEBSOCKETS,
     WS_HEARTBEAT,
     WS_QUEUE_SIZE,
@@ -71,23 +71,23 @@ def parse_types(raw: str | None) -> set[str] | None:
 
 
 def snapshot_message(calls: CallView, agents: AgentView | None = None,
-                     link: LinkStats | None = None,
+                     pbx: PbxStatus | None = None,
                      latest: LatestStatus | None = None) -> dict[str, Any]:
     """Everything a client needs before the next event: calls, channels, bridges, and when the
     app has them the agents, the PBX link and the last queue and campaign status."""
     message = {"type": "snapshot", "at": time.time(), **calls.snapshot()}
     if agents is not None:
         message["agents"] = agents.snapshot()
-    if link is not None:
-        message["pbx"] = {"pbx": link.pbx, "connected": link.connected,
-                          "version": link.asterisk_version}
+    if pbx is not None:
+        message["synced"] = pbx.connected
+        message["pbx"] = {"pbx": pbx.pbx, "connected": pbx.connected, "version": pbx.version}
     if latest is not None:
         message.update(latest.snapshot())
     return message
 
 
 def _snapshot_of(app: web.Application) -> dict[str, Any]:
-    return snapshot_message(app[CALLS], app.get(AGENTS), app.get(LINK), app.get(LATEST))
+    return snapshot_message(app[CALLS], app.get(AGENTS), app[PBX_STATUS](), app.get(LATEST))
 
 
 async def _forward(ws: web.WebSocketResponse, sub: Subscription,

@@ -1,7 +1,7 @@
 """``GET /health``: readiness of the server and each dependency it needs to take calls.
 
-Answers 200 only when every component is up; 503 otherwise — *including when only the AMI
-link is down*: without its PBX link this process cannot see or route a single call, so a load
+Answers 200 only when every component is up; 503 otherwise — *including when only the PBX
+link is down*: without it this process cannot see or route a single call, so a load
 balancer should prefer another process and an alert should fire. Use it as a readiness probe,
 not as a liveness probe that restarts the process: the AMI adapter reconnects by itself, and a
 restart would only lose the live state it is about to resync.
@@ -15,26 +15,24 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.cti.link import LinkStats
+from callcenter.core.pbx import PbxStatus
 from callcenter.logs import redact_text
 from callcenter.web.auth import public
-from callcenter.web.state import HEALTH_CHECKS, HEALTH_TIMEOUT, LINK, HealthCheck
+from callcenter.web.state import HEALTH_CHECKS, HEALTH_TIMEOUT, PBX_STATUS, HealthCheck
 
 log = logging.getLogger(__name__)
 
 
-def ami_component(link: LinkStats) -> dict[str, Any]:
-    """The AMI link's status and the counters an operator looks at first."""
+def pbx_component(status: PbxStatus) -> dict[str, Any]:
+    """The PBX link's status (up = linked and the call model resynced) and the adapter's own
+    counters an operator looks at first (AMI: reconnects, last resync, events received)."""
     return {
-        "status": "up" if link.connected else "down",
-        "pbx": link.pbx,
-        "connected_since": link.connected_since,
-        "asterisk_version": link.asterisk_version,
-        "ami_version": link.ami_version,
-        "reconnects": link.reconnects,
-        "last_error": redact_text(link.last_error),
-        "last_resync_s": link.last_resync_s,
-        "events_received": link.events_received,
+        "status": "up" if status.connected else "down",
+        "pbx": status.pbx,
+        "connected_since": status.connected_since,
+        "version": status.version,
+        "last_error": redact_text(status.last_error),
+        "details": dict(status.details),
     }
 
 
@@ -58,7 +56,7 @@ async def handle(request: web.Request) -> web.Response:
     checks = request.app[HEALTH_CHECKS]
     timeout_s = request.app[HEALTH_TIMEOUT]
     results = await asyncio.gather(*(probe(n, c, timeout_s) for n, c in checks.items()))
-    components = {"ami": ami_component(request.app[LINK])}
+    components = {"pbx": pbx_component(request.app[PBX_STATUS]())}
     components.update(zip(checks, results, strict=True))
     healthy = all(c["status"] == "up" for c in components.values())
     return web.json_response(

@@ -1,0 +1,181 @@
+"""Ring an agent for a party that waits in the PBX, bridge the two, and keep them a pair.
+
+The inbound ACD (a caller in ``[holding]``) and the dialer (a person answering in
+``[outbound-connect]``) do the same three things, here once:
+
+1. ring the reserved agent: Originate the agent's endpoint into ``[agent-connect]``;
+2. once the agent answers, bridge the agent's leg with the waiting party;
+3. when either side of the pair hangs up, hang up the other: after an AMI Bridge, Asterisk
+   sends a channel whose peer left back to its dialplan (a caller to hold music, the agent's
+   leg on in ``[agent-connect]``), which is never what a finished conversation wants.
+
+Errors follow the port's contract (:mod:`callcenter.core.errors`): when the ring was not sent
+the agent is free again at once; when its outcome is unknown the agent's leg may exist, so it
+is hung up as soon as the PBX shows it (now, or after the link's resync) and never retried.
+:meth:`AgentConnector.connect` says what happened; the caller decides what becomes of the
+waiting party (the ACD puts a caller back in its place in line).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+
+from callcenter import events as ev
+from callcenter.acd.agents import Agent
+from callcenter.acd.identity import AgentEndpoints
+from callcenter.acd.phones import AgentPhones
+from callcenter.core.errors import OutcomeUnknown, PbxError, PbxUnavailable
+from callcenter.core.pbx import OriginateReason, OriginateRequest, Pbx, is_live
+from callcenter.tasks import BackgroundTasks
+
+log = logging.getLogger(__name__)
+
+_MAX_ORPHANS = 10_000
+
+
+class ConnectResult(StrEnum):
+    CONNECTED = "connected"
+    #: the agent's phone did not answer (no answer, busy, unreachable, refused)
+    NOT_ANSWERED = "not_answered"
+    #: the PBX link was down: nothing rang
+    NOT_SENT = "not_sent"
+    #: the ring's outcome is unknown: its leg is hung up if it exists
+    UNKNOWN = "unknown"
+    #: the agent answered but the bridge failed
+    BRIDGE_FAILED = "bridge_failed"
+    #: the waiting party hung up before the bridge
+    PARTY_GONE = "party_gone"
+
+
+async def hang_up_if_alive(pbx: Pbx, channel_id: str) -> None:
+    """Hang up ``channel_id`` unless it is already gone (the PBX may have done it)."""
+    if not is_live(pbx.calls, channel_id):
+        return
+    try:
+        await pbx.hangup(channel_id)
+    except PbxError as exc:  # gone meanwhile
+        log.debug("hang-up of %s: %s", channel_id, exc)
+
+
+class AgentConnector:
+    def __init__(self, pbx: Pbx, bus: ev.EventBus, phones: AgentPhones,
+                 endpoints: AgentEndpoints, *,
+                 new_channel_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.pbx = pbx
+        self.bus = bus
+        self.phones = phones
+        self.endpoints = endpoints
+        self.new_channel_id = new_channel_id
+        self._tasks = BackgroundTasks("agent connector")
+        #: channel <-> channel, both ways, while a pair talks
+        self._pairs: dict[str, str] = {}
+        #: waiting party -> the agent leg ringing for it (the ring stops if the party leaves)
+        self._ringing: dict[str, str] = {}
+        #: agent legs whose ring outcome is unknown: hung up as soon as the PBX shows them
+        #: (a dict for its order: the oldest are forgotten beyond ``_MAX_ORPHANS``)
+        self._orphans: dict[str, None] = {}
+        bus.add_handler(self.on_event)
+
+    async def close(self) -> None:
+        self.bus.remove_handler(self.on_event)
+        await self._tasks.close()
+
+    def paired_with(self, channel_id: str) -> str | None:
+        return self._pairs.get(channel_id)
+
+    async def connect(self, party_id: str, agent: Agent, *, caller_id: str = "",
+                      ring_timeout_s: float = 20.0,
+                      variables: Mapping[str, str] | None = None) -> ConnectResult:
+        """Ring ``agent`` (already reserved) and bridge it with the channel ``party_id``."""
+        leg_id = self.new_channel_id()
+        self.phones.expect(leg_id, agent)
+        self._ringing[party_id] = leg_id
+        try:
+            return await self._ring_and_bridge(party_id, leg_id, agent, caller_id,
+                                               ring_timeout_s, variables or {})
+        finally:
+            if self._ringing.get(party_id) == leg_id:
+                del self._ringing[party_id]
+
+    async def _ring_and_bridge(self, party_id: str, leg_id: str, agent: Agent, caller_id: str,
+                               ring_timeout_s: float,
+                               variables: Mapping[str, str]) -> ConnectResult:
+        try:
+            handle = await self.pbx.originate(OriginateRequest(
+                endpoint=self.endpoints.endpoint(agent.agent_id), context="agent-connect",
+                exten="s", caller_id=caller_id, timeout_s=ring_timeout_s,
+                variables={**variables, "CC_AGENT": agent.agent_id},
+                channel_id=leg_id))
+            reason = (await handle.outcome).reason
+        except PbxUnavailable as exc:
+            log.info("agent %s not rung for %s: %s", agent.agent_id, party_id, exc)
+            self.phones.leg_failed(leg_id)
+            return ConnectResult.NOT_SENT
+        except OutcomeUnknown as exc:
+            log.warning("ringing agent %s for %s: outcome unknown (%s)", agent.agent_id,
+                        party_id, exc)
+            self._orphan(leg_id)
+            return ConnectResult.UNKNOWN
+        except PbxError as exc:
+            log.info("agent %s not rung for %s: %s", agent.agent_id, party_id, exc)
+            self.phones.leg_failed(leg_id)
+            return ConnectResult.NOT_ANSWERED
+        if reason is OriginateReason.UNKNOWN:
+            self._orphan(leg_id)
+            return ConnectResult.UNKNOWN
+        if reason is not OriginateReason.ANSWERED:
+            self.phones.leg_failed(leg_id)
+            return ConnectResult.NOT_ANSWERED
+        # paired before the bridge: a hang-up of either side while bridging ends the other
+        self._ringing.pop(party_id, None)
+        self._pairs[leg_id] = party_id
+        self._pairs[party_id] = leg_id
+        if not is_live(self.pbx.calls, party_id):
+            self._unpair(leg_id)
+            await hang_up_if_alive(self.pbx, leg_id)
+            return ConnectResult.PARTY_GONE
+        try:
+            await self.pbx.bridge(leg_id, party_id)
+        except PbxError as exc:
+            log.info("bridging agent %s with %s failed: %s", agent.agent_id, party_id, exc)
+            self._unpair(leg_id)
+            await hang_up_if_alive(self.pbx, leg_id)
+            if not is_live(self.pbx.calls, party_id):
+                return ConnectResult.PARTY_GONE
+            return ConnectResult.BRIDGE_FAILED
+        return ConnectResult.CONNECTED
+
+    def _unpair(self, channel_id: str) -> None:
+        other = self._pairs.pop(channel_id, None)
+        if other is not None:
+            self._pairs.pop(other, None)
+
+    def _orphan(self, leg_id: str) -> None:
+        """The leg may exist: free the agent now and hang the leg up whenever it shows."""
+        self.phones.leg_failed(leg_id)
+        self._orphans[leg_id] = None
+        while len(self._orphans) > _MAX_ORPHANS:
+            del self._orphans[next(iter(self._orphans))]
+        if is_live(self.pbx.calls, leg_id):
+            self._tasks.spawn(self._hang_up_orphan(leg_id))
+
+    async def _hang_up_orphan(self, leg_id: str) -> None:
+        self._orphans.pop(leg_id, None)
+        await hang_up_if_alive(self.pbx, leg_id)
+
+    def on_event(self, event: ev.DomainEvent) -> None:
+        if isinstance(event, ev.ChannelHungUp):
+            self._orphans.pop(event.channel_id, None)
+            other = self._pairs.pop(event.channel_id, None)
+            if other is not None:
+                self._pairs.pop(other, None)
+                self._tasks.spawn(hang_up_if_alive(self.pbx, other))
+            ringing = self._ringing.pop(event.channel_id, None)
+            if ringing is not None:  # the party left while its agent's phone rang
+                self._tasks.spawn(hang_up_if_alive(self.pbx, ringing))
+        elif isinstance(event, ev.ChannelCreated | ev.ChannelStateChanged):
+            if event.channel_id in self._orphans:
+                self._tasks.spawn(self._hang_up_orphan(event.channel_id))

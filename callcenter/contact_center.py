@@ -1,0 +1,173 @@
+"""The one contact-center assembly: every part that routes, dials and records calls, built from
+a PBX, a bus, a clock and settings.
+
+``callcenter serve`` (Asterisk over AMI), ``callcenter demo`` (the simulated PBX) and the system
+tests all call :func:`build_contact_center`, so what the demo shows is what production runs.
+Objects are complete when constructed: nothing is filled in or tied together afterwards.
+
+What is wired (each reads the bus, none knows the PBX's kind)::
+
+    AgentBoard ── AgentEventPublisher ──► bus (agent.state)
+        ▲  AgentPhones ◄── bus (channel up / hang-up of agent legs)
+        │  AgentConnector (ring agent, bridge, hang up the other side)
+        ├── InboundAcd per queue ◄── bus (CC_HOLD_START, hang-ups)
+        └── PbxCampaign per campaign (dialer loop + line port)
+    ScreenPopService ◄── bus (agent leg ringing) ──► AgentHub (consoles)
+    InteractionRecorder ◄── bus (every call) ──► CRM database
+
+Lifecycle: :meth:`ContactCenter.start` (agents from the configuration log in, the interaction
+recorder starts, campaigns start dialling) and :meth:`ContactCenter.close` (the reverse).
+The PBX link itself is started and stopped by whoever owns it (the server's app).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from callcenter import events as ev
+from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.connect import AgentConnector
+from callcenter.acd.identity import AgentEndpoints
+from callcenter.acd.phones import AgentEventPublisher, AgentPhones
+from callcenter.acd.routing import make_routing
+from callcenter.acd.service import InboundAcd
+from callcenter.config import AcdSettings
+from callcenter.core.clock import Clock
+from callcenter.core.pbx import Pbx
+from callcenter.dialer.pacing import Pacer, parse_pacing
+from callcenter.dialer.pbx_port import PbxCampaign
+from callcenter.screenpop.hub import AgentHub
+from callcenter.screenpop.service import Lookup, ScreenPopService
+
+if TYPE_CHECKING:
+    from crm_bridge.interactions import InteractionRecorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPlan:
+    """An outbound campaign to run: its name, pacing (``progressive``, ``ratio:1.5`` ...) and
+    where its numbers come from (``next_record()``: the next record, None when exhausted)."""
+
+    name: str
+    next_record: Callable[[], Any | None]
+    #: a pacing name, or a pacer object (tests, what-if runs)
+    pacing: str | Pacer = "progressive"
+    number_of: Callable[[Any], str] = str
+    amd: bool = True
+
+
+@dataclass(slots=True)
+class ContactCenter:
+    """The live contact center of one process (see the module docstring)."""
+
+    pbx: Pbx
+    bus: ev.EventBus
+    clock: Clock
+    settings: AcdSettings
+    board: AgentBoard
+    endpoints: AgentEndpoints
+    agent_events: AgentEventPublisher
+    phones: AgentPhones
+    connector: AgentConnector
+    queues: dict[str, InboundAcd]
+    campaigns: dict[str, PbxCampaign]
+    hub: AgentHub
+    screen_pops: ScreenPopService | None
+    interactions: InteractionRecorder | None
+    #: agents logged in by :meth:`start` (those configured with ``logged_in``)
+    log_in_at_start: list[str] = field(default_factory=list)
+    started: bool = False
+
+    async def start(self) -> None:
+        """Log the configured agents in, start recording interactions and dialling."""
+        if self.interactions is not None:
+            await self.interactions.start()
+        now = self.clock.now()
+        for agent_id in self.log_in_at_start:
+            self.board.log_in(self.board[agent_id], now)
+        for campaign in self.campaigns.values():
+            campaign.start()
+        self.started = True
+
+    async def close(self) -> None:
+        """Stop dialling and routing, then the pops and the recorder (it drains its queue)."""
+        for campaign in self.campaigns.values():
+            await campaign.close()
+        for acd in self.queues.values():
+            await acd.close()
+        await self.connector.close()
+        self.phones.close()
+        self.agent_events.close()
+        if self.screen_pops is not None:
+            await self.screen_pops.close()
+        if self.interactions is not None and self.started:
+            await self.interactions.stop()
+        self.started = False
+
+
+def build_contact_center(
+    pbx: Pbx,
+    bus: ev.EventBus,
+    clock: Clock,
+    settings: AcdSettings,
+    *,
+    hub: AgentHub | None = None,
+    lookup: Lookup | None = None,
+    interactions: InteractionRecorder | None = None,
+    campaigns: Iterable[CampaignPlan] = (),
+    board: AgentBoard | None = None,
+    wrap_up_s: Callable[[Agent], float] | None = None,
+    rng: random.Random | None = None,
+) -> ContactCenter:
+    """Build every part over ``pbx``; see the module docstring for what is wired.
+
+    ``settings`` gives the queues, routing, ring and wrap-up times, the agent endpoint template
+    and the agents. ``lookup`` (the CRM card by number or customer code) turns screen pops on;
+    ``interactions`` records every call. ``board`` lets a caller pass agents it made itself
+    (the demo's bots); configured agents are added to it. ``wrap_up_s`` overrides the
+    configured wrap-up time per agent.
+    """
+    board = board if board is not None else AgentBoard()
+    now = clock.now()
+    configured: list[str] = []
+    for agent in settings.agents:
+        if agent.agent_id not in board:
+            board.add(agent.agent_id, skills=frozenset(agent.skills), now=now)
+        if agent.logged_in:
+            configured.append(agent.agent_id)
+    endpoints = AgentEndpoints(settings.agent_endpoint, is_agent=board.__contains__)
+    agent_events = AgentEventPublisher(board, bus)
+    default_wrap_up = settings.wrap_up_s
+    phones = AgentPhones(board, bus, clock,
+                         wrap_up_s=wrap_up_s or (lambda _agent: default_wrap_up))
+    connector = AgentConnector(pbx, bus, phones, endpoints)
+    rng = rng or random.Random()
+    queues = {
+        name: InboundAcd(pbx, bus, board, connector, make_routing(settings.routing, rng), clock,
+                         queue=name, ring_timeout_s=settings.ring_timeout_s)
+        for name in settings.queues
+    }
+    running: dict[str, PbxCampaign] = {}
+    for plan in campaigns:
+        if plan.name in running:
+            raise ValueError(f"campaign {plan.name!r} given twice")
+        running[plan.name] = PbxCampaign(
+            pbx, bus, board, connector, clock,
+            parse_pacing(plan.pacing) if isinstance(plan.pacing, str) else plan.pacing,
+            make_routing(settings.routing, rng), plan.next_record, campaign=plan.name,
+            number_of=plan.number_of, ring_timeout_s=settings.ring_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s, amd=plan.amd)
+    hub = hub or AgentHub()
+    pops = ScreenPopService(bus, pbx.calls, hub, lookup, endpoints) if lookup else None
+    return ContactCenter(pbx=pbx, bus=bus, clock=clock, settings=settings, board=board,
+                         endpoints=endpoints, agent_events=agent_events, phones=phones,
+                         connector=connector, queues=queues, campaigns=running, hub=hub,
+                         screen_pops=pops, interactions=interactions,
+                         log_in_at_start=configured)
+
