@@ -4,6 +4,14 @@ Clients (agent console, wallboard, scripts) then need one error path, never an H
 ``code`` is a stable snake_case word to branch on; ``message`` is for humans. Unexpected
 exceptions are logged with their traceback but answered with a generic message, so internals
 (SQL, file paths, secrets) never leak to the caller.
+
+Oversized requests are refused here too, before any route: a declared body over the limit
+(413) and a URL over :data:`MAX_URL_BYTES` (414). aiohttp's HTTP parser refuses a long URL on
+its own, with a plain-text 400 that no middleware sees; :data:`HTTP_PARSER_ARGS` (passed as
+``web.Application(handler_args=...)``, which aiohttp hands to every connection's
+``RequestHandler``) moves the parser's limit up to :data:`PARSER_MAX_URL_BYTES`, so that such
+URLs reach :func:`error_middleware` and get the JSON answer. Only a request line beyond even
+that is still cut off by the parser's plain 400: it cannot be parsed into a request at all.
 """
 
 from __future__ import annotations
@@ -25,12 +33,23 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
 }
 _KEPT_HEADERS = (hdrs.ALLOW, hdrs.WWW_AUTHENTICATE, hdrs.RETRY_AFTER)
+
+MAX_URL_BYTES = 8192
+"""Longest request target (path and query) answered normally; longer is 414 ``uri_too_long``."""
+
+PARSER_MAX_URL_BYTES = 1024 * 1024
+"""How long a URL aiohttp's parser accepts before giving up with plain text: 1 MiB, about the
+headers it already buffers per connection (128 lines of 8 KiB), so no new memory exposure."""
+
+HTTP_PARSER_ARGS: Mapping[str, int] = {"max_line_size": PARSER_MAX_URL_BYTES}
+"""``handler_args`` for ``web.Application``: aiohttp's ``RequestHandler`` keyword arguments."""
 
 
 class ApiError(Exception):
@@ -71,16 +90,21 @@ def _from_http_exception(exc: web.HTTPException) -> web.Response:
 
 
 def error_middleware(max_body_bytes: int) -> Middleware:
-    """Turn every failure into the JSON error shape; refuse declared oversized bodies early.
+    """Turn every failure into the JSON error shape; refuse oversized requests early.
 
     aiohttp itself raises 413 only when a handler reads a body beyond ``client_max_size``;
     checking ``Content-Length`` here answers 413 before any route (even a 404 or 405 one)
-    and before the body is read at all.
+    and before the body is read at all. URLs over :data:`MAX_URL_BYTES` are 414.
     """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            url_bytes = len(request.raw_path.encode("utf-8", "surrogateescape"))
+            if url_bytes > MAX_URL_BYTES:
+                raise ApiError(414, "uri_too_long",
+                               f"the URL has {url_bytes} bytes; at most {MAX_URL_BYTES} are "
+                               "accepted (send long input in a JSON body)")
             length = request.content_length
             if length is not None and length > max_body_bytes:
                 raise ApiError(

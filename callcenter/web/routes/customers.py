@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.web.auth import principal
+from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.state import CRM_REGION, CRM_SESSIONS
 from crm_bridge.lookup import CustomerNotFound, build_card, lookup_card
@@ -135,22 +136,21 @@ def _error_response(status: int, code: str, message: str, **extra: Any) -> web.R
 async def read_body(request: web.Request, model: type[M], **context: Any) -> tuple[M, Any]:
     """The validated body and the raw JSON value (for idempotency fingerprints).
 
-    Malformed JSON → 400 ``invalid_json`` (the code the error middleware uses everywhere);
-    wrong types, unknown or missing fields → 400 ``validation_error`` with pydantic's details
-    (``loc``, ``msg``, ``type``; the input is not echoed back). Oversized bodies are refused by
-    aiohttp/middleware before this (413).
+    Bytes that are not JSON (wrong media type or charset, not UTF-8, malformed, nested too
+    deeply) are refused by :func:`~callcenter.web.body.read_json` (400 ``invalid_json`` or
+    ``unsupported_charset``, 415); wrong types, unknown or missing fields → 400
+    ``validation_error`` with pydantic's details (``loc``, ``msg``, ``type``; the input is not
+    echoed back). Oversized bodies are refused by aiohttp/middleware before this (413).
     """
-    text = await request.text()
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise _Invalid(_error_response(
-            400, "invalid_json", f"request body is not valid JSON: {exc}")) from None
+    text, data = await read_json(request)
     try:
         return model.model_validate_json(text, strict=True, context=context), data
     except ValidationError as exc:
         details = exc.errors(include_url=False, include_context=False, include_input=False)
         first = details[0]
+        if first["type"] == "json_invalid":  # pydantic's parser is stricter (nesting depth)
+            raise ApiError(400, "invalid_json",
+                           f"request body is not valid JSON: {first['msg']}") from None
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise _Invalid(_error_response(
             400, "validation_error", f"{where}: {first['msg']}", details=details)) from None
