@@ -13,7 +13,9 @@ Errors follow the port's contract (:mod:`callcenter.core.errors`): when the ring
 the agent is free again at once; when its outcome is unknown the agent's leg may exist, so it
 is hung up as soon as the PBX shows it (now, or after the link's resync) and never retried.
 :meth:`AgentConnector.connect` says what happened; the caller decides what becomes of the
-waiting party (the ACD puts a caller back in its place in line).
+waiting party (the ACD puts a caller back in its place in line) in ``on_failure``, which runs
+*before* the agent is free again — so a caller put back at the head of the line is the one
+that agent's next assignment sees, not a caller who arrived later.
 """
 
 from __future__ import annotations
@@ -88,17 +90,30 @@ class AgentConnector:
 
     async def connect(self, party_id: str, agent: Agent, *, caller_id: str = "",
                       ring_timeout_s: float = 20.0,
-                      variables: Mapping[str, str] | None = None) -> ConnectResult:
-        """Ring ``agent`` (already reserved) and bridge it with the channel ``party_id``."""
+                      variables: Mapping[str, str] | None = None,
+                      on_failure: Callable[[ConnectResult], None] | None = None,
+                      ) -> ConnectResult:
+        """Ring ``agent`` (already reserved) and bridge it with the channel ``party_id``.
+
+        ``on_failure(result)`` runs when the party is still there but no conversation came of
+        it (not sent, not answered, unknown, bridge failed), before the agent is released."""
         leg_id = self.new_channel_id()
         self.phones.expect(leg_id, agent)
         self._ringing[party_id] = leg_id
         try:
-            return await self._ring_and_bridge(party_id, leg_id, agent, caller_id,
-                                               ring_timeout_s, variables or {})
+            result = await self._ring_and_bridge(party_id, leg_id, agent, caller_id,
+                                                 ring_timeout_s, variables or {})
         finally:
             if self._ringing.get(party_id) == leg_id:
                 del self._ringing[party_id]
+        if result not in (ConnectResult.CONNECTED, ConnectResult.PARTY_GONE):
+            if on_failure is not None and is_live(self.pbx.calls, party_id):
+                on_failure(result)
+        if result is ConnectResult.UNKNOWN:
+            self._orphan(leg_id)
+        elif result is not ConnectResult.CONNECTED:
+            self.phones.leg_failed(leg_id)  # no-op once the leg's own hang-up moved the agent
+        return result
 
     async def _ring_and_bridge(self, party_id: str, leg_id: str, agent: Agent, caller_id: str,
                                ring_timeout_s: float,
@@ -112,22 +127,17 @@ class AgentConnector:
             reason = (await handle.outcome).reason
         except PbxUnavailable as exc:
             log.info("agent %s not rung for %s: %s", agent.agent_id, party_id, exc)
-            self.phones.leg_failed(leg_id)
             return ConnectResult.NOT_SENT
         except OutcomeUnknown as exc:
             log.warning("ringing agent %s for %s: outcome unknown (%s)", agent.agent_id,
                         party_id, exc)
-            self._orphan(leg_id)
             return ConnectResult.UNKNOWN
         except PbxError as exc:
             log.info("agent %s not rung for %s: %s", agent.agent_id, party_id, exc)
-            self.phones.leg_failed(leg_id)
             return ConnectResult.NOT_ANSWERED
         if reason is OriginateReason.UNKNOWN:
-            self._orphan(leg_id)
             return ConnectResult.UNKNOWN
         if reason is not OriginateReason.ANSWERED:
-            self.phones.leg_failed(leg_id)
             return ConnectResult.NOT_ANSWERED
         # paired before the bridge: a hang-up of either side while bridging ends the other
         self._ringing.pop(party_id, None)

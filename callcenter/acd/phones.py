@@ -3,7 +3,8 @@
 The ACD and the dialer ring an agent through :class:`~callcenter.acd.connect.AgentConnector`,
 which tells :class:`AgentPhones` which channel is ringing whom (:meth:`AgentPhones.expect`).
 From then on the PBX's own events drive the agent: the leg answered → on call; the leg hung up
-→ wrap-up, then ready after the wrap-up time; the leg never answered → ready again.
+→ wrap-up, then ready after the wrap-up time. A leg never answered is released by whoever rang
+it (:meth:`AgentPhones.leg_failed`), after it has decided what becomes of the waiting party.
 """
 
 from __future__ import annotations
@@ -44,17 +45,18 @@ class AgentPhones:
             if agent is not None and event.state == "up" and agent.state is AgentState.RESERVED:
                 self.board.answer(agent, self.clock.now())
         elif isinstance(event, ev.ChannelHungUp):
-            agent = self._legs.pop(event.channel_id, None)
-            if agent is None:
+            agent = self._legs.get(event.channel_id)
+            if agent is None or agent.state is AgentState.RESERVED:
+                # a ring that ended unanswered: whoever rang (the connector) releases the agent
+                # once it has put the waiting party back in line (leg_failed)
                 return
-            now = self.clock.now()
+            del self._legs[event.channel_id]
             if agent.state is AgentState.ON_CALL:
+                now = self.clock.now()
                 wrap_up = self.wrap_up_s(agent)
                 self.board.end_call(agent, now, wrap_up=wrap_up > 0)
                 if wrap_up > 0:
                     self.clock.call_at(now + wrap_up, self._wrapped, agent)
-            elif agent.state is AgentState.RESERVED:
-                self.board.finish_work(agent, now)
 
     def _wrapped(self, agent: Agent) -> None:
         if agent.state is AgentState.WRAP_UP:

@@ -7,8 +7,11 @@ on any :class:`~callcenter.core.pbx.Pbx`: Asterisk, or the simulated PBX of ``ca
 
 A caller is waiting when the dialplan's ``[holding]`` sets ``CC_HOLD_START``; the queue is the
 channel's ``CC_QUEUE`` (default ``default``), the priority its ``CC_PRIORITY`` (CRM value).
-A caller whose agent could not be rung, did not answer, or whose ring outcome is unknown goes
-back to its place in line (its original arrival time and priority).
+A caller whose agent did not answer, or whose ring outcome is unknown, goes back to its place
+in line (its original arrival time and priority). When the ring could not even be sent (the
+PBX link is down) the caller stays where it is in Asterisk, music on hold, and is offered
+again — at its place — once the link is back and resynced: dispatching into a dead link would
+only spin.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ def channel_priority(channel: ChannelInfo) -> int:
         return 0
 
 
-def _arrived(channel: ChannelInfo) -> float:
-    """When the caller started waiting (``CC_HOLD_START``, epoch seconds) — its place in line."""
+def _hold_start(channel: ChannelInfo) -> float:
+    """When the dialplan says the caller started waiting (``CC_HOLD_START``: whole epoch
+    seconds), for callers this process did not see arrive (adopted after a restart)."""
     hold_start = channel.variables.get("CC_HOLD_START", "")
     try:
         return float(hold_start)
@@ -62,6 +66,10 @@ class InboundAcd:
         self.abandoned = 0
         #: callers whose agent is being rung (assigned, not yet bridged)
         self._ringing: set[str] = set()
+        #: callers whose agent could not be rung (link down): offered again after the resync
+        self._parked: dict[str, None] = {}
+        #: caller -> when it joined the line (its place, kept across requeues)
+        self._arrived: dict[str, float] = {}
         self._tasks = BackgroundTasks(f"inbound ACD {queue}")
         bus.add_handler(self.on_event)
 
@@ -72,12 +80,21 @@ class InboundAcd:
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelVariableSet) and event.name == "CC_HOLD_START":
             self._caller_waiting(event.channel_id)
+        elif isinstance(event, ev.PbxResynced):
+            parked, self._parked = list(self._parked), {}
+            for caller_id in parked:
+                self._requeue(caller_id)
         elif isinstance(event, ev.ChannelHungUp):
             if self.dispatcher.withdraw(event.channel_id) is not None:
                 self.abandoned += 1
                 self._publish()
-            elif event.channel_id in self._ringing:  # gave up while the agent's phone rang
+                self._arrived.pop(event.channel_id, None)
+                return
+            self._arrived.pop(event.channel_id, None)
+            if event.channel_id in self._ringing or event.channel_id in self._parked:
+                # gave up while the agent's phone rang, or while the link was down
                 self._ringing.discard(event.channel_id)
+                self._parked.pop(event.channel_id, None)
                 self.abandoned += 1
                 self._publish()
 
@@ -85,20 +102,33 @@ class InboundAcd:
         channel = self.pbx.calls.channel(channel_id)
         if channel is None or channel_id in self.dispatcher.waiting or channel_id in self._ringing:
             return
+        self._parked.pop(channel_id, None)
         if channel.variables.get("CC_QUEUE", DEFAULT_QUEUE) != self.queue:
             return
         self._offer(channel)
 
     def _offer(self, channel: ChannelInfo) -> None:
         now = self.clock.now()
-        self.dispatcher.offer(WaitingCall(channel.channel_id, _arrived(channel),
+        arrived = self._arrived.get(channel.channel_id)
+        if arrived is None:
+            # CC_HOLD_START has whole seconds: callers seen arriving keep our finer clock (two
+            # in the same second keep their order); one adopted after a restart, its hold start
+            hold_start = _hold_start(channel)
+            arrived = hold_start if now - hold_start > 2.0 else now
+            self._arrived[channel.channel_id] = arrived
+        self.dispatcher.offer(WaitingCall(channel.channel_id, arrived,
                                           priority=channel_priority(channel)), now)
         self._publish()
+
+    @property
+    def waiting(self) -> int:
+        """Callers in line, including those waiting for the PBX link to come back."""
+        return self.dispatcher.queue_length + len(self._parked)
 
     def _publish(self) -> None:
         now = self.clock.now()
         self.bus.publish(ev.QueueChanged(
-            at=now, queue=self.queue, waiting=self.dispatcher.queue_length,
+            at=now, queue=self.queue, waiting=self.waiting,
             oldest_wait_s=round(self.dispatcher.oldest_wait(now), 3),
             answered=self.answered, abandoned=self.abandoned))
 
@@ -109,19 +139,31 @@ class InboundAcd:
 
     async def _connect(self, caller_id: str, agent: Agent) -> None:
         caller = self.pbx.calls.channel(caller_id)
+
+        def not_connected(result: ConnectResult) -> None:
+            """Before the agent is free again: the caller goes back to its place."""
+            if caller_id not in self._ringing:
+                return  # the caller hung up meanwhile (counted as abandoned)
+            self._ringing.discard(caller_id)
+            if result is ConnectResult.NOT_SENT:
+                log.info("caller %s waits for the PBX link (queue %s)", caller_id, self.queue)
+                self._parked[caller_id] = None
+                self._publish()
+            else:
+                log.info("caller %s back in queue %s after agent %s: %s", caller_id,
+                         self.queue, agent.agent_id, result)
+                self._requeue(caller_id)
+
         result = await self.connector.connect(
             caller_id, agent, caller_id=caller.caller_num if caller else "",
-            ring_timeout_s=self.ring_timeout_s, variables={"CC_QUEUE": self.queue})
-        if caller_id not in self._ringing:
-            return  # the caller hung up meanwhile (counted as abandoned)
-        self._ringing.discard(caller_id)
-        if result is ConnectResult.CONNECTED:
+            ring_timeout_s=self.ring_timeout_s, variables={"CC_QUEUE": self.queue},
+            on_failure=not_connected)
+        if result is ConnectResult.CONNECTED and caller_id in self._ringing:
+            self._ringing.discard(caller_id)
             self.answered += 1
             self._publish()
-        elif result is not ConnectResult.PARTY_GONE:
-            log.info("caller %s back in queue %s after agent %s: %s", caller_id, self.queue,
-                     agent.agent_id, result)
-            self._requeue(caller_id)
+        elif result is ConnectResult.PARTY_GONE:
+            self._ringing.discard(caller_id)
 
     def _requeue(self, caller_id: str) -> None:
         """The caller goes back to the queue, keeping its place (arrival time, priority)."""

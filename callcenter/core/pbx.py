@@ -160,7 +160,7 @@ class CallReader(Protocol):
     """What the ACD, dialer and screen pops may read of the PBX's calls."""
 
     def channel(self, channel_id: str) -> ChannelInfo | None:
-        """The channel, live or recently hung up; None if never seen."""
+        """The live channel; None once it hung up, or if never seen."""
         ...
 
     def get_call(self, call_id: str) -> CallInfo | None: ...

@@ -1,0 +1,315 @@
+"""The one assembly on the simulated PBX (fast real time): causes before effects on the bus,
+callers back at their place in line after a failed ring, the error contract (nothing retried
+when an outcome is unknown), and one identity for agents' channels."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from callcenter import events as ev
+from callcenter.acd.agents import AgentBoard, AgentState
+from callcenter.acd.identity import AgentEndpoints
+from callcenter.config import AcdSettings, Settings
+from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
+from callcenter.core.clock import RealtimeClock
+from callcenter.core.errors import (
+    ActionTimeout,
+    ConnectionLost,
+    OutcomeUnknown,
+    PbxError,
+    PbxUnavailable,
+)
+from callcenter.core.pbx import OriginateHandle, OriginateRequest
+from callcenter.cti.model import CallModel
+from callcenter.dialer.pacing import DialerSnapshot, LineOutcome
+from callcenter.events import EventBus
+from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
+from tests.event_order import check_event_order
+
+pytestmark = pytest.mark.unit
+
+SPEED = 50.0  # simulated seconds per wall second
+
+
+class FlakyPbx:
+    """The simulated PBX, except that chosen originates fail the way a real link can."""
+
+    def __init__(self, inner: SimulatedPbx) -> None:
+        self.inner = inner
+        self.name = inner.name
+        #: endpoint prefix -> errors to raise on the next originates to it (in order)
+        self.failures: dict[str, list[PbxError]] = {}
+        #: originates that "ran" although the caller was told OutcomeUnknown
+        self.ran_anyway: list[str] = []
+        self.originated: list[OriginateRequest] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @property
+    def calls(self) -> CallModel:
+        return self.inner.calls
+
+    async def originate(self, request: OriginateRequest) -> OriginateHandle:
+        self.originated.append(request)
+        for prefix, errors in self.failures.items():
+            if request.endpoint.startswith(prefix) and errors:
+                error = errors.pop(0)
+                if isinstance(error, OutcomeUnknown):  # it did run: the leg shows up later
+                    await self.inner.originate(request)
+                    self.ran_anyway.append(request.channel_id or "")
+                raise error
+        return await self.inner.originate(request)
+
+
+class World:
+    def __init__(self, agents: list[str], *, answer_after: float = 1.0,
+                 campaigns: list[CampaignPlan] | None = None, queues: list[str] | None = None,
+                 ) -> None:
+        self.clock = RealtimeClock(speed=SPEED)
+        self.bus = EventBus()
+        self.events: list[ev.DomainEvent] = []
+        self.bus.add_handler(self.events.append)
+        self.model = CallModel(emit=self.bus.publish)
+        behaviour = Behaviour(human=1.0, machine=0.0, busy=0.0, answer_after=Delay.fixed(2.0),
+                              amd_human_after=Delay.fixed(1.0), amd_false_machine=0.0,
+                              talk=Delay.fixed(20.0), agent_answer_after=Delay.fixed(answer_after))
+        self.sim = SimulatedPbx(self.clock, self.model, random.Random(3), behaviour)
+        for agent in agents:
+            self.sim.register_endpoint(f"PJSIP/{agent}")
+        self.pbx = FlakyPbx(self.sim)
+        settings = AcdSettings(queues=queues or ["support"], agents=agents, wrap_up_s=2.0,
+                               ring_timeout_s=10.0)
+        self.center: ContactCenter = build_contact_center(
+            self.pbx, self.bus, self.clock, settings,  # type: ignore[arg-type]
+            campaigns=campaigns or [])
+
+    def caller(self, number: str, patience_s: float = 600.0) -> str:
+        return self.sim.inject_inbound_call(number, "8005550100", patience_s=patience_s,
+                                            variables={"CC_QUEUE": "support"})
+
+    async def until(self, predicate: Callable[[], bool], simulated_s: float = 60.0,
+                    what: str = "") -> None:
+        for _ in range(int(simulated_s / SPEED / 0.005) + 1):
+            if predicate():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"timed out: {what or predicate}")
+
+    def agent_moves(self, agent_id: str) -> list[str]:
+        return [f"{e.previous}>{e.state}" for e in self.events
+                if isinstance(e, ev.AgentStateChanged) and e.agent_id == agent_id]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.events]
+
+
+@pytest.fixture
+async def world_factory() -> Any:
+    made: list[World] = []
+
+    def make(*args: Any, **kwargs: Any) -> World:
+        made.append(World(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for world in made:
+        await world.center.close()
+
+
+async def test_a_call_through_the_assembly_is_told_causes_first(world_factory: Any) -> None:
+    w = world_factory(["1001"])
+    await w.center.start()
+    caller = w.caller("+14155550101")
+    agent = w.center.board["1001"]
+    await w.until(lambda: agent.state is AgentState.ON_CALL, what="on call")
+    await w.until(lambda: agent.state is AgentState.READY and agent.calls_handled == 1, 60,
+                  "wrap-up done")
+    assert w.agent_moves("1001") == ["offline>ready", "ready>reserved", "reserved>on_call",
+                                     "on_call>wrap_up", "wrap_up>ready"]
+    moves = check_event_order(w.dicts())
+    assert moves == {"1001": 5}
+    kinds = [e.type for e in w.events]
+    up = next(i for i, e in enumerate(w.events) if isinstance(e, ev.ChannelStateChanged)
+              and e.name.startswith("PJSIP/1001-") and e.state == "up")
+    on_call = next(i for i, e in enumerate(w.events) if isinstance(e, ev.AgentStateChanged)
+                   and e.state == "on_call")
+    assert up < on_call, kinds
+    assert w.center.queues["support"].answered == 1
+    assert caller in {e.channel_id for e in w.events if isinstance(e, ev.ChannelHungUp)}
+
+
+async def test_a_ring_not_sent_parks_the_caller_until_the_resync(world_factory: Any) -> None:
+    w = world_factory(["1001"])
+    w.pbx.failures["PJSIP/1001"] = [PbxUnavailable("AMI link is down")]
+    await w.center.start()
+    caller = w.caller("+14155550102")
+    acd = w.center.queues["support"]
+    agent = w.center.board["1001"]
+    await w.until(lambda: len(w.pbx.originated) == 1 and agent.state is AgentState.READY,
+                  what="ring refused, agent free")
+    await asyncio.sleep(0.05)
+    assert len(w.pbx.originated) == 1, "nothing is retried into a dead link"
+    assert acd.waiting == 1 and acd.dispatcher.queue_length == 0
+    w.bus.publish(ev.PbxResynced(at=w.clock.now(), pbx="simulated", channels=1, calls=1,
+                                 bridges=0, ghosts_removed=0, discovered=0, duration_s=0.1))
+    await w.until(lambda: agent.state is AgentState.ON_CALL, what="connected after resync")
+    assert acd.answered == 1 and acd.pbx.calls.channel(caller) is not None
+
+
+async def test_an_unknown_ring_is_never_retried_and_its_leg_is_hung_up(
+        world_factory: Any) -> None:
+    """The Originate ran but the link lost its answer: the agent's phone rings anyway. The
+    server does not ring again on that request; it hangs that leg up and offers the caller,
+    at its place, to the next agent."""
+    w = world_factory(["1001", "1002"], answer_after=3.0)
+    w.pbx.failures["PJSIP/"] = [ConnectionLost("AMI connection lost")]
+    await w.center.start()
+    w.caller("+14155550103")
+    await w.until(lambda: any(a.state is AgentState.ON_CALL for a in w.center.board),
+                  what="caller connected to an agent")
+    (orphan,) = w.pbx.ran_anyway
+    await w.until(lambda: w.model.channel(orphan) is None, what="the orphaned leg hung up")
+    assert any(isinstance(e, ev.ChannelHungUp) and e.channel_id == orphan for e in w.events)
+    assert len([r for r in w.pbx.originated if r.channel_id == orphan]) == 1
+    first_agent = w.pbx.originated[0].variables["CC_AGENT"]
+    assert "reserved>ready" in w.agent_moves(first_agent)
+    check_event_order(w.dicts())
+
+
+async def test_a_caller_whose_agent_does_not_answer_keeps_its_place(
+        world_factory: Any) -> None:
+    w = world_factory(["1001"])
+    w.sim.register_endpoint("PJSIP/1001", answers=False)  # rings out
+    await w.center.start()
+    first = w.caller("+14155550104")
+    await w.until(lambda: w.center.board["1001"].state is AgentState.RESERVED, what="ringing")
+    second = w.caller("+14155550105")
+    acd = w.center.queues["support"]
+    await w.until(lambda: acd.dispatcher.queue_length == 2 or len(w.pbx.originated) >= 2,
+                  30, "first ring timed out")
+    # the agent is free again and takes the head of the line: the first caller, not the second
+    ringing_for = [r.caller_id for r in w.pbx.originated]
+    assert ringing_for[0] == "+14155550104"
+    assert ringing_for[1] == "+14155550104", ringing_for
+    assert second in acd.dispatcher.waiting and first not in acd.dispatcher.waiting
+
+
+async def test_a_caller_leaving_while_the_agent_rings_stops_the_ring(
+        world_factory: Any) -> None:
+    w = world_factory(["1001"], answer_after=30.0)
+    await w.center.start()
+    caller = w.caller("+14155550106", patience_s=3.0)
+    agent = w.center.board["1001"]
+    await w.until(lambda: agent.state is AgentState.RESERVED, what="ringing")
+    await w.until(lambda: agent.state is AgentState.READY, 20, "ring stopped")
+    leg = w.pbx.originated[0].channel_id or ""
+    assert w.model.channel(leg) is None and w.model.channel(caller) is None  # both hung up
+    assert w.center.queues["support"].abandoned == 1
+    assert w.agent_moves("1001")[-2:] == ["ready>reserved", "reserved>ready"]
+
+
+async def test_when_either_side_hangs_up_the_other_goes_too(world_factory: Any) -> None:
+    w = world_factory(["1001"])
+    await w.center.start()
+    caller = w.caller("+14155550107")
+    agent = w.center.board["1001"]
+    await w.until(lambda: agent.state is AgentState.ON_CALL, what="on call")
+    leg = w.pbx.originated[0].channel_id or ""
+    assert w.center.connector.paired_with(caller) == leg
+    await w.pbx.hangup(leg)  # the agent hangs up first
+    await w.until(lambda: w.model.channel(caller) is None, what="caller hung up by the server")
+    assert w.center.connector.paired_with(caller) is None
+
+
+class OneLine:
+    name = "one-line"
+
+    def __init__(self) -> None:
+        self.done = False
+        self.outcomes: list[LineOutcome] = []
+
+    def decide(self, snapshot: DialerSnapshot) -> int:
+        if self.done:
+            return 0
+        self.done = True
+        return 1
+
+    def record(self, outcome: LineOutcome, now: float) -> None:
+        self.outcomes.append(outcome)
+
+    def next_decision_at(self, now: float) -> float:
+        return now + 1.0
+
+
+async def test_a_dial_with_an_unknown_outcome_is_not_a_no_answer_nor_redialled(
+        world_factory: Any) -> None:
+    pacer = OneLine()
+    numbers = iter(["5551000"])
+    w = world_factory(["1001"], campaigns=[CampaignPlan("c1", lambda: next(numbers, None),
+                                                        pacing=pacer)])
+    w.pbx.failures["Local/"] = [ActionTimeout("Originate: no answer in 10s")]
+    await w.center.start()
+    campaign = w.center.campaigns["c1"]
+    await w.until(lambda: LineOutcome.HUMAN in pacer.outcomes, what="the call ran anyway")
+    assert LineOutcome.NO_ANSWER not in pacer.outcomes
+    assert campaign.unknown == 1
+    assert len([r for r in w.pbx.originated if r.endpoint.startswith("Local/")]) == 1
+
+
+async def test_a_dial_not_sent_fails_at_once_and_an_unknown_one_that_never_showed_later(
+        world_factory: Any) -> None:
+    pacer = OneLine()
+    numbers = iter(["5551000"])
+    w = world_factory(["1001"], campaigns=[CampaignPlan("c1", lambda: next(numbers, None),
+                                                        pacing=pacer)])
+    w.pbx.failures["Local/"] = [PbxUnavailable("AMI link is down")]
+    await w.center.start()
+    await w.until(lambda: LineOutcome.FAILED in pacer.outcomes, what="failed")
+    assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.FAILED]
+
+
+def test_the_error_contract_separates_not_sent_from_outcome_unknown() -> None:
+    assert issubclass(ConnectionLost, OutcomeUnknown)
+    assert issubclass(ActionTimeout, OutcomeUnknown)
+    assert not issubclass(ConnectionLost, PbxUnavailable)
+    assert not issubclass(OutcomeUnknown, PbxUnavailable)
+    assert not issubclass(PbxUnavailable, OutcomeUnknown)
+
+
+def test_one_identity_for_agents_channels() -> None:
+    endpoints = AgentEndpoints(is_agent={"2001", "agent.7"}.__contains__)
+    assert endpoints.endpoint("2001") == "PJSIP/2001"
+    assert endpoints.agent_of("PJSIP/2001-0000002a") == "2001"
+    assert endpoints.agent_of("PJSIP/agent.7-00000001") == "agent.7"
+    assert endpoints.agent_of("PJSIP/trunk-0000002b") is None  # not an agent
+    assert endpoints.agent_of("PJSIP/2002-0000002c") is None  # not on the board
+    assert endpoints.agent_of("Local/2001@agents-local-0000001a;1") is None
+    local = AgentEndpoints("Local/{agent}@agents-local", is_agent=lambda _: True)
+    assert local.agent_of("Local/2001@agents-local-0000001a;2") == "2001"
+    with pytest.raises(ValueError, match="agent"):
+        AgentEndpoints("PJSIP/fixed")
+
+
+def test_agents_come_from_configuration() -> None:
+    settings = Settings(acd={"agents": ["2001", {"agent_id": "2002", "skills": ["fr"],
+                                                 "logged_in": False}]})
+    assert [a.agent_id for a in settings.acd.agents] == ["2001", "2002"]
+    assert settings.acd.agents[1].skills == ["fr"] and not settings.acd.agents[1].logged_in
+    with pytest.raises(ValueError, match="unknown routing"):
+        Settings(acd={"routing": "nearest"})
+    with pytest.raises(ValueError):
+        Settings(acd={"agents": ["bad id with spaces"]})
+
+
+async def test_configured_agents_log_in_at_start(world_factory: Any) -> None:
+    w = world_factory(["1001", "1002"])
+    board: AgentBoard = w.center.board
+    assert [a.state for a in board] == [AgentState.OFFLINE, AgentState.OFFLINE]
+    await w.center.start()
+    assert [a.state for a in board] == [AgentState.READY, AgentState.READY]
