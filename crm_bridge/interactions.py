@@ -8,6 +8,13 @@ server knew is lost. The agent's wrap-up (disposition, notes) is added later thr
 :class:`InteractionRecorder` applies them in order from a queue, so the AMI reader never waits
 for the database. The row is inserted when the call starts (so a console can attach a wrap-up
 to a live call) and completed as the call goes on.
+
+**After a crash or an outage** nothing is lost and nothing is doubled. A restarted server's
+resync re-discovers the live calls and announces each with ``call.started``: the row of a call
+the previous process already recorded is *continued* (insert-or-continue on ``call_id``; fields
+already set, like ``started_at``, customer, agent or answer time, are kept). Then, on
+``pbx.resynced``, every open row whose call is no longer live is closed, with ``end_inferred``
+set: those calls ended while nobody was watching (see :class:`CloseEnded` for the time used).
 """
 
 from __future__ import annotations
@@ -16,13 +23,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import events as ev
+from callcenter.cti.model import CAUSE_VANISHED, CAUSE_VANISHED_TEXT
 from crm_bridge.lookup import find_customers
 from crm_bridge.models import Interaction
 from crm_bridge.phones import InvalidNumber, normalise
@@ -33,6 +43,11 @@ log = logging.getLogger(__name__)
 VARIABLE_COLUMNS = {"CC_QUEUE": "queue", "CC_AGENT": "agent", "CC_IVR_PATH": "ivr_path",
                     "CC_DIRECTION": "direction", "CC_RECORDING": "recording_ref"}
 INBOUND_CONTEXTS = frozenset({"inbound", "ivr", "holding"})
+#: ``hangup_cause`` of a row closed at a resync (the same words the call model uses for a call
+#: that vanished while the PBX link was down); a cause already recorded is kept
+INFERRED_CAUSE = f"{CAUSE_VANISHED} {CAUSE_VANISHED_TEXT}"[:64]
+#: open rows closed per UPDATE (well under SQLite's limit of bound parameters)
+CLOSE_BATCH = 500
 
 
 def _when(epoch: float) -> dt.datetime:
@@ -51,20 +66,51 @@ class NewInteraction:
 class InteractionUpdate:
     call_id: str
     values: dict[str, Any] = field(default_factory=dict)
+    #: write only columns that are still NULL: a resync's guess (the answer time of an adopted
+    #: call) must not overwrite what the previous process saw happen
+    if_unset: bool = False
 
 
-Change = NewInteraction | InteractionUpdate
+@dataclass(frozen=True, slots=True)
+class CloseEnded:
+    """After a resync: close every open row whose call is not in ``live``.
+
+    ``at`` is the resync's time. Those calls ended at some unknown moment while the server (or
+    its PBX link) was down, between the last event it saw and the resync; the resync is the
+    first moment it *knows* they are over, so that is the time recorded, with
+    ``end_inferred = True`` saying it is an upper bound, not the hang-up itself. (The start of
+    the outage would be no better a guess, and would hide calls that ran for a long time.)
+    """
+
+    at: dt.datetime
+    live: frozenset[str]
+
+
+Change = NewInteraction | InteractionUpdate | CloseEnded
 
 
 class InteractionTracker:
-    """Domain events -> row changes. Pure: no clock, no I/O."""
+    """Domain events -> row changes. Pure: no clock, no I/O.
+
+    It keeps the set of live call ids from ``call.started`` / ``call.ended``, so the close after
+    ``pbx.resynced`` sees exactly the calls the model announced up to that event, in the order
+    the recorder applies its changes. ``live`` may be seeded (:meth:`InteractionRecorder.start`)
+    when it starts listening after calls are already up.
+    """
+
+    def __init__(self, live: Iterable[str] = ()) -> None:
+        self.live: set[str] = set(live)
 
     def on_event(self, event: ev.DomainEvent) -> Change | None:
         if isinstance(event, ev.CallStarted):
+            self.live.add(event.call_id)
             direction = "inbound" if event.context in INBOUND_CONTEXTS else "outbound"
             return NewInteraction(event.call_id, _when(event.at), direction, event.caller_num)
+        if isinstance(event, ev.PbxResynced):
+            return CloseEnded(_when(event.at), frozenset(self.live))
         if isinstance(event, ev.CallAnswered):
-            return InteractionUpdate(event.call_id, {"answered_at": _when(event.at)})
+            return InteractionUpdate(event.call_id, {"answered_at": _when(event.at)},
+                                     if_unset=True)
         if isinstance(event, ev.ChannelVariableSet):
             column = VARIABLE_COLUMNS.get(event.name)
             if column is None or not event.value:
@@ -81,9 +127,14 @@ class InteractionTracker:
                 values["caller_number"] = event.caller_number
             return InteractionUpdate(event.call_id, values)
         if isinstance(event, ev.CallEnded):
+            self.live.discard(event.call_id)
             cause = f"{event.hangup_cause} {event.hangup_cause_text}".strip()
+            # a call the model closed as a ghost at a resync ended unseen, like CloseEnded's
+            vanished = (event.hangup_cause == CAUSE_VANISHED
+                        and event.hangup_cause_text == CAUSE_VANISHED_TEXT)
             return InteractionUpdate(event.call_id, {"ended_at": _when(event.at),
-                                                     "hangup_cause": cause[:64]})
+                                                     "hangup_cause": cause[:64],
+                                                     "end_inferred": vanished})
         return None
 
 
@@ -91,10 +142,15 @@ class InteractionRecorder:
     """Applies tracker changes to the database, in order, off the event-publishing path."""
 
     def __init__(self, bus: ev.EventBus, sessions: async_sessionmaker[AsyncSession],
-                 default_region: str, queue_size: int = 100_000) -> None:
+                 default_region: str, queue_size: int = 100_000,
+                 live_calls: Callable[[], Iterable[str]] | None = None) -> None:
+        """``live_calls`` (e.g. ``lambda: model.calls``) names the calls already up when the
+        recorder starts; needed only when it starts after the PBX link (``build_app`` starts it
+        before, so the tracker sees every ``call.started``)."""
         self.bus = bus
         self.sessions = sessions
         self.default_region = default_region
+        self.live_calls = live_calls
         self.tracker = InteractionTracker()
         self.queue: asyncio.Queue[Change] = asyncio.Queue(queue_size)
         self.written = 0
@@ -110,9 +166,11 @@ class InteractionRecorder:
             self.queue.put_nowait(change)
         except asyncio.QueueFull:
             self.dropped += 1
-            log.error("interaction queue full; change dropped", extra={"call_id": change.call_id})
+            log.error("interaction queue full; change dropped", extra=_describe(change))
 
     async def start(self) -> None:
+        if self.live_calls is not None:
+            self.tracker.live.update(self.live_calls())
         self.bus.add_handler(self.on_event)
         self._task = asyncio.create_task(self._run(), name="interaction-recorder")
 
@@ -134,8 +192,7 @@ class InteractionRecorder:
                 self.written += 1
             except Exception:
                 self.failed += 1
-                log.exception("could not record interaction change",
-                              extra={"call_id": change.call_id})
+                log.exception("could not record interaction change", extra=_describe(change))
             finally:
                 self.queue.task_done()
 
@@ -151,23 +208,78 @@ class InteractionRecorder:
     async def apply(self, change: Change) -> None:
         async with self.sessions() as session, session.begin():
             if isinstance(change, NewInteraction):
-                customer_id = None
-                if change.caller_number:
-                    try:
-                        found = await find_customers(session, change.caller_number,
-                                                     self.default_region)
-                    except ValueError:
-                        found = []
-                    if len(found) == 1:
-                        customer_id = found[0].id
-                session.add(Interaction(
-                    call_id=change.call_id, customer_id=customer_id,
+                await self._insert_or_continue(session, change)
+            elif isinstance(change, CloseEnded):
+                await self._close_ended(session, change)
+            else:
+                await self._update(session, change)
+
+    async def _insert_or_continue(self, session: AsyncSession, change: NewInteraction) -> None:
+        """A new row, unless the call has one: a call adopted after a restart continues it.
+
+        Checked first (no customer look-up for an adopted call), and the insert itself does
+        nothing on a ``call_id`` conflict, so a row written meanwhile by another writer is not
+        an error either (SQLite and PostgreSQL both have ON CONFLICT DO NOTHING).
+        """
+        known = await session.scalar(select(Interaction.id)
+                                     .where(Interaction.call_id == change.call_id))
+        if known is not None:
+            log.debug("interaction continued", extra={"call_id": change.call_id})
+            return
+        customer_id = None
+        if change.caller_number:
+            try:
+                found = await find_customers(session, change.caller_number, self.default_region)
+            except ValueError:
+                found = []
+            if len(found) == 1:
+                customer_id = found[0].id
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(Interaction)
+            .values(call_id=change.call_id, customer_id=customer_id,
                     direction=change.direction,
                     caller_number=self._number(change.caller_number),
-                    started_at=change.started_at))
-            else:
-                if "caller_number" in change.values:
-                    change.values["caller_number"] = self._number(change.values["caller_number"])
-                await session.execute(update(Interaction)
-                                      .where(Interaction.call_id == change.call_id)
-                                      .values(**change.values))
+                    started_at=change.started_at)
+            .on_conflict_do_nothing(index_elements=[Interaction.call_id]))
+
+    async def _update(self, session: AsyncSession, change: InteractionUpdate) -> None:
+        values = dict(change.values)
+        if "caller_number" in values:
+            values["caller_number"] = self._number(values["caller_number"])
+        statement = update(Interaction).where(Interaction.call_id == change.call_id)
+        if change.if_unset:
+            for column in values:
+                statement = statement.where(getattr(Interaction, column).is_(None))
+        await session.execute(statement.values(**values))
+
+    async def _close_ended(self, session: AsyncSession, change: CloseEnded) -> None:
+        """Close the open rows of calls that are not live (see :class:`CloseEnded`).
+
+        Open rows are few (the partial index ``ix_interactions_open`` holds only them), so they
+        are read and compared here rather than sent as a ``NOT IN`` list of every live call.
+        Rows without a ``call_id`` are no calls of ours and stay as they are.
+        """
+        open_rows = await session.execute(
+            select(Interaction.id, Interaction.call_id)
+            .where(Interaction.ended_at.is_(None), Interaction.call_id.is_not(None)))
+        ended = [row_id for row_id, call_id in open_rows if call_id not in change.live]
+        for first in range(0, len(ended), CLOSE_BATCH):
+            await session.execute(
+                update(Interaction)
+                .where(Interaction.id.in_(ended[first:first + CLOSE_BATCH]),
+                       Interaction.ended_at.is_(None))
+                .values(ended_at=change.at, end_inferred=True,
+                        hangup_cause=func.coalesce(Interaction.hangup_cause, INFERRED_CAUSE)))
+        if ended:
+            log.info("interactions of calls that ended unseen closed",
+                     extra={"closed": len(ended), "live": len(change.live),
+                            "ended_at": change.at.isoformat()})
+
+
+def _describe(change: Change) -> dict[str, Any]:
+    """Log fields of a change (a resync's close has no single call)."""
+    if isinstance(change, CloseEnded):
+        return {"change": "close_ended", "live": len(change.live)}
+    return {"change": type(change).__name__, "call_id": change.call_id}

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -52,6 +53,8 @@ OPEN_COMPLAINT_STATUSES = ("open", "in_progress")
 CUSTOMER_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
 """What a customer code may be: letters, digits, ``_`` and ``-``, at most 32 characters (what
 callers key into the IVR is digits only; imported codes may be richer)."""
+OPEN_ROWS = "ended_at IS NULL"
+"""An interaction whose call has not ended (as far as the server knows)."""
 
 # BIGINT on PostgreSQL (interactions and orders grow without bound); INTEGER on SQLite, where only
 # "INTEGER PRIMARY KEY" is the auto-incrementing rowid.
@@ -179,6 +182,10 @@ class Interaction(Base):
     __tablename__ = "interactions"
     __table_args__ = (
         Index(None, "customer_id", "started_at"),
+        # the open rows only (live calls, a handful): what a resync scans to close the calls
+        # that ended while the server was not watching, however long the history grows
+        Index("ix_interactions_open", "call_id", sqlite_where=text(OPEN_ROWS),
+              postgresql_where=text(OPEN_ROWS)),
         CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
     )
 
@@ -199,6 +206,10 @@ class Interaction(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     recording_ref: Mapped[str | None] = mapped_column(String(255))
+    #: how ``ended_at`` was learnt: False seen (``call.ended``), True inferred (the call ended
+    #: while the server was down or its PBX link was: the time is that of the next resync),
+    #: NULL while the call is open (and on rows written before migration 0002)
+    end_inferred: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class SatisfactionRating(Base):

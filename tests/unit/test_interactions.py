@@ -9,8 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from callcenter import events as ev
+from callcenter.cti.model import CAUSE_VANISHED, CAUSE_VANISHED_TEXT
 from crm_bridge.db import make_engine, session_factory, upgrade_database
-from crm_bridge.interactions import InteractionRecorder, InteractionTracker, NewInteraction
+from crm_bridge.interactions import (
+    CloseEnded,
+    InteractionRecorder,
+    InteractionTracker,
+    InteractionUpdate,
+    NewInteraction,
+)
 from crm_bridge.models import Customer, Interaction, Phone
 
 pytestmark = pytest.mark.unit
@@ -32,6 +39,33 @@ def test_tracker_maps_events_to_changes() -> None:
                                         hangup_cause_text="User busy", duration_s=10,
                                         answered=False))
     assert end.values["hangup_cause"] == "17 User busy"  # type: ignore[union-attr]
+    assert end.values["end_inferred"] is False  # type: ignore[union-attr]
+
+
+def _resynced(at: float) -> ev.PbxResynced:
+    return ev.PbxResynced(at=at, pbx="asterisk", channels=0, calls=0, bridges=0,
+                          ghosts_removed=0, discovered=0, duration_s=0.1)
+
+
+def test_tracker_knows_the_live_calls_at_each_resync() -> None:
+    tracker = InteractionTracker(live=["seeded"])
+    for call_id in ("a", "b", "c"):
+        tracker.on_event(ev.CallStarted(at=1.0, call_id=call_id))
+    tracker.on_event(ev.CallEnded(at=2.0, call_id="b", hangup_cause=16,
+                                  hangup_cause_text="Normal Clearing", duration_s=1,
+                                  answered=True))
+    ghost = tracker.on_event(ev.CallEnded(at=3.0, call_id="c", hangup_cause=CAUSE_VANISHED,
+                                          hangup_cause_text=CAUSE_VANISHED_TEXT, duration_s=2,
+                                          answered=False))
+    assert isinstance(ghost, InteractionUpdate) and ghost.values["end_inferred"] is True
+    close = tracker.on_event(_resynced(1_700_000_000.0))
+    assert isinstance(close, CloseEnded)
+    assert close.live == frozenset({"seeded", "a"})
+    assert close.at.timestamp() == 1_700_000_000.0 and close.at.tzinfo is not None
+    tracker.on_event(ev.CallStarted(at=4.0, call_id="d"))
+    assert close.live == frozenset({"seeded", "a"})  # a snapshot, not the tracker's own set
+    answered = tracker.on_event(ev.CallAnswered(at=5.0, call_id="d"))
+    assert isinstance(answered, InteractionUpdate) and answered.if_unset
 
 
 async def test_recorder_writes_every_call_in_order(tmp_path: Path) -> None:
