@@ -8,10 +8,14 @@ Modules, pure ones first:
 - ``import_rows``: header mapping and row validation for imports.
 - ``synth`` / ``synth_data``: a deterministic synthetic CRM (rows as dicts).
 - ``models``: SQLAlchemy 2 models; ``migrations/``: alembic (``db.upgrade_database``).
+- ``urls``: database URLs as people type them -> the async drivers (``async_database_url``,
+  ``UnsupportedDatabaseUrl``); light, so the configuration can use it.
 - ``db``: ``make_engine``, ``session_factory``, ``upgrade_database``, ``downgrade_database``.
 - ``lookup``: ``find_customers``, ``build_card``, ``lookup_card`` (what screen pops and REST call).
 - ``seed``: bulk synthetic data (``callcenter crm seed``); ``importer``: CSV/Excel
   (``callcenter crm import``).
+- ``interactions``: every call's row, written from the event stream (continued after a restart,
+  closed with an inferred end when the call ended unseen).
 
-Interactions recording, the complaint workflow and analytics build on these models later.
+The complaint workflow and analytics build on these models later.
 """

@@ -11,8 +11,9 @@ to a live call) and completed as the call goes on.
 
 **After a crash or an outage** nothing is lost and nothing is doubled. A restarted server's
 resync re-discovers the live calls and announces each with ``call.started``: the row of a call
-the previous process already recorded is *continued* (insert-or-continue on ``call_id``; fields
-already set, like ``started_at``, customer, agent or answer time, are kept). Then, on
+the previous process already recorded is *continued* (insert-or-continue on ``call_id``; the
+``started_at``, customer and answer time already recorded are kept; the variables the PBX still
+holds, such as queue and agent, are applied as they would be live). Then, on
 ``pbx.resynced``, every open row whose call is no longer live is closed, with ``end_inferred``
 set: those calls ended while nobody was watching (see :class:`CloseEnded` for the time used).
 """
@@ -78,8 +79,9 @@ class CloseEnded:
     ``at`` is the resync's time. Those calls ended at some unknown moment while the server (or
     its PBX link) was down, between the last event it saw and the resync; the resync is the
     first moment it *knows* they are over, so that is the time recorded, with
-    ``end_inferred = True`` saying it is an upper bound, not the hang-up itself. (The start of
-    the outage would be no better a guess, and would hide calls that ran for a long time.)
+    ``end_inferred = True`` saying it is an upper bound, not the hang-up itself. (The moment
+    the outage began is no better: a killed process leaves no last word, and a call that ran
+    on for most of the outage would look shorter than it was.)
     """
 
     at: dt.datetime
