@@ -78,6 +78,9 @@ class AcdSettings(BaseModel):
     connect_timeout_s: float = Field(
         2.0, gt=0, description="outbound: seconds a person may wait for an agent (FTC: 2)")
     wrap_up_s: float = Field(10.0, ge=0, description="wrap-up after each call")
+    no_answer_pause_after: int = Field(
+        3, ge=0, description="rings unanswered in a row before an agent is paused "
+                             "(reason no_answer); 0: never")
     agent_endpoint: str = Field("PJSIP/{agent}", description="the PBX endpoint of an agent")
     agents: list[AgentSettings] = Field(
         default_factory=list,

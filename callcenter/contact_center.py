@@ -145,7 +145,8 @@ def build_contact_center(
     agent_events = AgentEventPublisher(board, bus)
     default_wrap_up = settings.wrap_up_s
     phones = AgentPhones(board, bus, clock,
-                         wrap_up_s=wrap_up_s or (lambda _agent: default_wrap_up))
+                         wrap_up_s=wrap_up_s or (lambda _agent: default_wrap_up),
+                         pause_after_misses=settings.no_answer_pause_after)
     connector = AgentConnector(pbx, bus, phones, endpoints)
     rng = rng or random.Random()
     queues = {

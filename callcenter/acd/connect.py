@@ -112,7 +112,8 @@ class AgentConnector:
         if result is ConnectResult.UNKNOWN:
             self._orphan(leg_id)
         elif result is not ConnectResult.CONNECTED:
-            self.phones.leg_failed(leg_id)  # no-op once the leg's own hang-up moved the agent
+            # no-op once the leg's own hang-up moved the agent (answered, then bridge failed)
+            self.phones.leg_failed(leg_id, missed=result is ConnectResult.NOT_ANSWERED)
         return result
 
     async def _ring_and_bridge(self, party_id: str, leg_id: str, agent: Agent, caller_id: str,

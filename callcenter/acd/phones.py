@@ -15,15 +15,27 @@ from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
 from callcenter.core.clock import Clock
 
+#: the pause reason of an agent whose phone rang out too many times in a row
+NO_ANSWER_REASON = "no_answer"
+
 
 class AgentPhones:
+    """``pause_after_misses``: an agent whose phone rang unanswered that many times in a row
+    is paused (reason ``no_answer``) instead of being offered the next call at once — an
+    unattended or unregistered phone would otherwise take every caller for a ring time, or,
+    failing at once, spin. 0 never pauses."""
+
     def __init__(self, board: AgentBoard, bus: ev.EventBus, clock: Clock,
-                 wrap_up_s: Callable[[Agent], float] = lambda agent: 10.0) -> None:
+                 wrap_up_s: Callable[[Agent], float] = lambda agent: 10.0,
+                 pause_after_misses: int = 3) -> None:
         self.board = board
         self.bus = bus
         self.clock = clock
         self.wrap_up_s = wrap_up_s
+        self.pause_after_misses = pause_after_misses
         self._legs: dict[str, Agent] = {}
+        #: agent id -> rings unanswered in a row
+        self.misses: dict[str, int] = {}
         bus.add_handler(self.on_event)
 
     def close(self) -> None:
@@ -33,16 +45,27 @@ class AgentPhones:
         """``channel_id`` is the leg ringing ``agent`` (already reserved)."""
         self._legs[channel_id] = agent
 
-    def leg_failed(self, channel_id: str) -> None:
-        """The leg could not be placed or was not answered: the agent is free again."""
+    def leg_failed(self, channel_id: str, *, missed: bool = False) -> None:
+        """The leg could not be placed or was not answered: the agent is free again — or
+        paused, when ``missed`` (the phone rang out) made too many misses in a row."""
         agent = self._legs.pop(channel_id, None)
-        if agent is not None and agent.state is AgentState.RESERVED:
-            self.board.finish_work(agent, self.clock.now())
+        if agent is None or agent.state is not AgentState.RESERVED:
+            return
+        now = self.clock.now()
+        if missed:
+            misses = self.misses.get(agent.agent_id, 0) + 1
+            self.misses[agent.agent_id] = misses
+            if 0 < self.pause_after_misses <= misses and not agent.leaving:
+                self.misses[agent.agent_id] = 0
+                self.board.move(agent, AgentState.PAUSED, now, reason=NO_ANSWER_REASON)
+                return
+        self.board.finish_work(agent, now)
 
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelStateChanged):
             agent = self._legs.get(event.channel_id)
             if agent is not None and event.state == "up" and agent.state is AgentState.RESERVED:
+                self.misses.pop(agent.agent_id, None)
                 self.board.answer(agent, self.clock.now())
         elif isinstance(event, ev.ChannelHungUp):
             agent = self._legs.get(event.channel_id)

@@ -313,3 +313,19 @@ async def test_configured_agents_log_in_at_start(world_factory: Any) -> None:
     assert [a.state for a in board] == [AgentState.OFFLINE, AgentState.OFFLINE]
     await w.center.start()
     assert [a.state for a in board] == [AgentState.READY, AgentState.READY]
+
+
+async def test_an_agent_whose_phone_keeps_ringing_out_is_paused_not_spun(
+        world_factory: Any) -> None:
+    """An unattended (or unregistered) phone would take every caller in turn; after three
+    rings unanswered in a row the agent is paused with reason no_answer."""
+    w = world_factory(["1001"])
+    w.sim.unregister_endpoint("PJSIP/1001")  # fails at once, as Asterisk's chan_unavailable
+    await w.center.start()
+    w.caller("+14155550108")
+    agent = w.center.board["1001"]
+    await w.until(lambda: agent.state is AgentState.PAUSED, what="paused")
+    assert agent.pause_reason == "no_answer"
+    assert len(w.pbx.originated) == 3
+    assert w.center.queues["support"].dispatcher.queue_length == 1  # still waiting, in line
+    check_event_order(w.dicts())
