@@ -76,6 +76,9 @@ class AgentConnector:
         self._pairs: dict[str, str] = {}
         #: waiting party -> the agent leg ringing for it (the ring stops if the party leaves)
         self._ringing: dict[str, str] = {}
+        #: channels being hung up because their pair ended (Asterisk may first send them back
+        #: to their dialplan, e.g. a caller to [holding]: that is not a new wait)
+        self._ending: set[str] = set()
         #: agent legs whose ring outcome is unknown: hung up as soon as the PBX shows them
         #: (a dict for its order: the oldest are forgotten beyond ``_MAX_ORPHANS``)
         self._orphans: dict[str, None] = {}
@@ -87,6 +90,18 @@ class AgentConnector:
 
     def paired_with(self, channel_id: str) -> str | None:
         return self._pairs.get(channel_id)
+
+    def is_ending(self, channel_id: str) -> bool:
+        """The server is hanging ``channel_id`` up because its conversation ended."""
+        return channel_id in self._ending
+
+    async def _end(self, channel_id: str) -> None:
+        self._ending.add(channel_id)
+        try:
+            await hang_up_if_alive(self.pbx, channel_id)
+        finally:
+            if not is_live(self.pbx.calls, channel_id):
+                self._ending.discard(channel_id)
 
     async def connect(self, party_id: str, agent: Agent, *, caller_id: str = "",
                       ring_timeout_s: float = 20.0,
@@ -180,13 +195,17 @@ class AgentConnector:
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelHungUp):
             self._orphans.pop(event.channel_id, None)
+            self._ending.discard(event.channel_id)
             other = self._pairs.pop(event.channel_id, None)
             if other is not None:
                 self._pairs.pop(other, None)
-                self._tasks.spawn(hang_up_if_alive(self.pbx, other))
+                self._ending.add(other)
+                self._tasks.spawn(self._end(other))
             ringing = self._ringing.pop(event.channel_id, None)
             if ringing is not None:  # the party left while its agent's phone rang
                 self._tasks.spawn(hang_up_if_alive(self.pbx, ringing))
+        elif isinstance(event, ev.PbxResynced):
+            self._ending.clear()  # a hang-up lost with the link: such a channel may wait again
         elif isinstance(event, ev.ChannelCreated | ev.ChannelStateChanged):
             if event.channel_id in self._orphans:
                 self._tasks.spawn(self._hang_up_orphan(event.channel_id))

@@ -100,7 +100,8 @@ class InboundAcd:
 
     def _caller_waiting(self, channel_id: str) -> None:
         channel = self.pbx.calls.channel(channel_id)
-        if channel is None or channel_id in self.dispatcher.waiting or channel_id in self._ringing:
+        if (channel is None or channel_id in self.dispatcher.waiting
+                or channel_id in self._ringing or self.connector.is_ending(channel_id)):
             return
         self._parked.pop(channel_id, None)
         if channel.variables.get("CC_QUEUE", DEFAULT_QUEUE) != self.queue:
