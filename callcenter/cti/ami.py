@@ -80,6 +80,9 @@ class AmiClient:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._sessions = 0
+        #: why the current connection is going down, when we know before the socket closes
+        #: (Shutdown event, unanswered Ping, a requested drop); read by on_connection_lost
+        self._loss_cause: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -91,6 +94,7 @@ class AmiClient:
     async def stop(self) -> None:
         self._stopping = True
         if self.protocol is not None:
+            self._loss_cause = "client stopped"
             self.protocol.close()
         if self._task is not None:
             self._task.cancel()
@@ -109,6 +113,7 @@ class AmiClient:
     def drop_connection(self) -> None:
         """Cut the TCP connection as a network failure would (used by tests and operators)."""
         if self.protocol is not None:
+            self._loss_cause = "connection dropped on request"
             self.protocol.abort()
 
     async def _supervise(self) -> None:
@@ -143,6 +148,7 @@ class AmiClient:
             s.connect_timeout_s,
         )
         self.protocol = protocol
+        self._loss_cause = None
         try:
             self.model.begin_resync()
             answer = await self._send(protocol, {
@@ -185,18 +191,18 @@ class AmiClient:
         assert protocol.lost is not None, "connection_made has run"
         while not protocol.closed:
             done, _ = await asyncio.wait({protocol.lost}, timeout=interval)
-            if done:
-                self.stats.last_error = "connection lost"
+            if done:  # on_connection_lost has recorded why
                 return
             try:
                 await self._send(protocol, {"Action": "Ping"}, interval)
             except ActionTimeout:
-                self.stats.last_error = "keep-alive Ping unanswered"
+                # abort() reports the loss later: the link-down event, sent on return, must
+                # already know why
+                self._loss_cause = self.stats.last_error = "keep-alive Ping unanswered"
                 log.warning("AMI keep-alive failed; dropping the connection")
                 protocol.abort()
                 return
             except ConnectionLost:
-                self.stats.last_error = "connection lost"
                 return
 
     async def _resync(self, protocol: AmiProtocol) -> None:
@@ -251,13 +257,24 @@ class AmiClient:
 
     def on_event(self, headers: dict[str, Any]) -> None:
         if headers.get("Event") == "Shutdown":
-            self.stats.last_error = "Asterisk shutting down"
+            self._loss_cause = "Asterisk shutting down"
         self.model.apply(headers)
 
     def on_connection_lost(self, exc: BaseException | None) -> None:
+        """Log and record why *this* connection ended.
+
+        ``stats.last_error`` still holds the previous outage's reason (or a failed connect
+        attempt's) until now, so it cannot be what is logged: the reason is the socket's
+        error, else what we noticed first (Shutdown, missed Ping, a drop we asked for), else
+        the peer closed the connection.
+        """
         if exc is not None:
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning("AMI connection lost", extra={"reason": self.stats.last_error})
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            reason = self._loss_cause or "closed by peer (EOF)"
+        self._loss_cause = None
+        self.stats.last_error = reason
+        log.warning("AMI connection lost", extra={"reason": reason})
 
     # --- actions ------------------------------------------------------------------------
 

@@ -123,8 +123,31 @@ class Channel:
 
 
 @dataclass(slots=True)
+class Transfer:
+    """A transfer Asterisk reported (``BlindTransfer``), kept on the transferee's call.
+
+    Reporting needs to know a call was transferred and where to, even after the legs that
+    took part are gone; the bridges alone do not say it (a Redirect out of a bridge looks
+    the same as a hangup of one side followed by a new bridge).
+    """
+
+    at: float
+    kind: str
+    transferee: str
+    transferer: str
+    context: str
+    exten: str
+    result: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at, "kind": self.kind, "transferee": self.transferee,
+                "transferer": self.transferer, "context": self.context, "exten": self.exten,
+                "result": self.result}
+
+
+@dataclass(slots=True)
 class Call:
-    """All channels sharing one linkedid."""
+    """All channels sharing one linkedid (as it was when each channel was created)."""
 
     call_id: str
     started_at: float
@@ -139,6 +162,7 @@ class Call:
     #: every leg, live or hung up, in creation order
     legs: dict[str, Channel] = field(default_factory=dict)
     live: int = 0
+    transfers: list[Transfer] = field(default_factory=list)
 
     @property
     def state(self) -> CallState:
@@ -172,6 +196,7 @@ class Call:
             "exten": self.exten,
             "variables": self.variables(),
             "legs": [leg.to_dict() for leg in self.legs.values()],
+            "transfers": [transfer.to_dict() for transfer in self.transfers],
         }
 
 
@@ -235,6 +260,10 @@ class CallModel:
         #: uniqueids touched by live events since the last resync began (see reconcile)
         self._touched: set[str] | None = None
         self._hung_up_since: set[str] | None = None
+        #: uniqueids of channels closed lately (bounded): their late events must not revive
+        #: them, and the event's Linkedid cannot find their call (bridging changes it)
+        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._closed_limit = max(1024, 8 * retain_ended)
         self._handlers: dict[str, Callable[[Headers], None]] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
@@ -251,6 +280,7 @@ class CallModel:
             "BridgeDestroy": self._on_bridge_destroy,
             "BridgeEnter": self._on_bridge_enter,
             "BridgeLeave": self._on_bridge_leave,
+            "BlindTransfer": self._on_blind_transfer,
             "DTMFEnd": self._on_dtmf_end,
         }
 
@@ -315,9 +345,11 @@ class CallModel:
             return channel
         if self._hung_up_since is not None and uid in self._hung_up_since:
             return None
+        if uid in self._closed:
+            return None  # a late event (a NewCallerid after the Hangup) about a closed leg
         known_call = self.get_call(str(headers.get("Linkedid") or uid))
         if known_call is not None and uid in known_call.legs:
-            return None  # a late event (e.g. duplicate Hangup) about a leg already closed
+            return None  # the same, closed long ago but its call still retained
         return self._create_channel(headers, uid)
 
     def _create_channel(self, headers: Headers, uid: str) -> Channel:
@@ -379,6 +411,7 @@ class CallModel:
         num = headers.get("CallerIDNum")
         if num and isinstance(num, str) and num != "<unknown>":
             channel.caller_num = num
+            self._follow_caller_id(channel)
         num = headers.get("ConnectedLineNum")
         if num and isinstance(num, str) and num != "<unknown>":
             channel.connected_num = num
@@ -406,6 +439,22 @@ class CallModel:
         if channel is not None:
             channel.caller_num = _text(headers.get("CallerIDNum"))
             channel.caller_name = _text(headers.get("CallerIDName"))
+            self._follow_caller_id(channel)
+
+    def _follow_caller_id(self, channel: Channel) -> None:
+        """Keep the call's caller id equal to its originating leg's.
+
+        A call originated with a CallerID starts without one: Asterisk's Newchannel says
+        ``<unknown>`` (or the endpoint's own number) and a NewCallerid follows at once, so
+        the call-level number cannot be frozen when the call is created. The originating leg
+        is the call's first; another leg only fills in a call that has no number at all.
+        """
+        call = self.calls.get(channel.call_id)
+        if call is None or not channel.caller_num:
+            return
+        if channel is next(iter(call.legs.values())) or not call.caller_num:
+            call.caller_num = channel.caller_num
+            call.caller_name = channel.caller_name
 
     def _on_connected_line(self, headers: Headers) -> None:
         channel = self._channel(headers)
@@ -442,6 +491,18 @@ class CallModel:
         if channel is not None and isinstance(new_name, str) and new_name:
             channel.name = new_name
 
+    def _on_blind_transfer(self, headers: Headers) -> None:
+        uid = headers.get("TransfereeUniqueid")
+        channel = self.channels.get(uid) if isinstance(uid, str) else None  # type: ignore[arg-type]
+        call = self.calls.get(channel.call_id) if channel is not None else None
+        if channel is None or call is None:
+            return
+        call.transfers.append(Transfer(
+            at=self._at(headers), kind="blind", transferee=channel.channel_id,
+            transferer=_text(headers.get("TransfererUniqueid")),
+            context=_text(headers.get("Context")), exten=_text(headers.get("Extension")),
+            result=_text(headers.get("Result"))))
+
     def _on_dtmf_end(self, headers: Headers) -> None:
         channel = self._channel(headers)
         digit = headers.get("Digit")
@@ -472,6 +533,9 @@ class CallModel:
                 bridge.channels.discard(channel.channel_id)
             channel.bridge_id = None
         del self.channels[channel.channel_id]
+        self._closed[channel.channel_id] = None
+        if len(self._closed) > self._closed_limit:
+            self._closed.popitem(last=False)
         if self._hung_up_since is not None:
             self._hung_up_since.add(channel.channel_id)
         self.emit(ev.ChannelHungUp(at=at, call_id=channel.call_id, channel_id=channel.channel_id,
@@ -562,9 +626,11 @@ class CallModel:
         self._touched = None
         self._hung_up_since = None
         now = self.clock()
+        rows = list(snapshot)
+        originators = self._originators(rows)
         seen: set[str] = set()
         discovered = 0
-        for row in snapshot:
+        for row in rows:
             uid = row.headers.get("Uniqueid")
             if not isinstance(uid, str) or not uid or uid in hung_up:
                 continue
@@ -575,6 +641,8 @@ class CallModel:
                 duration = _duration_s(headers.get("Duration"))
                 if duration is not None:
                     headers["Timestamp"] = str(now - duration)
+                if uid in originators:
+                    headers["Linkedid"] = uid
                 channel = self._create_channel(headers, uid)
                 discovered += 1
             elif uid not in touched:
@@ -595,6 +663,22 @@ class CallModel:
             if bridge_id not in known_bridges and not bridge.channels:
                 del self.bridges[bridge_id]
         return ReconcileResult(ghosts_removed=len(ghosts), discovered=discovered)
+
+    def _originators(self, rows: list[SnapshotChannel]) -> set[str]:
+        """Uniqueids of channels that started a call: their own uniqueid is a linkedid.
+
+        The snapshot gives a channel's linkedid as it is *now*, and Asterisk changes it when a
+        channel is bridged (it takes the oldest linkedid of the bridge). Created from events,
+        a Local channel's ``;1`` half bridged to another call stays in its own call; read from
+        a snapshot it would land in the other call. A channel whose uniqueid is the linkedid
+        of another channel (its own ``;2`` half, what it dialled) or of a call we follow is
+        that call's first channel, so its call is itself, as it would have been live.
+        """
+        linked = {str(row.headers.get("Linkedid")) for row in rows if row.headers.get("Linkedid")}
+        linked.update(self.calls)
+        return {str(row.headers.get("Uniqueid")) for row in rows
+                if row.headers.get("Uniqueid") in linked
+                and row.headers.get("Linkedid") != row.headers.get("Uniqueid")}
 
     def _place_in_bridge(self, channel: Channel, bridge_id: str | None, at: float) -> None:
         if channel.bridge_id == bridge_id:
