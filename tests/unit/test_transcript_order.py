@@ -199,3 +199,17 @@ async def test_replayed_transcripts_tell_causes_before_effects(path: Path, chunk
         bridged = [a for a in pbx.actions if a[0] == "bridge"]
         assert len(bridged) == 2
         assert center.queues["default"].answered == 2
+
+
+@pytest.mark.parametrize("chunk", [7, 97, 8192])
+def test_a_restart_and_resync_still_tells_lifecycles_in_order(chunk: int) -> None:
+    """Three AMI sessions around an Asterisk stop and a crash, reconciled with the recorded
+    snapshots: ghosts closed, calls discovered — each still created before it changes and
+    ended after its last channel."""
+    from tests.unit.test_transcripts import RESTART, replay_scenario
+
+    run = replay_scenario(RESTART, chunk)
+    stream = [e.to_dict() for e in run.seen]
+    assert any(e["type"] == "channel.hangup" and e["cause"] == 0 for e in stream)  # ghosts
+    check_lifecycles(stream)
+    check_event_order(stream)
