@@ -19,6 +19,7 @@ serve-sandbox:
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: venv
 	@test -n "$(BENCHES)" || { echo "no benchmarks in bench/"; exit 1; }

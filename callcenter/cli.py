@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -19,6 +20,9 @@ from callcenter.config import (
     load_settings,
     one_line,
 )
+
+if TYPE_CHECKING:
+    from callcenter.sandbox import Sandbox, SandboxError
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -94,8 +98,8 @@ def sandbox() -> None:
     """The real Asterisk 22 sandbox (Debian unstable chroot) for tests and development."""
 
 
-def _sandbox(ctx: click.Context):  # type: ignore[no-untyped-def]  # lazy import: fast CLI
-    from callcenter.sandbox import Sandbox, SandboxError
+def _sandbox(ctx: click.Context) -> tuple[Sandbox, type[SandboxError]]:
+    from callcenter.sandbox import Sandbox, SandboxError  # lazy import: fast CLI
 
     return Sandbox(_settings(ctx).sandbox), SandboxError
 
@@ -104,7 +108,7 @@ def _sandbox(ctx: click.Context):  # type: ignore[no-untyped-def]  # lazy import
 @click.pass_context
 def sandbox_up(ctx: click.Context) -> None:
     """Build (once, cached) and start Asterisk on loopback."""
-    box, error = _sandbox(ctx.parent)
+    box, error = _sandbox(ctx)
     try:
         box.up()
     except error as exc:
@@ -116,7 +120,7 @@ def sandbox_up(ctx: click.Context) -> None:
 @click.pass_context
 def sandbox_down(ctx: click.Context) -> None:
     """Stop Asterisk and unmount the sandbox."""
-    box, error = _sandbox(ctx.parent)
+    box, error = _sandbox(ctx)
     try:
         box.down()
     except error as exc:
@@ -127,7 +131,7 @@ def sandbox_down(ctx: click.Context) -> None:
 @click.pass_context
 def sandbox_status(ctx: click.Context) -> None:
     """Print whether the sandbox is built and running (JSON)."""
-    box, _ = _sandbox(ctx.parent)
+    box, _ = _sandbox(ctx)
     status = box.status()
     click.echo(json.dumps(status, indent=2))
     if not status.get("running"):

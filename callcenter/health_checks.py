@@ -87,7 +87,7 @@ class DatabaseCheck:
         try:
             async with asyncio.timeout(self.timeout):
                 async with self.engine.connect() as conn:
-                    value = (await conn.execute(text("SELECT 1"))).scalar_one()
+                    value: int = (await conn.execute(text("SELECT 1"))).scalar_one()
         except Exception as exc:
             raise HealthCheckFailed(f"database: {_describe(exc, self.timeout)}") from exc
         if value != 1:

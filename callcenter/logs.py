@@ -156,7 +156,7 @@ class HumanFormatter(logging.Formatter):
         return f"{head}  {pairs}{sep}{tail}"
 
 
-class _CallcenterHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CallcenterHandler(logging.StreamHandler[IO[str]]):
     """Marks the handler we own so reconfiguring replaces it instead of stacking another."""
 
 

@@ -169,7 +169,8 @@ class RedisEventRelay:
                             "%d events waiting", self.channel, exc, self.reconnect_max_s,
                             self._outbox.qsize() + 1,
                         )
-                        client = await self._close_client(client)
+                        await self._close_client(client)
+                        client = None
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, self.reconnect_max_s)
                 self._outbox.task_done()
@@ -248,4 +249,3 @@ class RedisEventRelay:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.aclose()
-        return None

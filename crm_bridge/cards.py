@@ -32,6 +32,10 @@ Platinum stays a matter of money alone."""
 TIERS = ("platinum", "gold", "silver", "bronze", "none")
 RECENT_LIMIT = 5
 
+Row = Mapping[Any, Any]
+"""A row read by column name: a dict, or SQLAlchemy's ``RowMapping`` (whose keys may also be
+column objects, so ``Mapping[str, Any]`` would not take it)."""
+
 
 def value_tier(total_amount: Decimal | int | float | str, order_count: int) -> str:
     """``platinum`` / ``gold`` / ``silver`` / ``bronze`` / ``none`` for a 365-day order history.
@@ -72,7 +76,7 @@ def money(value: Decimal | int | float | str | None) -> str:
     return str(Decimal(str(value if value is not None else 0)).quantize(Decimal("0.01")))
 
 
-def order_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def order_json(row: Row) -> dict[str, Any]:
     return {
         "order_id": row["id"],
         "product": row["product"],
@@ -82,7 +86,7 @@ def order_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def interaction_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def interaction_json(row: Row) -> dict[str, Any]:
     return {
         "interaction_id": row["id"],
         "call_id": row["call_id"],
@@ -101,7 +105,7 @@ def interaction_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def complaint_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def complaint_json(row: Row) -> dict[str, Any]:
     return {
         "complaint_id": row["id"],
         "status": row["status"],
@@ -111,7 +115,7 @@ def complaint_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def short_card(customer: Mapping[str, Any]) -> dict[str, Any]:
+def short_card(customer: Row) -> dict[str, Any]:
     """Enough to pick the right person from several who share a number."""
     return {
         "customer_id": customer["id"],
@@ -155,7 +159,9 @@ def full_card(
         "recent_interactions": [interaction_json(row) for row in recent_interactions],
         "open_complaints": [complaint_json(row) for row in open_complaints],
         "satisfaction": {
-            "average": round(float(rating_average), 2) if rating_count else None,
+            "average": round(float(rating_average), 2)
+            if rating_count and rating_average is not None
+            else None,
             "count": rating_count,
         },
     }

@@ -101,7 +101,9 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         # pandas parser errors, a file named .xlsx that is not a workbook, permissions
         raise ImportFileError(f"{path}: cannot be read: {exc}") from exc
     headers = [str(column) for column in frame.columns]
-    return headers, frame.to_dict("records")
+    # keys as text too: an .xlsx header cell may be a number or a date
+    rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+    return headers, rows
 
 
 async def import_file(url: str, path: str | Path, default_region: str) -> ImportReport:

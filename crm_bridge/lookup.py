@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
     CompoundSelect,
     Dialect,
     Select,
@@ -151,7 +153,7 @@ def _attach(session: AsyncSession, row: Mapping[str, Any]) -> Customer:
     sync = session.sync_session
     known = sync.identity_map.get(identity_key(Customer, row["id"]))
     if known is not None:
-        return known  # type: ignore[no-any-return]
+        return known
     customer = Customer(**{key: row[key] for key in _CUSTOMER_COLUMNS})
     make_transient_to_detached(customer)
     sync.add(customer)
@@ -162,7 +164,7 @@ def _card_statements() -> tuple[Select[Any], ...]:
     """The five card queries, built once with bind parameters (building a statement per call
     costs more than running it on SQLite): the customer with its aggregates as scalar
     subqueries, phones and tags together, and the three recent lists."""
-    cid = bindparam("customer_id")
+    cid: BindParameter[int] = bindparam("customer_id")
     in_window = (Order.customer_id == Customer.id, Order.ordered_at >= bindparam("since"))
     rated = SatisfactionRating.customer_id == Customer.id
     customer = select(
@@ -292,6 +294,12 @@ async def lookup_card(
 # --- SQLite: the whole look-up in one hop --------------------------------------------------
 
 
+def _column_key(column: ColumnElement[Any]) -> str:
+    if column.key is None:  # every column our statements select is named
+        raise ValueError(f"unnamed column {column!r} in a compiled statement")
+    return column.key
+
+
 class _Compiled:
     """A Core statement compiled once for SQLite, with what SQLAlchemy would do around it:
     positional parameters through the columns' bind processors, rows through the selected
@@ -308,7 +316,7 @@ class _Compiled:
         }
         self.defaults = {name: self._bind(name, value) for name, value in compiled.params.items()}
         columns = list(statement.selected_columns)
-        self.keys = tuple(column.key for column in columns)
+        self.keys = tuple(_column_key(column) for column in columns)
         self.result_processors = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in columns)
@@ -367,7 +375,7 @@ class _SqliteReader:
 
     async def run(self, fn: Callable[..., _T], *args: Any) -> _T:
         driver = self.driver
-        return await driver._execute(lambda: fn(_SqliteDb(driver._conn), *args))  # type: ignore[no-any-return]
+        return await driver._execute(lambda: fn(_SqliteDb(driver._conn), *args))
 
 
 _T = TypeVar("_T")

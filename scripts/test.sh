@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, `make test`, `.ci/run`): from a fresh Debian 12 machine, as root,
-# install what is missing, build the venv, lint, bring the Asterisk sandbox up, run every test,
-# bring the sandbox down again -- whatever happens (a sandbox that already ran before this
-# script started is left running).
+# install what is missing, build the venv, lint (ruff, mypy), bring the Asterisk sandbox up,
+# run every test, bring it down again -- whatever happens (a sandbox that already ran before
+# this script started is left running).
 #
 #   bash scripts/test.sh                 everything (what CI runs, with CI=true)
 #   PYTEST_ARGS="tests/unit -x" bash scripts/test.sh   extra arguments for pytest
@@ -181,6 +181,16 @@ if "$VENV/bin/ruff" check .; then
 else
     step_done "ruff" FAILED
     die "ruff found problems (see above); fix them or run: .venv/bin/ruff check --fix ."
+fi
+
+# Configuration in pyproject.toml ([tool.mypy]): callcenter and crm_bridge, strict on the pure
+# cores. A cold run (fresh checkout, no .mypy_cache) takes about 15 s, a warm one under 1 s.
+step "mypy (type check)"
+if "$VENV/bin/mypy"; then
+    step_done "mypy" ok
+else
+    step_done "mypy" FAILED
+    die "mypy found type errors (see above); fix them (an ignore must name its code: # type: ignore[code]), then run: .venv/bin/mypy"
 fi
 
 if [[ ${CI:-} != true && ${TEST_SANDBOX:-1} == 0 ]]; then

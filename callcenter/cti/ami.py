@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 
 from panoramisk.message import Message
 
@@ -40,7 +40,7 @@ from callcenter.cti.protocol import AmiProtocol, TwoStepAction
 
 log = logging.getLogger(__name__)
 
-Answer = Message | list[Message]
+Answer: TypeAlias = Message | list[Message]
 
 _NO_SUCH_CHANNEL = ("no such channel", "channel not found", "channel does not exist")
 

@@ -65,7 +65,7 @@ def parse_block(block: str) -> dict[str, Any]:
     """
     lines = block.split(EOL)
     try:
-        headers: dict[str, Any] = dict([line.split(": ", 1) for line in lines])  # type: ignore[misc]
+        headers: dict[str, Any] = dict([line.split(": ", 1) for line in lines])
         if len(headers) == len(lines):
             return headers
     except ValueError:
@@ -109,7 +109,7 @@ class AmiProtocol(AMIProtocol):
         self.lost: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
         self.closed = False
         self.lost = asyncio.get_running_loop().create_future()
 
@@ -228,4 +228,4 @@ class AmiProtocol(AMIProtocol):
         """Drop the TCP connection at once (keep-alive failure, or tests cutting the link)."""
         transport = getattr(self, "transport", None)
         if transport is not None:
-            transport.abort()  # type: ignore[attr-defined]
+            transport.abort()

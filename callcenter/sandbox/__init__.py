@@ -136,7 +136,7 @@ def debian_mirror(
                         continue
                     candidates.append(uri)
     debianish = [u for u in candidates if u.rstrip("/").endswith("/debian")]
-    chosen = (debianish or candidates or [None])[0]
+    chosen = next(iter(debianish or candidates), None)
     if not chosen or not chosen.startswith(("http://", "https://", "file:")):
         raise SandboxError(
             "cannot find a Debian mirror in /etc/apt/sources.list.d/debian.sources or "

@@ -92,7 +92,11 @@ def rewrite_config(name: str, text: str, settings: SandboxSettings) -> str:
         if file_name != name:
             continue
         replacement = value(settings)
-        text, count = pattern.subn(lambda m, r=replacement: m.group("k") + r, text)
+
+        def keep_key(m: re.Match[str], r: str = replacement) -> str:
+            return m.group("k") + r
+
+        text, count = pattern.subn(keep_key, text)
         if count == 0:
             raise ConfigRewriteError(
                 f"{name}: no {what} line matching {pattern.pattern!r}; "

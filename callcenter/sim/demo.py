@@ -219,7 +219,8 @@ async def prepare_crm(url: str, customers: int) -> int:
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            existing = (await conn.execute(text("SELECT count(*) FROM customers"))).scalar_one()
+            result = await conn.execute(text("SELECT count(*) FROM customers"))
+            existing: int = result.scalar_one()
     finally:
         await engine.dispose()
     if existing == 0 and customers > 0:

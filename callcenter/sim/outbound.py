@@ -28,7 +28,7 @@ from callcenter.sim.staffing import (
     hang_up_agent,
     ratios,
 )
-from callcenter.sim.workload import OutboundWorkload
+from callcenter.sim.workload import OutboundWorkload, Sampler
 
 NO_ANSWER, BUSY, HUMAN, MACHINE = 0, 1, 2, 3
 
@@ -100,7 +100,9 @@ class OutboundSimulation:
 
     # --- the call list -----------------------------------------------------------------------
 
-    def _fate_samplers(self, rng: random.Random):  # type: ignore[no-untyped-def]
+    def _fate_samplers(self, rng: random.Random) -> tuple[
+        Sampler, Sampler, Sampler, Sampler, Sampler, Sampler, Sampler
+    ]:
         w = self.w
         return (rng.random, w.answer_delay_s.sampler(rng), w.amd.decision_s.sampler(rng),
                 w.talk_s.sampler(rng), w.wrapup_s.sampler(rng), w.busy_delay_s.sampler(rng),

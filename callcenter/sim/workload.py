@@ -129,7 +129,7 @@ class _Day(_Strict):
         """Staffing changes ``(time, agents)`` in time order, from 0 to the end of the day."""
         assert self.agents is not None
         times = sorted({0.0, *(s.from_s for s in self.agents), *(s.to_s for s in self.agents)})
-        steps = []
+        steps: list[tuple[float, int]] = []
         for t in times:
             if t >= self.duration_s:
                 continue

@@ -166,15 +166,25 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-def text(max_chars: int, *, strip: bool = True) -> Any:
-    """A bounded string type without NULs (surrounding whitespace stripped unless told)."""
-    return Annotated[str, StringConstraints(strip_whitespace=strip, min_length=1,
-                                            max_length=max_chars), AfterValidator(_no_nul)]
+def bounded(max_chars: int, *, strip: bool = True) -> StringConstraints:
+    """1 to ``max_chars`` characters, surrounding whitespace stripped unless told."""
+    return StringConstraints(strip_whitespace=strip, min_length=1, max_length=max_chars)
 
 
-def optional_text(max_chars: int, *, strip: bool = True) -> Any:
-    """Like :func:`text` but null, and blank (what forms send for "empty"), mean no value."""
-    return Annotated[text(max_chars, strip=strip) | None, BeforeValidator(_blank_to_none)]
+NO_NUL = AfterValidator(_no_nul)
+BLANK_IS_NONE = BeforeValidator(_blank_to_none)
+"""Null, and blank (what forms send for "empty"), mean no value."""
+
+# Bounded strings without NULs, and their optional forms (``BLANK_IS_NONE``). Spelled out as
+# aliases rather than built by a function: a type checker reads annotations, it does not run them.
+Text64 = Annotated[str, bounded(64), NO_NUL]
+Text100 = Annotated[str, bounded(100), NO_NUL]
+Text200 = Annotated[str, bounded(200), NO_NUL]
+Text2000 = Annotated[str, bounded(2000), NO_NUL]
+OptionalText64 = Annotated[Text64 | None, BLANK_IS_NONE]
+OptionalText100 = Annotated[Text100 | None, BLANK_IS_NONE]
+OptionalText200 = Annotated[Text200 | None, BLANK_IS_NONE]
+OptionalText2000 = Annotated[Text2000 | None, BLANK_IS_NONE]
 
 
 # --- idempotency ----------------------------------------------------------------------------
@@ -276,12 +286,12 @@ def _past(value: date) -> date:
     return value
 
 
-Name = Annotated[text(200), AfterValidator(_name)]
+Name = Annotated[Text200, AfterValidator(_name)]
 Code = Annotated[str, StringConstraints(pattern=f"^(?:{CUSTOMER_CODE_PATTERN.pattern})$")]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
                                          pattern=EMAIL_RE), AfterValidator(_no_nul)]
 PhoneText = Annotated[str, StringConstraints(max_length=MAX_INPUT_CHARS)]
-Tag = text(64)
+Tag = Text64
 
 
 class _CustomerBody(BaseModel):
@@ -291,11 +301,11 @@ class _CustomerBody(BaseModel):
     phones: list[PhoneText] | None = Field(None, max_length=20)
     customer_code: Annotated[Code | None, BeforeValidator(_blank_to_none)] = None
     email: Annotated[Email | None, BeforeValidator(_blank_to_none)] = None
-    company: optional_text(200) = None
-    title: optional_text(100) = None
-    address: optional_text(2000) = None
-    region: optional_text(100) = None
-    industry: optional_text(100) = None
+    company: OptionalText200 = None
+    title: OptionalText100 = None
+    address: OptionalText2000 = None
+    region: OptionalText100 = None
+    industry: OptionalText100 = None
     birthday: Annotated[date, AfterValidator(_past)] | None = None
     consent: bool | None = None
     do_not_call: bool | None = None

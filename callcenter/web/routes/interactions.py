@@ -7,13 +7,18 @@ browser must not lose a call. The console only adds what the server cannot know,
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import (
+    BLANK_IS_NONE,
+    NO_NUL,
+    OptionalText64,
+    bounded,
     crm_route,
-    optional_text,
     page,
     path_id,
     read_body,
@@ -29,9 +34,11 @@ class WrapUp(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    disposition: optional_text(64) = None
+    disposition: OptionalText64 = None
     # Notes keep their own line breaks and indentation: not stripped.
-    notes: optional_text(MAX_NOTES_CHARS, strip=False) = None
+    notes: Annotated[
+        Annotated[str, bounded(MAX_NOTES_CHARS, strip=False), NO_NUL] | None, BLANK_IS_NONE
+    ] = None
 
 
 @crm_route
