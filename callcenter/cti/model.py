@@ -287,7 +287,7 @@ class CallModel:
     # --- queries ----------------------------------------------------------------------
 
     def channel(self, channel_id: str) -> Channel | None:
-        """The channel by id (Asterisk's Uniqueid), live or hung up; None if not known."""
+        """The live channel by id (Asterisk's Uniqueid); None once it hung up, or if never seen."""
         return self.channels.get(channel_id)
 
     def get_call(self, call_id: str) -> Call | None:
@@ -493,7 +493,7 @@ class CallModel:
 
     def _on_blind_transfer(self, headers: Headers) -> None:
         uid = headers.get("TransfereeUniqueid")
-        channel = self.channels.get(uid) if isinstance(uid, str) else None  # type: ignore[arg-type]
+        channel = self.channels.get(uid) if isinstance(uid, str) else None
         call = self.calls.get(channel.call_id) if channel is not None else None
         if channel is None or call is None:
             return
@@ -656,8 +656,8 @@ class CallModel:
         for channel in ghosts:
             self._close_channel(channel, now, CAUSE_VANISHED, CAUSE_VANISHED_TEXT)
         known_bridges = {str(h.get("BridgeUniqueid")) for h in bridges if h.get("BridgeUniqueid")}
-        for headers in bridges:
-            self._bridge(headers)
+        for bridge_headers in bridges:
+            self._bridge(bridge_headers)
         for bridge_id in list(self.bridges):
             bridge = self.bridges[bridge_id]
             if bridge_id not in known_bridges and not bridge.channels:
