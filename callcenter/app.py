@@ -131,7 +131,8 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
     bus = EventBus()
     model = CallModel(emit=bus.publish)
     parts = (make_pbx or asterisk_pbx(settings))(clock, model, bus)
-    metrics = Metrics(link=parts.ami.stats if parts.ami is not None else None)
+    metrics = Metrics(link=parts.ami.stats if parts.ami is not None else None,
+                      pbx_status=parts.pbx.status)
     bus.add_handler(metrics.on_event)
     crm = _crm(settings)
     recorder = InteractionRecorder(bus, crm.sessions, settings.crm_default_region)

@@ -18,7 +18,7 @@ boxes later keeps the same metric names.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sized
+from collections.abc import Callable, Iterator, Mapping, Sized
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from callcenter.core.pbx import PbxStatus
 from callcenter.cti.link import LinkStats
 from callcenter.events import DomainEvent
 
@@ -88,6 +89,12 @@ class _LiveCollector(Collector):
                 ("callcenter_active_bridges", owner.calls.bridges, "bridges in the model"),
             ):
                 yield GaugeMetricFamily(name, doc, value=len(sized))
+        if owner.pbx_status is not None:
+            status = owner.pbx_status()
+            up = GaugeMetricFamily("callcenter_pbx_up", "1 while the PBX link is up and the "
+                                   "call model resynced (any PBX)", labels=["pbx"])
+            up.add_metric([status.pbx], 1.0 if status.connected else 0.0)
+            yield up
         if owner.link is not None:
             yield from _link_families(owner.link)
         if owner.agents is not None:
@@ -124,10 +131,14 @@ class Metrics:
     """
 
     def __init__(self, *, calls: CallCounts | None = None, link: LinkStats | None = None,
-                 agents: AgentCounts | None = None) -> None:
+                 agents: AgentCounts | None = None,
+                 pbx_status: Callable[[], PbxStatus] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.calls = calls
+        #: the AMI link's own counters (Asterisk only)
         self.link = link
+        #: the PBX link's neutral status (``Pbx.status``), whatever the PBX
+        self.pbx_status = pbx_status
         self.agents = agents
         self.domain_events: Counter[str] = Counter()
         self.websocket_clients = Gauge(

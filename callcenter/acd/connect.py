@@ -154,6 +154,7 @@ class AgentConnector:
         if reason is OriginateReason.UNKNOWN:
             return ConnectResult.UNKNOWN
         if reason is not OriginateReason.ANSWERED:
+            log.info("agent %s did not answer for %s: %s", agent.agent_id, party_id, reason)
             return ConnectResult.NOT_ANSWERED
         # paired before the bridge: a hang-up of either side while bridging ends the other
         self._ringing.pop(party_id, None)

@@ -59,6 +59,9 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
         health = await client.get("/health")
         assert health.status == 200
         assert (await health.json())["components"]["pbx"]["pbx"] == "simulated"
+        metrics = await (await client.get("/metrics")).text()
+        assert 'callcenter_pbx_up{pbx="simulated"} 1.0' in metrics
+        assert "callcenter_ami_connected" not in metrics  # no AMI link to report on
     finally:
         await client.close()
 

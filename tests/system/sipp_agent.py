@@ -46,6 +46,7 @@ class SippAgent:
         if registered.returncode != 0:
             raise RuntimeError(f"SIPp registration of {self.agent_id} failed: "
                                f"{registered.stdout[-800:]} {registered.stderr[-800:]}")
+        await self._wait_contact()
         self.process = await asyncio.create_subprocess_exec(
             # -aa answers stray OPTIONS/NOTIFY; a few "calls" so one stray request that
             # is not an INVITE cannot end the phone before the real call arrives
@@ -53,6 +54,21 @@ class SippAgent:
                         calls=5),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         await self._wait_listening()
+
+    async def _wait_contact(self, timeout: float = 5.0) -> None:
+        """Until Asterisk's AOR holds this port as the contact. The 200 OK to REGISTER can
+        come before the contact replaced the previous one (an earlier test's phone on another
+        port): an INVITE sent then goes to the dead port and the ring fails."""
+        if self.agent_id == "trunk":
+            return  # the carrier's contact is static (pjsip.conf)
+        wanted = f"{self.agent_id}/sip:{self.agent_id}@127.0.0.1:{self.port}"
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            shown = await asyncio.to_thread(self.sandbox.cli, "pjsip show contacts")
+            if wanted in shown:
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"Asterisk never showed the contact {wanted}")
 
     async def _wait_listening(self, timeout: float = 5.0) -> None:
         """Until SIPp holds its UDP port (an INVITE sent earlier would be lost)."""

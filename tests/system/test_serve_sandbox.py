@@ -100,7 +100,11 @@ async def test_serve_routes_queued_callers_to_configured_agents(
                 if message["type"] == "agent.state" and message["previous"] == "wrap_up":
                     ready_again.add(message["agent_id"])
         moves = check_event_order(stream, start=start)
-        assert moves == {"2001": 4, "2002": 4}, moves  # reserved, on_call, wrap_up, ready
+        trail = [(m["agent_id"], m["previous"], m["state"], m.get("reason")) for m in stream
+                 if m["type"] == "agent.state"]
+        requeued = [line for line in (await asyncio.to_thread(log.read_text)).splitlines()
+                    if "back in queue" in line or "not rung" in line or "did not answer" in line]
+        assert moves == {"2001": 4, "2002": 4}, (trail, requeued)  # reserved .. ready
         answered = [m for m in stream if m["type"] == "queue.changed"][-1]
         assert answered["queue"] == "default" and answered["answered"] == 2
         assert answered["abandoned"] == 0

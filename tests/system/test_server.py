@@ -53,6 +53,7 @@ async def test_health_calls_metrics_and_websocket_follow_a_real_call(
         metrics = await (await client.get("/metrics")).text()
         assert "callcenter_active_calls 1.0" in metrics
         assert 'callcenter_ami_connected{pbx="asterisk"} 1.0' in metrics
+        assert 'callcenter_pbx_up{pbx="asterisk"} 1.0' in metrics
         while not any(m["type"] == "call.ended" for m in seen):
             seen.append(await ws.receive_json(timeout=10))
         assert [m["type"] for m in seen] == ["call.started", "call.answered", "call.ended"]
