@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
+
+from callcenter.core.delivery import RunToCompletion
 
 log = logging.getLogger(__name__)
 
@@ -330,8 +331,10 @@ class EventBus:
     handlers: list[Handler] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     published: int = 0
-    _pending: deque[DomainEvent] = field(default_factory=deque)
-    _delivering: bool = False
+    _delivery: RunToCompletion[DomainEvent] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._delivery = RunToCompletion(self._deliver)
 
     def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
@@ -352,16 +355,7 @@ class EventBus:
     def publish(self, event: DomainEvent) -> None:
         """Deliver ``event`` now, or — when called during another delivery — right after it."""
         self.published += 1
-        self._pending.append(event)
-        if self._delivering:
-            return
-        self._delivering = True
-        try:
-            pending = self._pending
-            while pending:
-                self._deliver(pending.popleft())
-        finally:
-            self._delivering = False
+        self._delivery.submit(event)
 
     def _deliver(self, event: DomainEvent) -> None:
         # copies: a handler may add or remove handlers (a service closing) while we iterate

@@ -21,10 +21,11 @@ hears "became ready" the agent may already be reserved by another listener.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from callcenter.core.delivery import RunToCompletion
 
 
 class AgentState(StrEnum):
@@ -105,8 +106,10 @@ class AgentBoard:
     listeners: list[Listener] = field(default_factory=list)
     counts: dict[AgentState, int] = field(
         default_factory=lambda: dict.fromkeys(AgentState, 0))
-    _pending: deque[AgentTransition] = field(default_factory=deque)
-    _notifying: bool = False
+    _delivery: RunToCompletion[AgentTransition] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._delivery = RunToCompletion(self._tell)
 
     def add(self, agent_id: str, skills: frozenset[str] = frozenset(), now: float = 0.0) -> Agent:
         if agent_id in self.agents:
@@ -167,23 +170,13 @@ class AgentBoard:
             agent.idle_since = now  # a log-in (even straight into a pause) or the end of work
         if previous is AgentState.ON_CALL:
             agent.calls_handled += 1
-        self._notify(AgentTransition(agent, previous, state, now, agent.pause_reason,
-                                     agent.call_id or ""))
+        # every listener hears it, after the transition being told now (run to completion)
+        self._delivery.submit(AgentTransition(agent, previous, state, now, agent.pause_reason,
+                                              agent.call_id or ""))
 
-    def _notify(self, transition: AgentTransition) -> None:
-        """Tell every listener, after the transition being told now (run to completion)."""
-        self._pending.append(transition)
-        if self._notifying:
-            return
-        self._notifying = True
-        try:
-            pending = self._pending
-            while pending:
-                current = pending.popleft()
-                for listener in tuple(self.listeners):
-                    listener(current)
-        finally:
-            self._notifying = False
+    def _tell(self, transition: AgentTransition) -> None:
+        for listener in tuple(self.listeners):
+            listener(transition)
 
     # --- the usual moves, named --------------------------------------------------------------
 

@@ -15,35 +15,14 @@ from callcenter.config import AcdSettings
 from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.dialer.loop import DialerLoop
-from callcenter.dialer.pacing import DialerSnapshot, LineOutcome
+from callcenter.dialer.pacing import LineOutcome
 from callcenter.dialer.pbx_port import PbxCampaign
+from tests.fakes import OneLine
 
 from .conftest import Link
 from .sipp_agent import SippAgent, SippCarrier
 
 pytestmark = pytest.mark.system
-
-
-class OneLine:
-    """Places exactly one line at the first decision (whatever the agents), records outcomes."""
-
-    name = "one-line"
-
-    def __init__(self) -> None:
-        self.placed = False
-        self.outcomes: list[LineOutcome] = []
-
-    def decide(self, snapshot: DialerSnapshot) -> int:
-        if self.placed:
-            return 0
-        self.placed = True
-        return 1
-
-    def record(self, outcome: LineOutcome, now: float) -> None:
-        self.outcomes.append(outcome)
-
-    def next_decision_at(self, now: float) -> float:
-        return now + 0.5
 
 
 async def _dial_once(link: Link, board: AgentBoard, *, amd: bool) -> tuple[

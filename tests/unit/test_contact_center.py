@@ -26,10 +26,11 @@ from callcenter.core.errors import (
 )
 from callcenter.core.pbx import OriginateHandle, OriginateRequest
 from callcenter.cti.model import CallModel
-from callcenter.dialer.pacing import DialerSnapshot, LineOutcome
+from callcenter.dialer.pacing import LineOutcome
 from callcenter.events import EventBus
 from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
 from tests.event_order import check_event_order
+from tests.fakes import OneLine
 
 pytestmark = pytest.mark.unit
 
@@ -225,26 +226,6 @@ async def test_when_either_side_hangs_up_the_other_goes_too(world_factory: Any) 
     await w.pbx.hangup(leg)  # the agent hangs up first
     await w.until(lambda: w.model.channel(caller) is None, what="caller hung up by the server")
     assert w.center.connector.paired_with(caller) is None
-
-
-class OneLine:
-    name = "one-line"
-
-    def __init__(self) -> None:
-        self.done = False
-        self.outcomes: list[LineOutcome] = []
-
-    def decide(self, snapshot: DialerSnapshot) -> int:
-        if self.done:
-            return 0
-        self.done = True
-        return 1
-
-    def record(self, outcome: LineOutcome, now: float) -> None:
-        self.outcomes.append(outcome)
-
-    def next_decision_at(self, now: float) -> float:
-        return now + 1.0
 
 
 async def test_a_dial_with_an_unknown_outcome_is_not_a_no_answer_nor_redialled(
