@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from callcenter.core.delivery import RunToCompletion
 
@@ -77,10 +78,9 @@ class Agent:
     leaving: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class AgentTransition:
+class AgentTransition(NamedTuple):
     """One move of one agent, as it happened (``agent`` is the live object: read its current
-    state before acting on it)."""
+    state before acting on it). A named tuple: the simulator makes millions of them."""
 
     agent: Agent
     previous: AgentState

@@ -27,16 +27,20 @@ class RunToCompletion(Generic[T]):
         self._busy = False
 
     def submit(self, item: T) -> None:
-        self._pending.append(item)
         if self._busy:
+            self._pending.append(item)
             return
         self._busy = True
         try:
             pending = self._pending
+            if pending:  # left behind by an exception out of ``deliver``: they came first
+                pending.append(item)
+                item = pending.popleft()
             deliver = self._deliver
+            deliver(item)
             while pending:
                 deliver(pending.popleft())
         finally:
             # an exception out of ``deliver`` leaves later items queued: they go out (in
-            # order, before the next one) at the next submit
+            # order, before the new one) at the next submit
             self._busy = False
