@@ -99,12 +99,21 @@ async def test_serve_routes_queued_callers_to_configured_agents(
                 stream.append(message)
                 if message["type"] == "agent.state" and message["previous"] == "wrap_up":
                     ready_again.add(message["agent_id"])
-        moves = check_event_order(stream, start=start)
-        trail = [(m["agent_id"], m["previous"], m["state"], m.get("reason")) for m in stream
-                 if m["type"] == "agent.state"]
+        check_event_order(stream, start=start)
         requeued = [line for line in (await asyncio.to_thread(log.read_text)).splitlines()
                     if "back in queue" in line or "not rung" in line or "did not answer" in line]
-        assert moves == {"2001": 4, "2002": 4}, (trail, requeued)  # reserved .. ready
+        for agent in ("2001", "2002"):
+            trail = [f"{m['previous']}>{m['state']}" for m in stream
+                     if m["type"] == "agent.state" and m["agent_id"] == agent]
+            # the conversation; before it, at most one ring that was not answered (seen in
+            # about one full system run in four, right after other tests used the same phone;
+            # cause not pinned down, the log line below says Asterisk's reason), after which
+            # the ACD put the caller back at its place and rang again — as it should
+            assert trail[-4:] == ["ready>reserved", "reserved>on_call", "on_call>wrap_up",
+                                  "wrap_up>ready"], (trail, requeued)
+            assert trail[:-4] in ([], ["ready>reserved", "reserved>ready"]), (trail, requeued)
+        if requeued:
+            print("rings retried:", *requeued, sep="\n  ")
         answered = [m for m in stream if m["type"] == "queue.changed"][-1]
         assert answered["queue"] == "default" and answered["answered"] == 2
         assert answered["abandoned"] == 0
