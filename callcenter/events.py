@@ -188,6 +188,71 @@ class QueueChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallQueued(DomainEvent):
+    """A caller joined a queue's line (or rejoined it, keeping its place: ``requeued``).
+    ``channel_id`` is the caller's channel, ``call_id`` its call (the interaction's key)."""
+
+    type: ClassVar[str] = "queue.entered"
+    queue: str
+    call_id: str
+    channel_id: str
+    priority: int
+    waiting: int
+    requeued: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered(DomainEvent):
+    """The ACD chose an agent for a waiting caller and rings the agent's phone; ``reason``
+    says why that agent (the routing strategy's account of its choice)."""
+
+    type: ClassVar[str] = "queue.offered"
+    queue: str
+    call_id: str
+    channel_id: str
+    agent_id: str
+    waited_s: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallConnected(DomainEvent):
+    """Caller and agent are bridged: the queue answered the call."""
+
+    type: ClassVar[str] = "queue.connected"
+    queue: str
+    call_id: str
+    channel_id: str
+    agent_id: str
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallNotConnected(DomainEvent):
+    """An offer came to nothing (``result``: not_answered, unknown, not_sent, bridge_failed):
+    the caller goes back to its place in line (or waits for the PBX link)."""
+
+    type: ClassVar[str] = "queue.not_connected"
+    queue: str
+    call_id: str
+    channel_id: str
+    agent_id: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned(DomainEvent):
+    """The caller hung up before being connected (``stage``: waiting, ringing, parked)."""
+
+    type: ClassVar[str] = "queue.abandoned"
+    queue: str
+    call_id: str
+    channel_id: str
+    waited_s: float
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignChanged(DomainEvent):
     """An outbound campaign's lines changed (``outcome`` = what just happened to a line)."""
 
@@ -240,6 +305,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CallStarted, CallAnswered, CallEnded, ChannelCreated, ChannelStateChanged,
         ChannelHungUp, ChannelBridged, ChannelUnbridged, ChannelVariableSet, DtmfReceived,
         PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, QueueChanged,
+        CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
         CampaignChanged,
     )
 }

@@ -68,8 +68,9 @@ class InboundAcd:
         self._ringing: set[str] = set()
         #: callers whose agent could not be rung (link down): offered again after the resync
         self._parked: dict[str, None] = {}
-        #: caller -> when it joined the line (its place, kept across requeues)
-        self._arrived: dict[str, float] = {}
+        #: caller channel -> (its call id, when it joined the line: its place, kept across
+        #: requeues) from its first wait to its hang-up
+        self._callers: dict[str, tuple[str, float]] = {}
         self._tasks = BackgroundTasks(f"inbound ACD {queue}")
         bus.add_handler(self.on_event)
 
@@ -85,18 +86,25 @@ class InboundAcd:
             for caller_id in parked:
                 self._requeue(caller_id)
         elif isinstance(event, ev.ChannelHungUp):
-            if self.dispatcher.withdraw(event.channel_id) is not None:
-                self.abandoned += 1
-                self._publish()
-                self._arrived.pop(event.channel_id, None)
-                return
-            self._arrived.pop(event.channel_id, None)
-            if event.channel_id in self._ringing or event.channel_id in self._parked:
-                # gave up while the agent's phone rang, or while the link was down
-                self._ringing.discard(event.channel_id)
-                self._parked.pop(event.channel_id, None)
-                self.abandoned += 1
-                self._publish()
+            channel_id = event.channel_id
+            if self.dispatcher.withdraw(channel_id) is not None:
+                self._abandoned(channel_id, "waiting")
+            elif channel_id in self._ringing:  # gave up while the agent's phone rang
+                self._ringing.discard(channel_id)
+                self._abandoned(channel_id, "ringing")
+            elif channel_id in self._parked:  # gave up while the PBX link was down
+                del self._parked[channel_id]
+                self._abandoned(channel_id, "parked")
+            self._callers.pop(channel_id, None)
+
+    def _abandoned(self, channel_id: str, stage: str) -> None:
+        self.abandoned += 1
+        call_id, arrived = self._callers.get(channel_id, (channel_id, self.clock.now()))
+        now = self.clock.now()
+        self.bus.publish(ev.CallAbandoned(at=now, queue=self.queue, call_id=call_id,
+                                          channel_id=channel_id,
+                                          waited_s=round(now - arrived, 3), stage=stage))
+        self._publish()
 
     def _caller_waiting(self, channel_id: str) -> None:
         channel = self.pbx.calls.channel(channel_id)
@@ -110,15 +118,20 @@ class InboundAcd:
 
     def _offer(self, channel: ChannelInfo) -> None:
         now = self.clock.now()
-        arrived = self._arrived.get(channel.channel_id)
-        if arrived is None:
+        known = self._callers.get(channel.channel_id)
+        if known is None:
             # CC_HOLD_START has whole seconds: callers seen arriving keep our finer clock (two
             # in the same second keep their order); one adopted after a restart, its hold start
             hold_start = _hold_start(channel)
             arrived = hold_start if now - hold_start > 2.0 else now
-            self._arrived[channel.channel_id] = arrived
-        self.dispatcher.offer(WaitingCall(channel.channel_id, arrived,
-                                          priority=channel_priority(channel)), now)
+            self._callers[channel.channel_id] = (channel.call_id, arrived)
+        else:
+            arrived = known[1]
+        priority = channel_priority(channel)
+        self.bus.publish(ev.CallQueued(
+            at=now, queue=self.queue, call_id=channel.call_id, channel_id=channel.channel_id,
+            priority=priority, waiting=self.waiting + 1, requeued=known is not None))
+        self.dispatcher.offer(WaitingCall(channel.channel_id, arrived, priority=priority), now)
         self._publish()
 
     @property
@@ -134,9 +147,15 @@ class InboundAcd:
             answered=self.answered, abandoned=self.abandoned))
 
     def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
-        self._ringing.add(call.call_id)
+        channel_id = call.call_id  # the dispatcher's call is the caller's channel
+        self._ringing.add(channel_id)
+        call_id = self._callers.get(channel_id, (channel_id, now))[0]
+        self.bus.publish(ev.CallOffered(
+            at=now, queue=self.queue, call_id=call_id, channel_id=channel_id,
+            agent_id=agent.agent_id, waited_s=round(now - call.arrived, 3),
+            reason=self.dispatcher.routing.name))
         self._publish()
-        self._tasks.spawn(self._connect(call.call_id, agent))
+        self._tasks.spawn(self._connect(channel_id, agent))
 
     async def _connect(self, caller_id: str, agent: Agent) -> None:
         caller = self.pbx.calls.channel(caller_id)
@@ -146,6 +165,9 @@ class InboundAcd:
             if caller_id not in self._ringing:
                 return  # the caller hung up meanwhile (counted as abandoned)
             self._ringing.discard(caller_id)
+            self.bus.publish(ev.CallNotConnected(
+                at=self.clock.now(), queue=self.queue, call_id=self._call_of(caller_id),
+                channel_id=caller_id, agent_id=agent.agent_id, result=str(result)))
             if result is ConnectResult.NOT_SENT:
                 log.info("caller %s waits for the PBX link (queue %s)", caller_id, self.queue)
                 self._parked[caller_id] = None
@@ -162,9 +184,18 @@ class InboundAcd:
         if result is ConnectResult.CONNECTED and caller_id in self._ringing:
             self._ringing.discard(caller_id)
             self.answered += 1
+            now = self.clock.now()
+            arrived = self._callers.get(caller_id, ("", now))[1]
+            self.bus.publish(ev.CallConnected(
+                at=now, queue=self.queue, call_id=self._call_of(caller_id),
+                channel_id=caller_id, agent_id=agent.agent_id,
+                waited_s=round(now - arrived, 3)))
             self._publish()
         elif result is ConnectResult.PARTY_GONE:
             self._ringing.discard(caller_id)
+
+    def _call_of(self, channel_id: str) -> str:
+        return self._callers.get(channel_id, (channel_id, 0.0))[0]
 
     def _requeue(self, caller_id: str) -> None:
         """The caller goes back to the queue, keeping its place (arrival time, priority)."""

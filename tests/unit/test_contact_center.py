@@ -18,6 +18,7 @@ from callcenter.config import AcdSettings, Settings
 from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.core.errors import (
+    ActionFailed,
     ActionTimeout,
     ConnectionLost,
     OutcomeUnknown,
@@ -310,3 +311,35 @@ async def test_an_agent_whose_phone_keeps_ringing_out_is_paused_not_spun(
     assert len(w.pbx.originated) == 3
     assert w.center.queues["support"].dispatcher.queue_length == 1  # still waiting, in line
     check_event_order(w.dicts())
+
+
+async def test_every_step_of_a_caller_in_a_queue_is_an_event(world_factory: Any) -> None:
+    """entered -> offered -> (not connected -> entered again, keeping its place) ->
+    offered -> connected; a second caller who gives up is abandoned with its wait."""
+    w = world_factory(["1001"], answer_after=0.5)
+    w.pbx.failures["PJSIP/1001"] = [ActionFailed("Originate", "Originate failed")]
+    await w.center.start()
+    first = w.caller("+14155550109")
+    await w.until(lambda: any(isinstance(e, ev.CallNotConnected) for e in w.events),
+                  30, "first ring refused")
+    w.caller("+14155550110", patience_s=1.0)
+    await w.until(lambda: any(isinstance(e, ev.CallConnected) for e in w.events), 30,
+                  "connected")
+    await w.until(lambda: any(isinstance(e, ev.CallAbandoned) for e in w.events), 30,
+                  "second caller gave up")
+    steps = [(e.type, e.channel_id) for e in w.events  # type: ignore[attr-defined]
+             if e.type.startswith("queue.") and e.type != "queue.changed"]
+    mine = [kind for kind, channel in steps if channel == first]
+    assert mine == ["queue.entered", "queue.offered", "queue.not_connected", "queue.entered",
+                    "queue.offered", "queue.connected"], steps
+    requeued = [e for e in w.events if isinstance(e, ev.CallQueued) and e.channel_id == first]
+    assert [e.requeued for e in requeued] == [False, True]
+    (offered, *_) = [e for e in w.events if isinstance(e, ev.CallOffered)]
+    assert offered.agent_id == "1001" and offered.reason == "fifo-longest-idle"
+    (abandoned,) = [e for e in w.events if isinstance(e, ev.CallAbandoned)]
+    assert abandoned.stage == "waiting" and abandoned.waited_s >= 0.9
+    connected = next(e for e in w.events if isinstance(e, ev.CallConnected))
+    assert connected.call_id == first and connected.waited_s > 0
+    assert {e.type for e in w.events} <= set(ev.EVENT_TYPES)  # all relayable over Redis
+    for event in w.events:
+        assert ev.event_from_dict(event.to_dict()) == event

@@ -80,3 +80,13 @@ async def test_served_json_and_yaml_are_the_same_document() -> None:
         text = await resp_yaml.text()
         assert text == description_text()
         assert await resp_json.json() == yaml.safe_load(text)
+
+
+def test_every_event_type_is_named_in_the_description() -> None:
+    from pathlib import Path
+
+    from callcenter.events import EVENT_TYPES
+
+    text = (Path(__file__).resolve().parents[2] / "callcenter" / "web" / "openapi.yaml").read_text()
+    missing = [kind for kind in EVENT_TYPES if f"`{kind}`" not in text]
+    assert not missing, f"openapi.yaml DomainEvent does not name {missing}"
