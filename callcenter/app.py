@@ -197,7 +197,13 @@ def build_app(services: Services) -> web.Application:
         yield
         await services.ami.stop()
 
-    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link])
+    async def recordings(_: web.Application) -> AsyncIterator[None]:
+        from callcenter.recordings import retention_task
+
+        async for _step in retention_task(settings.recordings):
+            yield
+
+    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link, recordings])
     return app
 
 

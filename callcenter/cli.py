@@ -138,6 +138,37 @@ def sandbox_status(ctx: click.Context) -> None:
         sys.exit(3)
 
 
+@cli.group()
+def recordings() -> None:
+    """Call recordings kept by the PBX."""
+
+
+@recordings.command("purge")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
+@click.pass_context
+def recordings_purge(ctx: click.Context, dry_run: bool) -> None:
+    """Delete recordings older than CALLCENTER_RECORDINGS__RETENTION_DAYS."""
+    from callcenter.recordings import purge
+
+    settings = _settings(ctx)
+    rec = settings.recordings
+    if rec.dir is None or rec.retention_days is None:
+        raise click.ClickException("set CALLCENTER_RECORDINGS__DIR and "
+                                   "CALLCENTER_RECORDINGS__RETENTION_DAYS first")
+    try:
+        result = purge(rec.dir, rec.retention_days, dry_run=dry_run)
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in result.deleted:
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {path}")
+    for path, why in result.failed:
+        click.echo(f"could not delete {path}: {why}", err=True)
+    click.echo(f"{len(result.deleted)} recordings, {result.bytes} bytes"
+               f"{' (dry run)' if dry_run else ''}")
+    if result.failed:
+        sys.exit(1)
+
+
 cli.add_command(crm)
 cli.add_command(simulate)
 cli.add_command(demo)

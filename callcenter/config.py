@@ -82,6 +82,14 @@ class AcdSettings(BaseModel):
         3, ge=0, description="rings unanswered in a row before an agent is paused "
                              "(reason no_answer); 0: never")
     agent_endpoint: str = Field("PJSIP/{agent}", description="the PBX endpoint of an agent")
+    record_queues: list[str] = Field(
+        default_factory=list,
+        description='queues whose conversations are recorded (both sides mixed), e.g. '
+                    '["support"]; ["*"]: every queue')
+    recording_file: str = Field(
+        "{queue}/{date}/{call_id}.wav",
+        description="where a recording goes, relative to the PBX's recordings directory "
+                    "(placeholders {queue} {date} {call_id} {channel_id})")
     agents: list[AgentSettings] = Field(
         default_factory=list,
         description='agents, e.g. ["2001", "2002"] or [{"agent_id": "2001", "skills": ["fr"]}]')
@@ -95,6 +103,22 @@ class AcdSettings(BaseModel):
                     for item in value]
         return value
 
+    @field_validator("recording_file")
+    @classmethod
+    def _safe_recording_file(cls, value: str) -> str:
+        """Relative, inside the recordings directory, with known placeholders only."""
+        try:
+            sample = value.format(queue="q", date="2026-01-01", call_id="c", channel_id="h")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"recording_file {value!r}: unknown placeholder {exc}") from None
+        if sample.startswith("/") or ".." in Path(sample).parts or not Path(sample).suffix:
+            raise ValueError(f"recording_file {value!r} must be a relative path with an "
+                             "extension (the format), inside the recordings directory")
+        return value
+
+    def records(self, queue: str) -> bool:
+        return queue in self.record_queues or "*" in self.record_queues
+
     @field_validator("routing")
     @classmethod
     def _known_routing(cls, value: str) -> str:
@@ -104,6 +128,17 @@ class AcdSettings(BaseModel):
             raise ValueError(f"unknown routing {value!r} "
                              f"(known: {', '.join(sorted(ROUTING_STRATEGIES))})")
         return value
+
+
+class RecordingsSettings(BaseModel):
+    """Where the server sees the PBX's recordings (e.g. Asterisk's monitor spool, shared with
+    the server's host) and how long they are kept."""
+
+    dir: Path | None = Field(
+        None, description="the PBX's recordings directory as this host sees it "
+                          "(unset: no retention clean-up)")
+    retention_days: float | None = Field(
+        None, gt=0, description="recordings older than this are deleted (unset: kept)")
 
 
 class SandboxSettings(BaseModel):
@@ -156,6 +191,7 @@ class Settings(BaseSettings):
     ami: AmiSettings = Field(default_factory=AmiSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     acd: AcdSettings = Field(default_factory=AcdSettings)
+    recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

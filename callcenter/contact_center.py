@@ -151,7 +151,9 @@ def build_contact_center(
     rng = rng or random.Random()
     queues = {
         name: InboundAcd(pbx, bus, board, connector, make_routing(settings.routing, rng), clock,
-                         queue=name, ring_timeout_s=settings.ring_timeout_s)
+                         queue=name, ring_timeout_s=settings.ring_timeout_s,
+                         recording_file=settings.recording_file if settings.records(name)
+                         else None)
         for name in settings.queues
     }
     running: dict[str, PbxCampaign] = {}

@@ -16,6 +16,7 @@ only spin.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from callcenter import events as ev
@@ -24,6 +25,7 @@ from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.dispatcher import Dispatcher, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock
+from callcenter.core.errors import PbxError
 from callcenter.core.pbx import ChannelInfo, Pbx, is_live
 from callcenter.tasks import BackgroundTasks
 
@@ -54,13 +56,16 @@ def _hold_start(channel: ChannelInfo) -> float:
 class InboundAcd:
     def __init__(self, pbx: Pbx, bus: ev.EventBus, board: AgentBoard, connector: AgentConnector,
                  routing: RoutingStrategy, clock: Clock, *, queue: str = DEFAULT_QUEUE,
-                 ring_timeout_s: float = 20.0) -> None:
+                 ring_timeout_s: float = 20.0, recording_file: str | None = None) -> None:
+        """``recording_file``: a template (``{queue}``, ``{date}``, ``{call_id}``,
+        ``{channel_id}``) to record each conversation of this queue into; None: not recorded."""
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
         self.clock = clock
         self.queue = queue
         self.ring_timeout_s = ring_timeout_s
+        self.recording_file = recording_file
         self.dispatcher = Dispatcher(board, routing, self._on_assign)
         self.answered = 0
         self.abandoned = 0
@@ -191,8 +196,24 @@ class InboundAcd:
                 channel_id=caller_id, agent_id=agent.agent_id,
                 waited_s=round(now - arrived, 3)))
             self._publish()
+            if self.recording_file is not None:
+                await self._record(caller_id, now)
         elif result is ConnectResult.PARTY_GONE:
             self._ringing.discard(caller_id)
+
+    async def _record(self, caller_id: str, now: float) -> None:
+        """Record the conversation from the caller's side (both directions, mixed), and name
+        the file on the channel (``CC_RECORDING``) so the call's interaction links to it."""
+        assert self.recording_file is not None
+        call_id = self._call_of(caller_id)
+        file = self.recording_file.format(
+            queue=self.queue, call_id=call_id, channel_id=caller_id,
+            date=dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d"))
+        try:
+            await self.pbx.set_variable(caller_id, "CC_RECORDING", file)
+            await self.pbx.record(caller_id, file)
+        except PbxError as exc:  # the conversation goes on unrecorded: say so, loudly
+            log.warning("recording of call %s in queue %s failed: %s", call_id, self.queue, exc)
 
     def _call_of(self, channel_id: str) -> str:
         return self._callers.get(channel_id, (channel_id, 0.0))[0]

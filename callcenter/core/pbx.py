@@ -198,5 +198,11 @@ class Pbx(Protocol):
 
     async def get_variable(self, channel_id: str, name: str) -> str | None: ...
 
+    async def record(self, channel_id: str, file: str) -> None:
+        """Record both directions of ``channel_id``'s audio (mixed) into ``file``, a path
+        relative to the PBX's recordings directory, until the channel hangs up: a caller who
+        hangs up leaves a complete file."""
+        ...
+
     async def spy(self, supervisor_endpoint: str, channel_id: str,
                   mode: SpyMode = SpyMode.LISTEN) -> OriginateHandle: ...

@@ -131,6 +131,12 @@ class AsteriskPbx:
         value = first_message(answer).get("Value")
         return None if value in (None, "", "(null)") else str(value)
 
+    async def record(self, channel_id: str, file: str) -> None:
+        """MixMonitor (both directions mixed; relative paths land in Asterisk's monitor spool,
+        /var/spool/asterisk/monitor). The file is closed when the channel hangs up."""
+        await self.ami.send({"Action": "MixMonitor", "Channel": self._name_of(channel_id),
+                             "File": file})
+
     async def spy(self, supervisor_endpoint: str, channel_id: str,
                   mode: SpyMode = SpyMode.LISTEN) -> OriginateHandle:
         target = self._name_of(channel_id)

@@ -177,6 +177,8 @@ class SimulatedPbx:
         #: called with every AMI-shaped dict before the model sees it (logs, recordings)
         self.taps: list[Callable[[dict[str, str]], None]] = []
         self.emitted = 0
+        #: channel id -> recording file asked for (a simulated call has no audio to write)
+        self.recordings: dict[str, str] = {}
         self._channels: dict[str, _Chan] = {}
         self._endpoints: dict[str, _Endpoint] = {}
         self._ids = 0
@@ -337,6 +339,11 @@ class SimulatedPbx:
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         value = self._get(channel_id, "Getvar").variables.get(name)
         return value or None
+
+    async def record(self, channel_id: str, file: str) -> None:
+        """Noted, not written: the simulated world carries no audio."""
+        self._get(channel_id, "MixMonitor")
+        self.recordings[channel_id] = file
 
     async def spy(self, supervisor_endpoint: str, channel_id: str,
                   mode: SpyMode = SpyMode.LISTEN) -> OriginateHandle:

@@ -5,6 +5,7 @@ when an outcome is unknown), and one identity for agents' channels."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 from collections.abc import Callable
 from typing import Any
@@ -72,7 +73,7 @@ class FlakyPbx:
 class World:
     def __init__(self, agents: list[str], *, answer_after: float = 1.0,
                  campaigns: list[CampaignPlan] | None = None, queues: list[str] | None = None,
-                 ) -> None:
+                 record: list[str] | None = None) -> None:
         self.clock = RealtimeClock(speed=SPEED)
         self.bus = EventBus()
         self.events: list[ev.DomainEvent] = []
@@ -86,7 +87,7 @@ class World:
             self.sim.register_endpoint(f"PJSIP/{agent}")
         self.pbx = FlakyPbx(self.sim)
         settings = AcdSettings(queues=queues or ["support"], agents=agents, wrap_up_s=2.0,
-                               ring_timeout_s=10.0)
+                               ring_timeout_s=10.0, record_queues=record or [])
         self.center: ContactCenter = build_contact_center(
             self.pbx, self.bus, self.clock, settings,  # type: ignore[arg-type]
             campaigns=campaigns or [])
@@ -343,3 +344,30 @@ async def test_every_step_of_a_caller_in_a_queue_is_an_event(world_factory: Any)
     assert {e.type for e in w.events} <= set(ev.EVENT_TYPES)  # all relayable over Redis
     for event in w.events:
         assert ev.event_from_dict(event.to_dict()) == event
+
+
+async def test_a_recorded_queue_records_each_conversation_and_names_the_file(
+        world_factory: Any) -> None:
+    w = world_factory(["1001", "1002"], record=["support"], queues=["support", "sales"])
+    await w.center.start()
+    caller = w.caller("+14155550111")
+    await w.until(lambda: caller in w.sim.recordings, what="recording started")
+    file = w.sim.recordings[caller]
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    assert file == f"support/{day}/{caller}.wav"
+    named = [e for e in w.events if isinstance(e, ev.ChannelVariableSet)
+             and e.name == "CC_RECORDING"]
+    assert [(e.channel_id, e.value) for e in named] == [(caller, file)]
+    # the interaction's recording column comes from that variable (crm_bridge.interactions)
+    from crm_bridge.interactions import VARIABLE_COLUMNS
+
+    assert VARIABLE_COLUMNS["CC_RECORDING"] == "recording_ref"
+    assert not w.center.queues["sales"].recording_file
+
+
+def test_recording_file_templates_are_checked() -> None:
+    assert AcdSettings(recording_file="{queue}/{call_id}.ogg").records("x") is False
+    assert AcdSettings(record_queues=["*"]).records("anything")
+    for bad in ("/abs/{call_id}.wav", "../{call_id}.wav", "{queue}/{nope}.wav", "{call_id}"):
+        with pytest.raises(ValueError, match="recording_file"):
+            AcdSettings(recording_file=bad)
