@@ -160,7 +160,8 @@ def build_app(services: Services) -> web.Application:
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
                      pbx_status=services.pbx.status, metrics=services.metrics,
                      health_checks=checks, agent_hub=services.hub,
-                     crm_sessions=crm.sessions, agents=services.agents)
+                     crm_sessions=crm.sessions, agents=services.agents,
+                     agent_controls=services.center.controls)
 
     async def crm_context(_: web.Application) -> AsyncIterator[None]:
         """The CRM schema is brought to the current migration before anything records."""

@@ -78,6 +78,12 @@ class AcdSettings(BaseModel):
     connect_timeout_s: float = Field(
         2.0, gt=0, description="outbound: seconds a person may wait for an agent (FTC: 2)")
     wrap_up_s: float = Field(10.0, ge=0, description="wrap-up after each call")
+    max_wrap_up_s: float = Field(
+        300.0, gt=0, description="longest wrap-up an agent may extend to (in all)")
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "lunch", "meeting", "training", "coaching",
+                                 "technical"],
+        description="the reasons an agent may pause with (no_answer is the ACD's own)")
     no_answer_pause_after: int = Field(
         3, ge=0, description="rings unanswered in a row before an agent is paused "
                              "(reason no_answer); 0: never")

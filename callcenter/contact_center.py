@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.connect import AgentConnector
+from callcenter.acd.controls import AgentControls
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
 from callcenter.acd.routing import make_routing
@@ -74,6 +75,7 @@ class ContactCenter:
     endpoints: AgentEndpoints
     agent_events: AgentEventPublisher
     phones: AgentPhones
+    controls: AgentControls
     connector: AgentConnector
     queues: dict[str, InboundAcd]
     campaigns: dict[str, PbxCampaign]
@@ -147,6 +149,8 @@ def build_contact_center(
     phones = AgentPhones(board, bus, clock,
                          wrap_up_s=wrap_up_s or (lambda _agent: default_wrap_up),
                          pause_after_misses=settings.no_answer_pause_after)
+    controls = AgentControls(board, phones, clock, pause_reasons=settings.pause_reasons,
+                             max_wrap_up_s=settings.max_wrap_up_s)
     connector = AgentConnector(pbx, bus, phones, endpoints)
     rng = rng or random.Random()
     queues = {
@@ -170,7 +174,7 @@ def build_contact_center(
     pops = ScreenPopService(bus, pbx.calls, hub, lookup, endpoints) if lookup else None
     return ContactCenter(pbx=pbx, bus=bus, clock=clock, settings=settings, board=board,
                          endpoints=endpoints, agent_events=agent_events, phones=phones,
-                         connector=connector, queues=queues, campaigns=running, hub=hub,
-                         screen_pops=pops, interactions=interactions,
+                         controls=controls, connector=connector, queues=queues,
+                         campaigns=running, hub=hub, screen_pops=pops, interactions=interactions,
                          log_in_at_start=configured)
 

@@ -176,6 +176,16 @@ class AgentStateChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class AgentWrapUp(DomainEvent):
+    """An agent's wrap-up ends at ``until`` (epoch seconds): told when it starts and each time
+    the agent extends it, so a wallboard or console can count it down."""
+
+    type: ClassVar[str] = "agent.wrap_up"
+    agent_id: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class QueueChanged(DomainEvent):
     """A queue's waiting callers changed (a caller joined, was answered or gave up)."""
 
@@ -268,6 +278,33 @@ class CampaignChanged(DomainEvent):
     dropped: int
 
 
+# --- devices (phones) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRegistration(DomainEvent):
+    """A PBX endpoint (``PJSIP/2001``) gained its first usable contact (a phone registered:
+    ``registered``) or lost its last one (unregistered, expired, unreachable). ``contact`` is
+    the contact's URI when known. Emitted by the PBX adapter on changes only, and at a resync
+    for endpoints whose registration changed while the link was down."""
+
+    type: ClassVar[str] = "device.registration"
+    endpoint: str
+    registered: bool
+    contact: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRegistrationChanged(DomainEvent):
+    """An agent's phone became registered or unregistered (the board's ``registered``): an
+    unregistered agent is never offered a call, whatever its state."""
+
+    type: ClassVar[str] = "agent.registration"
+    agent_id: str
+    registered: bool
+    state: str
+
+
 # --- the PBX link itself --------------------------------------------------------------------
 
 
@@ -304,9 +341,10 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     for cls in (
         CallStarted, CallAnswered, CallEnded, ChannelCreated, ChannelStateChanged,
         ChannelHungUp, ChannelBridged, ChannelUnbridged, ChannelVariableSet, DtmfReceived,
-        PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, QueueChanged,
+        PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, AgentWrapUp,
+        QueueChanged,
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
-        CampaignChanged,
+        CampaignChanged, DeviceRegistration, AgentRegistrationChanged,
     )
 }
 

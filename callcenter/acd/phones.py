@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
-from callcenter.core.clock import Clock
+from callcenter.core.clock import Clock, Timer
 
 #: the pause reason of an agent whose phone rang out too many times in a row
 NO_ANSWER_REASON = "no_answer"
@@ -36,6 +36,10 @@ class AgentPhones:
         self._legs: dict[str, Agent] = {}
         #: agent id -> rings unanswered in a row
         self.misses: dict[str, int] = {}
+        #: agent id -> (timer, when the wrap-up ends) while the agent wraps up
+        self._wrap_ups: dict[str, tuple[Timer, float]] = {}
+        #: agent id -> pause reason to take instead of "ready" when the current work ends
+        self.pause_after_work: dict[str, str] = {}
         bus.add_handler(self.on_event)
 
     def close(self) -> None:
@@ -59,7 +63,7 @@ class AgentPhones:
                 self.misses[agent.agent_id] = 0
                 self.board.move(agent, AgentState.PAUSED, now, reason=NO_ANSWER_REASON)
                 return
-        self.board.finish_work(agent, now)
+        self._work_done(agent, now)
 
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelStateChanged):
@@ -77,13 +81,57 @@ class AgentPhones:
             if agent.state is AgentState.ON_CALL:
                 now = self.clock.now()
                 wrap_up = self.wrap_up_s(agent)
-                self.board.end_call(agent, now, wrap_up=wrap_up > 0)
                 if wrap_up > 0:
-                    self.clock.call_at(now + wrap_up, self._wrapped, agent)
+                    self.board.end_call(agent, now, wrap_up=True)
+                    self._schedule_wrap_up_end(agent, now + wrap_up)
+                else:
+                    self._work_done(agent, now)
+
+    # --- wrap-up -------------------------------------------------------------------------------
+
+    def wrap_up_until(self, agent: Agent) -> float | None:
+        """When ``agent``'s wrap-up ends (None: not wrapping up)."""
+        entry = self._wrap_ups.get(agent.agent_id)
+        return entry[1] if entry is not None and agent.state is AgentState.WRAP_UP else None
+
+    def extend_wrap_up(self, agent: Agent, seconds: float) -> float:
+        """The agent needs more time for this call's notes: the wrap-up ends ``seconds``
+        later. Returns the new end. ``ValueError`` when the agent is not wrapping up."""
+        until = self.wrap_up_until(agent)
+        if until is None:
+            raise ValueError(f"agent {agent.agent_id} is not in wrap-up")
+        self._schedule_wrap_up_end(agent, until + seconds)
+        return until + seconds
+
+    def end_wrap_up(self, agent: Agent) -> None:
+        """The agent is done before the wrap-up time is up."""
+        if self.wrap_up_until(agent) is None:
+            raise ValueError(f"agent {agent.agent_id} is not in wrap-up")
+        self._wrapped(agent)
+
+    def _schedule_wrap_up_end(self, agent: Agent, until: float) -> None:
+        previous = self._wrap_ups.pop(agent.agent_id, None)
+        if previous is not None:
+            previous[0].cancel()
+        timer = self.clock.call_at(until, self._wrapped, agent)
+        self._wrap_ups[agent.agent_id] = (timer, until)
+        self.bus.publish(ev.AgentWrapUp(at=self.clock.now(), agent_id=agent.agent_id,
+                                        until=until))
 
     def _wrapped(self, agent: Agent) -> None:
+        entry = self._wrap_ups.pop(agent.agent_id, None)
+        if entry is not None:
+            entry[0].cancel()
         if agent.state is AgentState.WRAP_UP:
-            self.board.finish_work(agent, self.clock.now())
+            self._work_done(agent, self.clock.now())
+
+    def _work_done(self, agent: Agent, now: float) -> None:
+        """Ready again — or paused, when the agent asked to pause after this call."""
+        reason = self.pause_after_work.pop(agent.agent_id, None)
+        if reason is not None and not agent.leaving:
+            self.board.move(agent, AgentState.PAUSED, now, reason=reason)
+        else:
+            self.board.finish_work(agent, now)
 
 
 class AgentEventPublisher:

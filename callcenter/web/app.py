@@ -20,6 +20,7 @@ from weakref import WeakSet
 from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.acd.controls import AgentControls
 from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
@@ -30,6 +31,7 @@ from callcenter.web.csrf import csrf_middleware
 from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
 from callcenter.web.routes import live, setup_routes
 from callcenter.web.state import (
+    AGENT_CONTROLS,
     AGENT_HUB,
     AGENTS,
     BUS,
@@ -64,6 +66,7 @@ def create_app(
     agent_hub: AgentHub | None = None,
     crm_sessions: async_sessionmaker[AsyncSession] | None = None,
     agents: AgentView | None = None,
+    agent_controls: AgentControls | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -105,6 +108,8 @@ def create_app(
     app[CALLS] = calls
     if agents is not None:
         app[AGENTS] = agents
+    if agent_controls is not None:
+        app[AGENT_CONTROLS] = agent_controls
     app[PBX_STATUS] = pbx_status or _no_pbx
     app[METRICS] = metrics
     app[HEALTH_CHECKS] = checks

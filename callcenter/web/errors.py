@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
@@ -53,24 +54,29 @@ HTTP_PARSER_ARGS: Mapping[str, int] = {"max_line_size": PARSER_MAX_URL_BYTES}
 
 
 class ApiError(Exception):
-    """Raise from a handler to answer ``status`` with a chosen ``code`` and ``message``."""
+    """Raise from a handler to answer ``status`` with a chosen ``code`` and ``message``
+    (and, for validation failures, ``details``: one entry per problem)."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None,
+        details: list[Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.details = details
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None,
+    details: list[Any] | None = None,
 ) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers
-    )
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return web.json_response({"error": error}, status=status, headers=headers)
 
 
 def code_for(status: int) -> str:
@@ -112,7 +118,7 @@ def error_middleware(max_body_bytes: int) -> Middleware:
                 )
             return await handler(request)
         except ApiError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.headers)
+            return error_response(exc.status, exc.code, exc.message, exc.headers, exc.details)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise  # redirects and other non-errors pass through untouched

@@ -13,6 +13,7 @@ from weakref import WeakSet
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.acd.controls import AgentControls
 from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
@@ -56,6 +57,8 @@ SETTINGS = web.AppKey("settings", Settings)
 BUS = web.AppKey("bus", EventBus)
 CALLS = web.AppKey[CallView]("calls")
 AGENTS = web.AppKey[AgentView]("agents")
+AGENT_CONTROLS = web.AppKey("agent_controls", AgentControls)
+"""Agent actions (ready, pause, log-out, wrap-up); absent when the app has no ACD (503)."""
 LATEST = web.AppKey("latest_status", LatestStatus)
 """Last queue and campaign status, for the WebSocket snapshot."""
 """The process's agent state machine; absent when the app was built without one."""

@@ -371,3 +371,52 @@ def test_recording_file_templates_are_checked() -> None:
     for bad in ("/abs/{call_id}.wav", "../{call_id}.wav", "{queue}/{nope}.wav", "{call_id}"):
         with pytest.raises(ValueError, match="recording_file"):
             AcdSettings(recording_file=bad)
+
+
+async def test_an_agent_paused_during_a_call_goes_from_wrap_up_straight_to_paused(
+        world_factory: Any) -> None:
+    """Never through ready, where the ACD would hand them the next caller."""
+    w = world_factory(["1001"])
+    await w.center.start()
+    controls = w.center.controls
+    w.caller("+14155550112")
+    agent = w.center.board["1001"]
+    await w.until(lambda: agent.state is AgentState.ON_CALL, what="on call")
+    controls.pause("1001", "lunch")
+    assert agent.state is AgentState.ON_CALL  # not now: after the work
+    w.caller("+14155550113")  # waits: the only agent is busy, then pauses
+    await w.until(lambda: agent.state is AgentState.PAUSED, 60, "paused after wrap-up")
+    assert w.agent_moves("1001")[-2:] == ["on_call>wrap_up", "wrap_up>paused"]
+    assert agent.pause_reason == "lunch"
+    assert w.center.queues["support"].dispatcher.queue_length == 1  # not offered to them
+    controls.ready("1001")
+    await w.until(lambda: agent.state is AgentState.ON_CALL, what="next caller")
+
+
+async def test_a_wrap_up_can_be_extended_and_ended_early(world_factory: Any) -> None:
+    from callcenter.acd.controls import BadRequest, NotNow, UnknownAgent
+
+    w = world_factory(["1001"])
+    await w.center.start()
+    controls = w.center.controls
+    agent = w.center.board["1001"]
+    with pytest.raises(NotNow):
+        controls.extend_wrap_up("1001", 30)
+    with pytest.raises(UnknownAgent):
+        controls.ready("9999")
+    with pytest.raises(BadRequest, match="unknown pause reason"):
+        controls.pause("1001", "no_answer")  # the ACD's own reason
+    w.caller("+14155550114", patience_s=600)
+    await w.until(lambda: agent.state is AgentState.WRAP_UP, 60, "wrap-up")
+    first_end = w.center.phones.wrap_up_until(agent)
+    assert first_end is not None
+    until = controls.extend_wrap_up("1001", 60)
+    assert until == pytest.approx(first_end + 60)
+    with pytest.raises(NotNow, match="in all"):
+        controls.extend_wrap_up("1001", 290)  # past max_wrap_up_s (300)
+    ends = [e.until for e in w.events if isinstance(e, ev.AgentWrapUp)]
+    assert ends == [pytest.approx(first_end), pytest.approx(until)]
+    await asyncio.sleep(3.0 / SPEED * 2)  # past the first end: still wrapping up
+    assert agent.state is AgentState.WRAP_UP
+    controls.ready("1001")  # done with the notes
+    assert agent.state is AgentState.READY

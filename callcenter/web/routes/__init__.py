@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter.web.routes import (
+    agent_actions,
     agents,
     calls,
     customers,
@@ -35,6 +36,10 @@ def setup_routes(app: web.Application) -> None:
                    interactions.list_for_customer, name="customer_interactions")
     router.add_patch("/api/interactions/{interaction_id}", interactions.wrap_up,
                      name="interaction")
+    router.add_get("/api/agents", agent_actions.list_agents, name="agents")
+    router.add_put("/api/agents/{agent_id}/state", agent_actions.set_state, name="agent_state")
+    router.add_post("/api/agents/{agent_id}/wrap-up", agent_actions.wrap_up,
+                    name="agent_wrap_up")
     app[customers.IDEMPOTENCY] = customers.IdempotencyStore()
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)

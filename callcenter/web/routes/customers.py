@@ -64,25 +64,17 @@ EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # --- shared by the CRM routes (customers and interactions) ----------------------------------
 
 
-class _Invalid(Exception):
-    """A request body failed validation; carries the finished 400 response (with details)."""
-
-    def __init__(self, response: web.Response) -> None:
-        self.response = response
-
-
 H = TypeVar("H", bound=Callable[[web.Request], Awaitable[web.StreamResponse]])
 
 
 def crm_route(handler: H) -> H:
-    """Validation failures answer 400 with details; a database that cannot be reached, 503."""
+    """A database that cannot be reached answers 503 (validation failures are 400s of the
+    error middleware, see :func:`read_body`)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except _Invalid as exc:
-            return exc.response
         except (OperationalError, InterfaceError) as exc:
             log.warning("CRM database error in %s %s: %s", request.method, request.path,
                         type(exc).__name__)
@@ -128,11 +120,6 @@ def page(request: web.Request) -> tuple[int, int]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, **extra}},
-                             status=status)
-
-
 async def read_body(request: web.Request, model: type[M], **context: Any) -> tuple[M, Any]:
     """The validated body and the raw JSON value (for idempotency fingerprints).
 
@@ -152,8 +139,8 @@ async def read_body(request: web.Request, model: type[M], **context: Any) -> tup
             raise ApiError(400, "invalid_json",
                            f"request body is not valid JSON: {first['msg']}") from None
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise _Invalid(_error_response(
-            400, "validation_error", f"{where}: {first['msg']}", details=details)) from None
+        raise ApiError(400, "validation_error", f"{where}: {first['msg']}",
+                       details=details) from None
 
 
 def _no_nul(value: str) -> str:
