@@ -29,6 +29,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -53,6 +54,9 @@ OPEN_COMPLAINT_STATUSES = ("open", "in_progress")
 CUSTOMER_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
 """What a customer code may be: letters, digits, ``_`` and ``-``, at most 32 characters (what
 callers key into the IVR is digits only; imported codes may be richer)."""
+QUEUE_LOG_KINDS = ("enter", "requeue", "offer", "answer", "not_connected", "abandon",
+                   "overflow", "transfer")
+"""What a ``queue_log`` row records (see :class:`QueueLogRow`)."""
 OPEN_ROWS = "ended_at IS NULL"
 """An interaction whose call has not ended (as far as the server knows)."""
 
@@ -210,6 +214,43 @@ class Interaction(Base):
     #: while the server was down or its PBX link was: the time is that of the next resync),
     #: NULL while the call is open (and on rows written before migration 0002)
     end_inferred: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class QueueLogRow(Base):
+    """One step of one caller in one queue, like app_queue's ``queue_log``: the source every
+    queue figure and report is recomputed from (``crm_bridge.queue_log``, ``queue_figures``).
+
+    Append-only and written by the server from the ACD's ``queue.*`` events. ``kind``:
+    ``enter`` (joined the line), ``requeue`` (back at its place after a ring-no-answer or a
+    ring that could not be sent), ``offer`` (an agent's phone rings: ``agent``, ``wait_s``,
+    ``detail`` = why that agent), ``answer`` (bridged: ``agent``, ``wait_s``),
+    ``not_connected`` (``detail`` = the ring's result, e.g. ``not_answered``), ``abandon``
+    (``wait_s``, ``detail`` = stage: waiting, ringing, parked); ``overflow`` and ``transfer``
+    are reserved for the ACD's moves between queues. ``wait_s`` counts from the caller's
+    first entry (kept across requeues); ``priority`` is the caller's at its entry, carried
+    onto its later rows so per-class reports need no join; ``waiting`` is the line's length
+    after an entry.
+    """
+
+    __tablename__ = "queue_log"
+    __table_args__ = (
+        Index(None, "queue", "at"),  # a queue's figures over a time range
+        Index(None, "at"),  # every queue's figures over a time range
+        Index(None, "call_id"),  # one call's path through the queues
+        CheckConstraint(_in("kind", QUEUE_LOG_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    queue: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(64))  # Asterisk linkedid: the interaction's key
+    channel_id: Mapped[str] = mapped_column(String(64))  # the caller's channel (Uniqueid)
+    kind: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    priority: Mapped[int | None] = mapped_column(Integer)
+    waiting: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(255))
 
 
 class SatisfactionRating(Base):

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 ANCHOR = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 CRM_TABLES = {"customers", "phones", "orders", "interactions", "satisfaction_ratings", "tags",
-              "customer_tags", "complaints"}
+              "customer_tags", "complaints", "queue_log"}
 INJECTIONS = [
     "'; DROP TABLE customers; --",
     "1' OR '1'='1",
