@@ -21,7 +21,7 @@ hears "became ready" the agent may already be reserved by another listener.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -76,6 +76,9 @@ class Agent:
     call_id: str | None = None
     #: logged out as soon as the current call and wrap-up end (end of shift)
     leaving: bool = False
+    #: skill -> level 1..10 (10 best) for skills-based routing; a skill in ``skills`` without
+    #: a level here counts as level 1 (callcenter.acd.routing.skill_level)
+    skill_levels: Mapping[str, int] = field(default_factory=dict)
 
 
 class AgentTransition(NamedTuple):
@@ -111,10 +114,18 @@ class AgentBoard:
     def __post_init__(self) -> None:
         self._delivery = RunToCompletion(self._tell)
 
-    def add(self, agent_id: str, skills: frozenset[str] = frozenset(), now: float = 0.0) -> Agent:
+    def add(self, agent_id: str, skills: frozenset[str] = frozenset(), now: float = 0.0, *,
+            skill_levels: Mapping[str, int] | None = None) -> Agent:
+        """A new agent, offline. ``skill_levels`` ({skill: 1..10}) also grants those skills."""
         if agent_id in self.agents:
             raise ValueError(f"agent {agent_id!r} already exists")
-        agent = Agent(agent_id, skills=skills, since=now, idle_since=now)
+        levels = dict(skill_levels or {})
+        for skill, level in levels.items():
+            if not 1 <= level <= 10:
+                raise ValueError(f"agent {agent_id!r}: skill {skill!r} level {level} "
+                                 "is not within 1..10")
+        agent = Agent(agent_id, skills=skills | frozenset(levels), since=now, idle_since=now,
+                      skill_levels=levels)
         self.agents[agent_id] = agent
         self.counts[AgentState.OFFLINE] += 1
         return agent

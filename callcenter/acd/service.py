@@ -22,7 +22,7 @@ import logging
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.connect import AgentConnector, ConnectResult
-from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock
 from callcenter.core.errors import PbxError
@@ -151,14 +151,15 @@ class InboundAcd:
             oldest_wait_s=round(self.dispatcher.oldest_wait(now), 3),
             answered=self.answered, abandoned=self.abandoned))
 
-    def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
+    def _on_assign(self, call: WaitingCall, agent: Agent, now: float,
+                   decision: RoutingDecision) -> None:
         channel_id = call.call_id  # the dispatcher's call is the caller's channel
         self._ringing.add(channel_id)
         call_id = self._callers.get(channel_id, (channel_id, now))[0]
         self.bus.publish(ev.CallOffered(
             at=now, queue=self.queue, call_id=call_id, channel_id=channel_id,
             agent_id=agent.agent_id, waited_s=round(now - call.arrived, 3),
-            reason=self.dispatcher.routing.name))
+            reason=decision.summary))
         self._publish()
         self._tasks.spawn(self._connect(channel_id, agent))
 

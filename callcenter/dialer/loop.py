@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
-from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock, Timer
 from callcenter.dialer.pacing import DialerSnapshot, LineOutcome, Pacer
@@ -165,7 +165,8 @@ class DialerLoop:
         line.stage = "ended"
         del self.lines[line.line_id]
 
-    def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
+    def _on_assign(self, call: WaitingCall, agent: Agent, now: float,
+                   decision: RoutingDecision) -> None:
         line = self.lines[call.call_id]
         self.waiting -= 1
         self.connected += 1

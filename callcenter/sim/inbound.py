@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from callcenter.acd.agents import Agent, AgentBoard
-from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import make_routing
 from callcenter.sim.clock import VirtualClock
 from callcenter.sim.staffing import Staffing, StateTimes, bin_count, hang_up_agent, ratios
@@ -152,7 +152,8 @@ class InboundSimulation:
 
     # --- service -------------------------------------------------------------------------------
 
-    def _on_assign(self, call: WaitingCall, agent: Agent, now: float) -> None:
+    def _on_assign(self, call: WaitingCall, agent: Agent, now: float,
+                   decision: RoutingDecision) -> None:
         caller = self._callers.pop(call.call_id)
         if caller.patience_timer is not None:
             caller.patience_timer.cancel()  # type: ignore[attr-defined]

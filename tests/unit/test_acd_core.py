@@ -15,7 +15,7 @@ from callcenter.acd.agents import (
     AgentState,
     IllegalTransition,
 )
-from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import FewestCalls, LongestIdle, RandomAgent, make_routing
 
 S = AgentState
@@ -350,7 +350,8 @@ def test_make_routing_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(ValueError) as info:
         make_routing("round-robin")
     assert str(info.value) == (
-        "unknown routing 'round-robin' (known: fewest-calls, fifo-longest-idle, random)")
+        "unknown routing 'round-robin' (known: fewest-calls, fifo-longest-idle, random, "
+        "ring-all, skills-level, vip-priority)")
 
 
 # --- dispatcher ----------------------------------------------------------------------------------
@@ -359,10 +360,15 @@ def test_make_routing_unknown_name_lists_the_known_ones() -> None:
 class Assignments:
     def __init__(self) -> None:
         self.log: list[tuple[str, str, float, AgentState, str | None]] = []
+        self.decisions: list[RoutingDecision] = []
 
-    def __call__(self, call: WaitingCall, agent: Agent, now: float) -> None:
+    def __call__(self, call: WaitingCall, agent: Agent, now: float,
+                 decision: RoutingDecision) -> None:
         # the agent is already reserved for the call when the driver hears of it
+        assert (decision.call_id, decision.agent_id, decision.at) == (call.call_id,
+                                                                      agent.agent_id, now)
         self.log.append((call.call_id, agent.agent_id, now, agent.state, agent.call_id))
+        self.decisions.append(decision)
 
     @property
     def pairs(self) -> list[tuple[str, str]]:

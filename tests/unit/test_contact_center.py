@@ -336,7 +336,7 @@ async def test_every_step_of_a_caller_in_a_queue_is_an_event(world_factory: Any)
     requeued = [e for e in w.events if isinstance(e, ev.CallQueued) and e.channel_id == first]
     assert [e.requeued for e in requeued] == [False, True]
     (offered, *_) = [e for e in w.events if isinstance(e, ev.CallOffered)]
-    assert offered.agent_id == "1001" and offered.reason == "fifo-longest-idle"
+    assert offered.agent_id == "1001" and offered.reason.startswith("fifo-longest-idle: idle ")
     (abandoned,) = [e for e in w.events if isinstance(e, ev.CallAbandoned)]
     assert abandoned.stage == "waiting" and abandoned.waited_s >= 0.9
     connected = next(e for e in w.events if isinstance(e, ev.CallConnected))

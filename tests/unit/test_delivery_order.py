@@ -86,11 +86,11 @@ def test_a_newly_ready_agent_reserved_by_a_listener_is_told_in_order(
                     if isinstance(e, ev.AgentStateChanged) else None)
     assigned: list[str] = []
     if dispatcher_first:
-        dispatcher = Dispatcher(board, LongestIdle(), lambda c, a, now: assigned.append(c.call_id))
+        dispatcher = Dispatcher(board, LongestIdle(), lambda c, a, t, d: assigned.append(c.call_id))
         AgentEventPublisher(board, bus)
     else:
         AgentEventPublisher(board, bus)
-        dispatcher = Dispatcher(board, LongestIdle(), lambda c, a, now: assigned.append(c.call_id))
+        dispatcher = Dispatcher(board, LongestIdle(), lambda c, a, t, d: assigned.append(c.call_id))
     dispatcher.offer(WaitingCall("waiting", 0.5), 3.5)
     board.finish_work(agent, 4.0)
     assert assigned == ["waiting"]
@@ -102,9 +102,9 @@ def test_two_dispatchers_on_one_board_never_double_book_an_agent() -> None:
     board = AgentBoard()
     agent = board.add("1")
     assigned: list[tuple[str, str]] = []
-    first = Dispatcher(board, LongestIdle(), lambda c, a, now: assigned.append(("in", c.call_id)))
+    first = Dispatcher(board, LongestIdle(), lambda c, a, t, d: assigned.append(("in", c.call_id)))
     second = Dispatcher(board, LongestIdle(),
-                        lambda c, a, now: assigned.append(("out", c.call_id)))
+                        lambda c, a, t, d: assigned.append(("out", c.call_id)))
     first.offer(WaitingCall("a", 0.0), 0.0)
     second.offer(WaitingCall("b", 0.0), 0.0)
     heard: list[AgentTransition] = []

@@ -214,7 +214,7 @@ def test_state_times_close_twice_does_not_double_count() -> None:
 
 def test_wrap_up_counts_as_busy_even_when_registered_after_a_dispatcher() -> None:
     board = AgentBoard()
-    dispatcher = Dispatcher(board, LongestIdle(), lambda call, agent, now: None)
+    dispatcher = Dispatcher(board, LongestIdle(), lambda call, agent, now, decision: None)
     times = StateTimes(board, bin_s=100.0, end=100.0)  # after the dispatcher
     agent = board.add("a")
     board.log_in(agent, 0.0)  # ready 0-10
