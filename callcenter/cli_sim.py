@@ -47,6 +47,8 @@ def _print_report(report: dict[str, Any]) -> None:
         click.echo(f"  class {name}: service level {100 * figures['service_level']:.1f}%, "
                    f"ASA {figures['asa_s']:.1f} s, abandoned "
                    f"{100 * figures['abandon_rate']:.2f}%")
+    if "note" in report:
+        click.echo(f"note: {report['note']}")
 
 
 @click.command()

@@ -4,6 +4,10 @@ class, then arrival order) and routed by the chosen strategy to agents on the sc
 
 After the day ends no new caller arrives; agents stay until the queue is empty, so every
 caller who arrived is either served or abandoned. Occupancy counts the day only.
+
+With ``agent_groups`` in the workload, agents are dealt to groups as they are hired (skills
+with levels, a handle-time multiplier applied to the caller's drawn service time) and a class's
+``skills`` are required of the agent: then which agent a strategy picks changes the service.
 """
 
 from __future__ import annotations
@@ -16,7 +20,19 @@ from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import make_routing
 from callcenter.sim.clock import VirtualClock
 from callcenter.sim.staffing import Staffing, StateTimes, bin_count, hang_up_agent, ratios
-from callcenter.sim.workload import InboundWorkload
+from callcenter.sim.workload import AgentGroup, InboundWorkload
+
+
+def deal_groups(groups: list[AgentGroup], count: int) -> list[int]:
+    """Group index of the 1st..``count``-th agent hired: each goes to the group furthest below
+    its share so far (ties: the first listed), so any first ``n`` agents hold the mix."""
+    dealt = [0] * len(groups)
+    order = []
+    for n in range(1, count + 1):
+        best = max(range(len(groups)), key=lambda g: (groups[g].share * n - dealt[g], -g))
+        dealt[best] += 1
+        order.append(best)
+    return order
 
 
 @dataclass(slots=True)
@@ -81,10 +97,21 @@ class InboundSimulation:
         routing_rng = random.Random(f"{base_seed}:{seed}:routing")
         self.dispatcher = Dispatcher(self.board, make_routing(routing, routing_rng),
                                      self._on_assign)
+        self._groups = workload.agent_groups or []
+        #: agent -> handle-time multiplier (agents of a group; none without groups)
+        self._speed: dict[str, float] = {}
+        self._class_skills = {k.name: frozenset(k.skills) for k in workload.classes}
         self.staffing = Staffing(self.clock, self.board, workload.staffing(),
-                                 drain=lambda: self.dispatcher.queue_length > 0)
+                                 drain=lambda: self.dispatcher.queue_length > 0,
+                                 new_agent=self._hire if self._groups else None)
         self._callers: dict[str, _Caller] = {}
         self._count = 0
+
+    def _hire(self, agent_id: str, now: float) -> Agent:
+        n = len(self.board) + 1
+        group = self._groups[deal_groups(self._groups, n)[-1]]
+        self._speed[agent_id] = group.handle_time_multiplier
+        return self.board.add(agent_id, now=now, skill_levels=group.skills)
 
     # --- arrivals ------------------------------------------------------------------------------
 
@@ -118,7 +145,8 @@ class InboundSimulation:
         now = self.clock.now()
         self._count += 1
         name, priority = self._klass()
-        call = WaitingCall(f"call-{self._count}", now, priority=priority, klass=name)
+        call = WaitingCall(f"call-{self._count}", now, priority=priority, klass=name,
+                           skills=self._class_skills.get(name, frozenset()))
         caller = _Caller(call, self._service())
         patience = self._patience() if self._patience is not None else None
         self._counts(name, "offered")
@@ -166,7 +194,10 @@ class InboundSimulation:
             if wait <= self.w.sl_threshold_s:
                 counts.within_sl += 1
         self.board.answer(agent, now)
-        self.clock.call_at(now + caller.service, self._hangup, agent)
+        service = caller.service
+        if self._speed:
+            service *= self._speed[agent.agent_id]
+        self.clock.call_at(now + service, self._hangup, agent)
 
     def _hangup(self, agent: Agent) -> None:
         wrapup = self._wrapup() if self._wrapup is not None else 0.0

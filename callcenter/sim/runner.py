@@ -23,6 +23,10 @@ Workload = OutboundWorkload | InboundWorkload
 OUTBOUND_FIGURES = ("talk_min_per_agent_hour", "occupancy", "abandon_rate",
                     "dials_per_agent_hour")
 INBOUND_FIGURES = ("service_level", "asa_s", "abandon_rate", "occupancy", "p_wait")
+#: said with the results when no strategy can do better than another by its choice of agent
+IDENTICAL_AGENTS = ("all agents identical (no agent_groups in the workload): the choice of "
+                    "agent changes nothing but who leaves at a shift's end, so strategies can "
+                    "differ only by queue order (vip-priority)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,4 +147,8 @@ def simulate(spec: RunSpec, seeds: int | None = None, *, jobs: int | None = None
         report["pacing"] = spec.pacing
         report["pacing_options"] = dict(spec.pacing_options)
     report["routing"] = spec.routing
+    if isinstance(spec.workload, InboundWorkload):
+        report["agents_identical"] = spec.workload.agents_identical
+        if spec.workload.agents_identical:
+            report["note"] = IDENTICAL_AGENTS
     return report

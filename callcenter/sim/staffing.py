@@ -40,10 +40,13 @@ class Staffing:
     customer because a shift ended)."""
 
     def __init__(self, clock: Clock, board: AgentBoard, steps: Sequence[tuple[float, int]],
-                 *, prefix: str = "agent", drain: Callable[[], bool] | None = None) -> None:
+                 *, prefix: str = "agent", drain: Callable[[], bool] | None = None,
+                 new_agent: Callable[[str, float], Agent] | None = None) -> None:
         self.clock = clock
         self.board = board
         self.prefix = prefix
+        #: builds the n-th agent hired (``(agent_id, now)``; default: no skills)
+        self.new_agent = new_agent or (lambda agent_id, now: board.add(agent_id, now=now))
         #: at the last step (end of day): wait while ``drain()`` is true before logging out
         self.drain = drain
         last = len(steps) - 1
@@ -71,7 +74,7 @@ class Staffing:
                     board.log_in(agent, now)
                     missing -= 1
             while missing:
-                agent = board.add(f"{self.prefix}-{len(board) + 1}", now=now)
+                agent = self.new_agent(f"{self.prefix}-{len(board) + 1}", now)
                 board.log_in(agent, now)
                 missing -= 1
         elif missing < 0:

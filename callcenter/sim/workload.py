@@ -174,6 +174,29 @@ class CustomerClass(_Strict):
     name: str = Field(min_length=1)
     share: float = Field(gt=0, le=1)
     priority: int = 0
+    # --- optional field added by this project ---
+    #: skills an agent must have (all of them) to take this class's calls
+    skills: list[str] = []
+
+
+class AgentGroup(_Strict):
+    """Optional (this project): a kind of agent. Agents are dealt to groups by ``share`` as
+    they log in, interleaved, so every staffing level of the day has the mix (a fixed count
+    could not hold while the schedule goes from 8 to 20 agents)."""
+
+    name: str = ""
+    share: float = Field(gt=0, le=1)
+    #: skill -> level 1..10 (10 best)
+    skills: dict[str, int] = {}
+    #: scales the caller's drawn service time when this group's agent serves it
+    handle_time_multiplier: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _levels(self) -> AgentGroup:
+        for skill, level in self.skills.items():
+            if not 1 <= level <= 10:
+                raise ValueError(f"skill {skill!r}: level {level} is not within 1..10")
+        return self
 
 
 class InboundWorkload(_Day):
@@ -187,6 +210,7 @@ class InboundWorkload(_Day):
     sl_threshold_s: float = Field(default=20.0, ge=0)
     # --- optional fields added by this project ---
     wrapup_s: Distribution | None = None
+    agent_groups: list[AgentGroup] | None = None
 
     @model_validator(mode="after")
     def _staffing_given(self) -> InboundWorkload:
@@ -202,7 +226,23 @@ class InboundWorkload(_Day):
         names = [c.name for c in self.classes]
         if len(set(names)) != len(names):
             raise ValueError("class names must be unique")
+        groups = self.agent_groups or []
+        if groups and abs(sum(g.share for g in groups) - 1.0) > 1e-6:
+            raise ValueError("agent group shares must add up to 1")
+        for klass in self.classes:
+            needed = set(klass.skills)
+            if needed and not any(needed <= set(g.skills) for g in groups):
+                raise ValueError(f"class {klass.name!r} needs skills {sorted(needed)} that no "
+                                 "agent group has all of (its callers would never be served)")
         return self
+
+    @property
+    def agents_identical(self) -> bool:
+        """True when every agent has the same skills, levels and speed: then which ready agent
+        takes a call cannot change the service, only the queue order can."""
+        groups = self.agent_groups or []
+        return len({(tuple(sorted(g.skills.items())), g.handle_time_multiplier)
+                    for g in groups}) <= 1
 
     def rate_at(self, t: float) -> float:
         """Arrivals per second at time ``t`` (the last interval repeats if the day is longer)."""
