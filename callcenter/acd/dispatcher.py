@@ -51,6 +51,9 @@ class Dispatcher:
     #: an agent's skills -> the lines such an agent can serve (cleared when a line is added)
     _servable: dict[frozenset[str], list[list[_Entry]]] = field(default_factory=dict)
     _ready: dict[str, Agent] = field(default_factory=dict)
+    #: skill -> the ready agents who have it, in the same relative order as ``_ready`` (so a
+    #: strategy sees the same candidates in the same order either way)
+    _ready_by_skill: dict[str, dict[str, Agent]] = field(default_factory=dict)
     _seq: int = 0
 
     def __post_init__(self) -> None:
@@ -58,7 +61,7 @@ class Dispatcher:
             raise ValueError("max_ring must be at least 1")
         for agent in self.board:
             if agent.state is AgentState.READY:
-                self._ready[agent.agent_id] = agent
+                self._now_ready(agent)
         self.board.listeners.append(self._on_agent_change)
 
     # --- calls ---------------------------------------------------------------------------------
@@ -121,10 +124,30 @@ class Dispatcher:
         # second dispatcher on the same board) may already have reserved a newly ready agent
         agent = move.agent
         if agent.state is AgentState.READY:
-            self._ready[agent.agent_id] = agent
+            self._now_ready(agent)
             self._serve_next(agent, move.at, "agent ready")
         else:
-            self._ready.pop(agent.agent_id, None)
+            self._not_ready(agent)
+
+    def _now_ready(self, agent: Agent) -> None:
+        self._ready[agent.agent_id] = agent
+        by_skill = self._ready_by_skill
+        for skill in agent.skills:
+            ready = by_skill.get(skill)
+            if ready is None:
+                ready = by_skill[skill] = {}
+            ready[agent.agent_id] = agent
+
+    def _not_ready(self, agent: Agent) -> None:
+        if self._ready.pop(agent.agent_id, None) is not None:
+            by_skill = self._ready_by_skill
+            for skill in agent.skills:
+                by_skill[skill].pop(agent.agent_id, None)
+
+    def _on_registration(self, change: RegistrationChange) -> None:
+        """A ready agent's phone registered: it takes the next waiting caller at once."""
+        if change.registered:
+            self._serve_next(change.agent, change.at, "agent's phone registered")
 
     def _serve_next(self, agent: Agent, now: float, why: str) -> None:
         if self.waiting and self._eligible(agent):
@@ -141,7 +164,10 @@ class Dispatcher:
         required = call.skills
         if not required:
             return [a for a in self._ready.values() if eligible(a)]
-        return [a for a in self._ready.values() if eligible(a) and required <= a.skills]
+        # only the ready agents with the rarest of the required skills can qualify
+        by_skill = self._ready_by_skill
+        pool = min((by_skill.get(skill, {}) for skill in required), key=len)
+        return [a for a in pool.values() if required <= a.skills and eligible(a)]
 
     def _live(self, call: WaitingCall) -> bool:
         """Heap entries are removed lazily: an entry counts only while it is *the* waiting
@@ -172,11 +198,11 @@ class Dispatcher:
         ring = choice.agents[:self.max_ring]
         first = ring[0]
         rung = [first]
-        self._ready.pop(first.agent_id, None)
+        self._not_ready(first)
         self.board.reserve(first, call.call_id, now)
         for other in ring[1:]:  # ring-all: the others, if nobody took them meanwhile
             if self._eligible(other):
-                self._ready.pop(other.agent_id, None)
+                self._not_ready(other)
                 self.board.reserve(other, call.call_id, now)
                 rung.append(other)
         decision = RoutingDecision(call.call_id, first.agent_id, self.routing.name,
