@@ -199,7 +199,7 @@ async def test_migration_0002_up_and_down_keeps_the_data(db_url: str) -> None:
             await conn.execute(text(
                 "INSERT INTO satisfaction_ratings (customer_id, interaction_id, score, "
                 "rated_at) VALUES (1, 7, 5, :t)"), {"t": _when(T0)})
-        await upgrade_database(db_url)
+        await upgrade_database(db_url, "0002")
         assert await current_revision(db_url) == "0002"
         async with session_factory(engine)() as session:
             row = (await session.execute(select(Interaction))).scalar_one()
@@ -215,7 +215,7 @@ async def test_migration_0002_up_and_down_keeps_the_data(db_url: str) -> None:
             assert (await conn.execute(text("SELECT call_id FROM interactions"))).scalar() == "c-7"
             rating = (await conn.execute(select(SatisfactionRating.__table__.c.interaction_id)))
             assert rating.scalar() == 7  # the downgrade did not copy the table (SET NULL)
-        await upgrade_database(db_url)
+        await upgrade_database(db_url, "0002")
         assert await current_revision(db_url) == "0002"
     finally:
         await engine.dispose()

@@ -61,11 +61,19 @@ def test_description_is_valid_openapi_31() -> None:
 
 
 def test_path_parameters_match_templates() -> None:
-    for path, item in description()["paths"].items():
+    spec = description()
+    shared = spec["components"].get("parameters", {})
+
+    def resolved(param: dict[str, Any]) -> dict[str, Any]:
+        ref = param.get("$ref", "")
+        return shared[ref.rsplit("/", 1)[-1]] if ref else param
+
+    for path, item in spec["paths"].items():
         for method, op in item.items():
             if method not in HTTP_METHODS:
                 continue
-            declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            declared = {p["name"] for p in map(resolved, op.get("parameters", []))
+                        if p["in"] == "path"}
             in_template = {seg[1:-1] for seg in path.split("/") if seg.startswith("{")}
             assert declared == in_template, f"{method.upper()} {path}"
 

@@ -14,6 +14,7 @@ from callcenter.web.routes import (
     interactions,
     metrics,
     openapi,
+    queues,
 )
 
 
@@ -40,6 +41,10 @@ def setup_routes(app: web.Application) -> None:
     router.add_put("/api/agents/{agent_id}/state", agent_actions.set_state, name="agent_state")
     router.add_post("/api/agents/{agent_id}/wrap-up", agent_actions.wrap_up,
                     name="agent_wrap_up")
+    # queue figures and the queue-event log ("stats" is no queue: two segments vs three)
+    router.add_get("/api/queues/stats", queues.all_stats, name="queues_stats")
+    router.add_get("/api/queues/{queue}/stats", queues.queue_stats, name="queue_stats")
+    router.add_get("/api/queues/{queue}/log", queues.queue_log, name="queue_log")
     app[customers.IDEMPOTENCY] = customers.IdempotencyStore()
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
