@@ -8,6 +8,7 @@ Objects are complete when constructed: nothing is filled in or tied together aft
 What is wired (each reads the bus, none knows the PBX's kind)::
 
     AgentBoard ── AgentEventPublisher ──► bus (agent.state)
+        ▲  AgentRegistrations ◄── bus (device.registration) ──► bus (agent.registration)
         ▲  AgentPhones ◄── bus (channel up / hang-up of agent legs)
         │  AgentConnector (ring agent, bridge, hang up the other side)
         ├── InboundAcd per queue ◄── bus (CC_HOLD_START, hang-ups)
@@ -34,6 +35,7 @@ from callcenter.acd.connect import AgentConnector
 from callcenter.acd.controls import AgentControls
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
+from callcenter.acd.registration import AgentRegistrations
 from callcenter.acd.routing import make_routing
 from callcenter.acd.service import InboundAcd
 from callcenter.config import AcdSettings
@@ -82,6 +84,8 @@ class ContactCenter:
     hub: AgentHub
     screen_pops: ScreenPopService | None
     interactions: InteractionRecorder | None
+    #: agents' phones registered or not (an unregistered agent is never offered a call)
+    registrations: AgentRegistrations
     #: agents logged in by :meth:`start` (those configured with ``logged_in``)
     log_in_at_start: list[str] = field(default_factory=list)
     started: bool = False
@@ -106,6 +110,7 @@ class ContactCenter:
         await self.connector.close()
         self.phones.close()
         self.agent_events.close()
+        self.registrations.close()
         if self.screen_pops is not None:
             await self.screen_pops.close()
         if self.interactions is not None and self.started:
@@ -144,6 +149,8 @@ def build_contact_center(
         if agent.logged_in:
             configured.append(agent.agent_id)
     endpoints = AgentEndpoints(settings.agent_endpoint, is_agent=board.__contains__)
+    # first: every agent starts from the PBX's current view, unannounced
+    registrations = AgentRegistrations(board, endpoints, bus, clock, pbx.registered_endpoints())
     agent_events = AgentEventPublisher(board, bus)
     default_wrap_up = settings.wrap_up_s
     phones = AgentPhones(board, bus, clock,
@@ -176,5 +183,5 @@ def build_contact_center(
                          endpoints=endpoints, agent_events=agent_events, phones=phones,
                          controls=controls, connector=connector, queues=queues,
                          campaigns=running, hub=hub, screen_pops=pops, interactions=interactions,
-                         log_in_at_start=configured)
+                         log_in_at_start=configured, registrations=registrations)
 

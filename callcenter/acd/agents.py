@@ -17,6 +17,16 @@ agent's transitions in the order they happened, each one a move the machine allo
 ``wrap_up -> reserved`` reported before (or instead of) ``wrap_up -> ready -> reserved``.
 A listener that *acts* (assigns work) must check the agent's current ``state``: by the time it
 hears "became ready" the agent may already be reserved by another listener.
+
+Registration (is the agent's phone registered?) is not a state: an agent can be ready with its
+phone gone. ``Agent.registered`` is kept beside the state, and an unregistered agent is never
+offered a call (the dispatcher's one filter) nor counted available (:meth:`AgentBoard.available`,
+the dialer's pacing). Registration listeners hear each change as a :class:`RegistrationChange`,
+through the *same* run-to-completion delivery as the transitions, so a dispatcher that reserves
+a newly registered agent is heard after the registration, never before it. The board only tracks
+registration once told to (:attr:`AgentBoard.requires_registration`, set by the assembly's
+:class:`~callcenter.acd.registration.AgentRegistrations`): then an agent starts unregistered
+until the PBX shows its phone. The simulator, which has no phones, leaves it off.
 """
 
 from __future__ import annotations
@@ -76,6 +86,8 @@ class Agent:
     call_id: str | None = None
     #: logged out as soon as the current call and wrap-up end (end of shift)
     leaving: bool = False
+    #: the agent's phone is registered (see the module docstring): never offered a call if not
+    registered: bool = True
     #: skill -> level 1..10 (10 best) for skills-based routing; a skill in ``skills`` without
     #: a level here counts as level 1 (callcenter.acd.routing.skill_level)
     skill_levels: Mapping[str, int] = field(default_factory=dict)
@@ -100,6 +112,21 @@ class AgentTransition(NamedTuple):
 Listener = Callable[[AgentTransition], None]
 
 
+class RegistrationChange(NamedTuple):
+    """An agent's phone became registered (or not), at ``at``; ``agent.state`` is unchanged."""
+
+    agent: Agent
+    registered: bool
+    at: float
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.agent_id
+
+
+RegistrationListener = Callable[[RegistrationChange], None]
+
+
 @dataclass(slots=True)
 class AgentBoard:
     """All agents and their states. ``listeners`` hear every :class:`AgentTransition`, in
@@ -109,7 +136,15 @@ class AgentBoard:
     listeners: list[Listener] = field(default_factory=list)
     counts: dict[AgentState, int] = field(
         default_factory=lambda: dict.fromkeys(AgentState, 0))
-    _delivery: RunToCompletion[AgentTransition] = field(init=False, repr=False)
+    #: hear every :class:`RegistrationChange`, in order with the transitions
+    registration_listeners: list[RegistrationListener] = field(default_factory=list)
+    #: agents start unregistered (someone feeds :meth:`set_registered` from the PBX)
+    requires_registration: bool = False
+    #: per state, how many of ``counts`` have no registered phone
+    unregistered: dict[AgentState, int] = field(
+        default_factory=lambda: dict.fromkeys(AgentState, 0))
+    _delivery: RunToCompletion[AgentTransition | RegistrationChange] = field(
+        init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._delivery = RunToCompletion(self._tell)
@@ -128,13 +163,17 @@ class AgentBoard:
                       skill_levels=levels)
         self.agents[agent_id] = agent
         self.counts[AgentState.OFFLINE] += 1
+        if self.requires_registration:
+            agent.registered = False
+            self.unregistered[AgentState.OFFLINE] += 1
         return agent
 
     def snapshot(self) -> list[dict[str, object]]:
         """JSON-ready agents (the wallboard's starting point before ``agent.state`` events)."""
         return [{"agent_id": a.agent_id, "state": a.state.value, "since": a.since,
                  "reason": a.pause_reason, "call_id": a.call_id or "",
-                 "calls_handled": a.calls_handled} for a in self.agents.values()]
+                 "calls_handled": a.calls_handled, "registered": a.registered}
+                for a in self.agents.values()]
 
     def __getitem__(self, agent_id: str) -> Agent:
         return self.agents[agent_id]
@@ -150,6 +189,21 @@ class AgentBoard:
 
     def count(self, state: AgentState) -> int:
         return self.counts[state]
+
+    @property
+    def available(self) -> int:
+        """Ready with a registered phone: who can be offered a call now."""
+        return self.counts[AgentState.READY] - self.unregistered[AgentState.READY]
+
+    def set_registered(self, agent: Agent, registered: bool, now: float) -> None:
+        """The agent's phone registered or went away. Not a transition: the state stays;
+        registration listeners hear it (a dispatcher offers a waiting call to a ready agent
+        whose phone just came back). No change, no notification."""
+        if agent.registered is registered:
+            return
+        agent.registered = registered
+        self.unregistered[agent.state] += -1 if registered else 1
+        self._delivery.submit(RegistrationChange(agent, registered, now))
 
     @property
     def working(self) -> int:
@@ -168,6 +222,9 @@ class AgentBoard:
         counts = self.counts
         counts[previous] -= 1
         counts[state] += 1
+        if not agent.registered:
+            self.unregistered[previous] -= 1
+            self.unregistered[state] += 1
         agent.state = state
         agent.since = now
         agent.pause_reason = reason if state is AgentState.PAUSED else ""
@@ -185,9 +242,14 @@ class AgentBoard:
         self._delivery.submit(AgentTransition(agent, previous, state, now, agent.pause_reason,
                                               agent.call_id or ""))
 
-    def _tell(self, transition: AgentTransition) -> None:
-        for listener in tuple(self.listeners):
-            listener(transition)
+    def _tell(self, item: AgentTransition | RegistrationChange) -> None:
+        if type(item) is AgentTransition:
+            for listener in tuple(self.listeners):
+                listener(item)
+        else:
+            assert isinstance(item, RegistrationChange)
+            for registration_listener in tuple(self.registration_listeners):
+                registration_listener(item)
 
     # --- the usual moves, named --------------------------------------------------------------
 

@@ -24,7 +24,13 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
+from callcenter.acd.agents import (
+    Agent,
+    AgentBoard,
+    AgentState,
+    AgentTransition,
+    RegistrationChange,
+)
 from callcenter.acd.calls import WaitingCall
 from callcenter.acd.queueing import QueueKey
 from callcenter.acd.routing import Choice, RoutingDecision, RoutingStrategy
@@ -63,6 +69,7 @@ class Dispatcher:
             if agent.state is AgentState.READY:
                 self._now_ready(agent)
         self.board.listeners.append(self._on_agent_change)
+        self.board.registration_listeners.append(self._on_registration)
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -107,8 +114,10 @@ class Dispatcher:
     def _eligible(self, agent: Agent) -> bool:
         """The one place that says whether ``agent`` may be offered a call at all (skills
         aside): ready *now* — another listener may have reserved them since they became
-        ready. Every candidate, for an arriving call or a waiting one, passes here."""
-        return agent.state is AgentState.READY
+        ready. Every candidate, for an arriving call or a waiting one, passes here. An agent
+        whose phone is not registered is never offered a call (it stays in ``_ready``, and
+        takes the next caller when its phone comes back: :meth:`_on_registration`)."""
+        return agent.state is AgentState.READY and agent.registered
 
     def release_others(self, decision: RoutingDecision, winner: str, now: float) -> None:
         """Ring-all: ``winner`` answered; the other agents rung for the call go back to ready

@@ -185,6 +185,11 @@ class Pbx(Protocol):
 
     def status(self) -> PbxStatus: ...
 
+    def registered_endpoints(self) -> frozenset[str]:
+        """Endpoints (``PJSIP/2001``) that have a phone registered now, as the PBX last
+        reported; changes arrive as :class:`~callcenter.events.DeviceRegistration` events."""
+        ...
+
     async def originate(self, request: OriginateRequest) -> OriginateHandle: ...
 
     async def redirect(self, channel_id: str, context: str, exten: str,

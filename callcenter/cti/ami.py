@@ -3,8 +3,9 @@
 Life of the link, repeated forever until :meth:`AmiClient.stop`::
 
     connect (timeout) -> Login -> resync (CoreShowChannels + BridgeList, reconciled into the
-    model while live events keep flowing) -> link up -> Ping every ``ping_interval_s``
-    -> connection lost / Shutdown / missed pong -> link down -> backoff -> connect ...
+    model while live events keep flowing; PJSIPShowContacts into the registrations) -> link up
+    -> Ping every ``ping_interval_s`` -> connection lost / Shutdown / missed pong -> link down
+    -> backoff -> connect ...
 
 Backoff starts at ``reconnect_min_s`` and doubles up to ``reconnect_max_s``; it resets after a
 session that got as far as a completed resync, so a restarted Asterisk is found again within
@@ -37,6 +38,7 @@ from callcenter.core.errors import (
 from callcenter.cti.link import LinkStats
 from callcenter.cti.model import OUR_VARIABLE_PREFIX, CallModel, SnapshotChannel
 from callcenter.cti.protocol import AmiProtocol, TwoStepAction
+from callcenter.cti.registrations import Registrations
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,13 @@ class AmiClient:
         bus: ev.EventBus,
         stats: LinkStats | None = None,
         recorder: BinaryIO | None = None,
+        registrations: Registrations | None = None,
     ) -> None:
         self.settings = settings
         self.model = model
         self.bus = bus
+        #: which endpoints have a phone registered (ContactStatus events + resync)
+        self.registrations = registrations or Registrations(emit=bus.publish)
         self.stats = stats or LinkStats()
         self.recorder = recorder
         self.protocol: AmiProtocol | None = None
@@ -151,6 +156,7 @@ class AmiClient:
         self._loss_cause = None
         try:
             self.model.begin_resync()
+            self.registrations.begin_resync()
             answer = await self._send(protocol, {
                 "Action": "Login",
                 "Username": s.username,
@@ -220,6 +226,7 @@ class AmiClient:
         ]
         bridge_rows = [m for m in _list(bridges) if m.get("Event") == "BridgeListItem"]
         result = self.model.reconcile(rows, bridge_rows)
+        await self._resync_contacts(protocol, timeout)
         elapsed = time.monotonic() - started
         self.stats.last_resync_s = elapsed
         self.stats.resyncs += 1
@@ -230,6 +237,22 @@ class AmiClient:
             calls=len(self.model.calls), bridges=len(self.model.bridges),
             ghosts_removed=result.ghosts_removed, discovered=result.discovered,
             duration_s=elapsed))
+
+    async def _resync_contacts(self, protocol: AmiProtocol, timeout: float) -> None:
+        """Registered phones: ``PJSIPShowContacts`` lists every dynamic contact; endpoints
+        whose contacts vanished while the link was down become unregistered. Asterisk answers
+        an error instead of an empty list when there is no contact at all; any other error
+        (res_pjsip not loaded) leaves the registrations as they were, and says so."""
+        answer = await self._send(protocol, {"Action": "PJSIPShowContacts"}, timeout)
+        first = first_message(answer)
+        if first.get("Response") in ("Error", "Failure", "Fail"):
+            text = str(first.get("Message", ""))
+            if "no contacts" not in text.lower():
+                log.warning("AMI PJSIPShowContacts failed; registrations not resynced",
+                            extra={"reason": text})
+                self.registrations.cancel_resync()
+                return
+        self.registrations.reconcile(_list(answer))
 
     async def _read_variables(self, protocol: AmiProtocol,
                               timeout: float) -> dict[str, dict[str, str]]:
@@ -259,6 +282,7 @@ class AmiClient:
         if headers.get("Event") == "Shutdown":
             self._loss_cause = "Asterisk shutting down"
         self.model.apply(headers)
+        self.registrations.apply(headers)
 
     def on_connection_lost(self, exc: BaseException | None) -> None:
         """Log and record why *this* connection ended.

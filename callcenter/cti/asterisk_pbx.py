@@ -58,6 +58,9 @@ class AsteriskPbx:
                      "actions_sent": stats.actions_sent, "actions_failed": stats.actions_failed,
                      "actions_timed_out": stats.actions_timed_out})
 
+    def registered_endpoints(self) -> frozenset[str]:
+        return self.ami.registrations.registered_endpoints()
+
     def _name_of(self, channel_id: str) -> str:
         channel = self.model.channels.get(channel_id)
         if channel is None:

@@ -92,7 +92,8 @@ class DialerLoop:
     def snapshot(self) -> DialerSnapshot:
         counts = self.board.counts
         return DialerSnapshot(
-            now=self.clock.now(), ready=counts[AgentState.READY],
+            # an agent whose phone is unregistered cannot take a call: not one to dial for
+            now=self.clock.now(), ready=self.board.available,
             reserved=counts[AgentState.RESERVED], on_call=counts[AgentState.ON_CALL],
             wrap_up=counts[AgentState.WRAP_UP], paused=counts[AgentState.PAUSED],
             dialing=self.dialing, waiting=self.waiting, connected=self.connected)

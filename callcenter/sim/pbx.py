@@ -7,9 +7,11 @@ because only Asterisk can tell us what Asterisk does.
 
 How it fits: it feeds the *same* :class:`~callcenter.cti.model.CallModel` the AMI link
 feeds, with AMI-shaped event dicts (``Newchannel``, ``Newstate``, ``NewExten``, ``VarSet``,
-``Hangup``, ``BridgeCreate``/``Enter``/``Leave``/``Destroy``), exact Asterisk casing and a
-``Timestamp`` of the clock's ``now()``. So the domain events on the bus, and everything
-downstream (``/ws/events``, metrics, interactions, screen pops), are those of a real switch.
+``Hangup``, ``BridgeCreate``/``Enter``/``Leave``/``Destroy``; ``ContactStatus`` when a phone
+registers or unregisters, into the same registrations tracker the AMI link keeps), exact
+Asterisk casing and a ``Timestamp`` of the clock's ``now()``. So the domain events on the bus,
+and everything downstream (``/ws/events``, metrics, interactions, screen pops), are those of a
+real switch.
 It runs on a :class:`~callcenter.sim.clock.Clock`: virtual in tests and simulations, real
 time (epoch seconds) in the demo. A run is a pure function of the clock, the ``rng`` seed and
 the calls made on it: ids and channel names come from counters, never from ``uuid4``.
@@ -81,6 +83,7 @@ from callcenter.core.pbx import (
     SpyMode,
 )
 from callcenter.cti.model import CallModel
+from callcenter.cti.registrations import Registrations
 from callcenter.sim.behaviour import (  # noqa: F401  (re-exported: the PBX's own vocabulary)
     AmdPlan,
     Behaviour,
@@ -179,6 +182,8 @@ class SimulatedPbx:
         self.emitted = 0
         #: channel id -> recording file asked for (a simulated call has no audio to write)
         self.recordings: dict[str, str] = {}
+        #: registered phones, fed the same ContactStatus events the AMI link feeds its own
+        self.registrations = Registrations(emit=model.emit, clock=clock.now)
         self._channels: dict[str, _Chan] = {}
         self._endpoints: dict[str, _Endpoint] = {}
         self._ids = 0
@@ -204,11 +209,33 @@ class SimulatedPbx:
         ``agent_answer_after``), or rings until the timeout when ``answers`` is false."""
         delay = Delay.fixed(answer_after_s) if isinstance(answer_after_s, int | float) \
             else answer_after_s
-        self._endpoints[_endpoint_key(endpoint)] = _Endpoint(delay, answers)
+        key = _endpoint_key(endpoint)
+        self._endpoints[key] = _Endpoint(delay, answers)
+        self._contact_status(key, "NonQualified")
 
     def unregister_endpoint(self, endpoint: str) -> None:
         """Unregister a phone; calls it is on go on, new ones fail (chan_unavailable)."""
-        self._endpoints.pop(_endpoint_key(endpoint), None)
+        key = _endpoint_key(endpoint)
+        if self._endpoints.pop(key, None) is not None:
+            self._contact_status(key, "Removed")
+
+    def registered_endpoints(self) -> frozenset[str]:
+        return self.registrations.registered_endpoints()
+
+    def _contact_status(self, key: str, status: str) -> None:
+        """Asterisk's ``ContactStatus`` for a PJSIP phone (``qualify_frequency = 0``: a new
+        contact is ``NonQualified``), tapped and applied like every other event."""
+        tech, _, name = key.partition("/")
+        if tech != "PJSIP":
+            return
+        headers = {"Event": "ContactStatus", "Privilege": "system,all",
+                   "Timestamp": self._stamp(), "URI": f"sip:{name}@127.0.0.1:5060",
+                   "ContactStatus": status, "AOR": name, "EndpointName": name,
+                   "RoundtripUsec": "0"}
+        self.emitted += 1
+        for tap in self.taps:
+            tap(headers)
+        self.registrations.apply(headers)
 
     def is_registered(self, endpoint: str) -> bool:
         return _endpoint_key(endpoint) in self._endpoints

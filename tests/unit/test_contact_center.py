@@ -300,14 +300,15 @@ async def test_configured_agents_log_in_at_start(world_factory: Any) -> None:
 
 async def test_an_agent_whose_phone_keeps_ringing_out_is_paused_not_spun(
         world_factory: Any) -> None:
-    """An unattended (or unregistered) phone would take every caller in turn; after three
-    rings unanswered in a row the agent is paused with reason no_answer."""
+    """An unattended phone (registered, never answered) would take every caller in turn;
+    after three rings unanswered in a row the agent is paused with reason no_answer. (An
+    unregistered phone is never rung at all: tests/unit/test_registration.py.)"""
     w = world_factory(["1001"])
-    w.sim.unregister_endpoint("PJSIP/1001")  # fails at once, as Asterisk's chan_unavailable
+    w.sim.register_endpoint("PJSIP/1001", answers=False)  # rings out (ring_timeout_s)
     await w.center.start()
     w.caller("+14155550108")
     agent = w.center.board["1001"]
-    await w.until(lambda: agent.state is AgentState.PAUSED, what="paused")
+    await w.until(lambda: agent.state is AgentState.PAUSED, 120, what="paused")
     assert agent.pause_reason == "no_answer"
     assert len(w.pbx.originated) == 3
     assert w.center.queues["support"].dispatcher.queue_length == 1  # still waiting, in line

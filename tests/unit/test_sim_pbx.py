@@ -80,7 +80,9 @@ async def test_is_a_pbx_and_every_event_has_the_common_headers() -> None:
     assert w.ami
     for headers in w.ami:
         assert headers["Event"] and float(headers["Timestamp"]) >= T0
-        if not headers["Event"].startswith("Bridge") or "Uniqueid" in headers:
+        if headers["Event"] == "ContactStatus":  # a phone, not a channel
+            assert {"URI", "ContactStatus", "AOR", "EndpointName"} <= headers.keys()
+        elif not headers["Event"].startswith("Bridge") or "Uniqueid" in headers:
             assert {"Uniqueid", "Linkedid", "Channel"} <= headers.keys()
 
 

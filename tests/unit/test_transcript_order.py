@@ -65,6 +65,10 @@ class TranscriptPbx:
     def status(self) -> PbxStatus:
         return PbxStatus(pbx=self.name, connected=True)
 
+    def registered_endpoints(self) -> frozenset[str]:
+        """The recordings' agent phone was registered (SIPp), before they start."""
+        return frozenset({"PJSIP/2001"})
+
     async def originate(self, request: OriginateRequest) -> OriginateHandle:
         channel_id = request.channel_id or uuid.uuid4().hex
         self.actions.append(("originate", channel_id))
