@@ -73,7 +73,8 @@ class AcdSettings(BaseModel):
         default_factory=lambda: ["default"],
         description="queues served (a caller's CC_QUEUE; callers naming none are in 'default')")
     routing: str = Field("fifo-longest-idle",
-                         description="fifo-longest-idle, fewest-calls or random")
+                         description="fifo-longest-idle, fewest-calls, random, ring-all, "
+                                     "skills-level or vip-priority (docs/SIMULATOR.md)")
     ring_timeout_s: float = Field(20.0, gt=0, description="how long an agent's phone rings")
     connect_timeout_s: float = Field(
         2.0, gt=0, description="outbound: seconds a person may wait for an agent (FTC: 2)")
