@@ -34,6 +34,7 @@ from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.interactions import InteractionRecorder
+from crm_bridge.queue_log import QueueLogRecorder
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -116,6 +117,11 @@ class Services:
         return self.center.interactions
 
     @property
+    def queue_log(self) -> QueueLogRecorder:
+        assert self.center.queue_log is not None
+        return self.center.queue_log
+
+    @property
     def lookup(self) -> Callable[[str], Awaitable[dict[str, Any]]]:
         return self.crm.lookup
 
@@ -138,7 +144,8 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
     recorder = InteractionRecorder(bus, crm.sessions, settings.crm_default_region)
     center = build_contact_center(
         parts.pbx, bus, clock, settings.acd, hub=AgentHub(), lookup=crm.lookup,
-        interactions=recorder, campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng)
+        interactions=recorder, queue_log=QueueLogRecorder(bus, crm.sessions),
+        campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng)
     metrics.agents = center.board
     return Services(settings=settings, bus=bus, clock=clock, model=model, pbx=parts.pbx,
                     ami=parts.ami, metrics=metrics, crm=crm, center=center)

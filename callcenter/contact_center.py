@@ -15,6 +15,7 @@ What is wired (each reads the bus, none knows the PBX's kind)::
         └── PbxCampaign per campaign (dialer loop + line port)
     ScreenPopService ◄── bus (agent leg ringing) ──► AgentHub (consoles)
     InteractionRecorder ◄── bus (every call) ──► CRM database
+    QueueLogRecorder ◄── bus (queue.*: every step of a caller) ──► CRM database (queue_log)
 
 Lifecycle: :meth:`ContactCenter.start` (agents from the configuration log in, the interaction
 recorder starts, campaigns start dialling) and :meth:`ContactCenter.close` (the reverse).
@@ -48,6 +49,7 @@ from callcenter.screenpop.service import Lookup, ScreenPopService
 
 if TYPE_CHECKING:
     from crm_bridge.interactions import InteractionRecorder
+    from crm_bridge.queue_log import QueueLogRecorder
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,15 @@ class ContactCenter:
     #: agents logged in by :meth:`start` (those configured with ``logged_in``)
     log_in_at_start: list[str] = field(default_factory=list)
     started: bool = False
+    #: writes the queue-event log (every step of every caller in a queue)
+    queue_log: QueueLogRecorder | None = None
 
     async def start(self) -> None:
         """Log the configured agents in, start recording interactions and dialling."""
         if self.interactions is not None:
             await self.interactions.start()
+        if self.queue_log is not None:
+            await self.queue_log.start()
         now = self.clock.now()
         for agent_id in self.log_in_at_start:
             self.board.log_in(self.board[agent_id], now)
@@ -115,6 +121,8 @@ class ContactCenter:
             await self.screen_pops.close()
         if self.interactions is not None and self.started:
             await self.interactions.stop()
+        if self.queue_log is not None and self.started:
+            await self.queue_log.stop()
         self.started = False
 
 
@@ -127,6 +135,7 @@ def build_contact_center(
     hub: AgentHub | None = None,
     lookup: Lookup | None = None,
     interactions: InteractionRecorder | None = None,
+    queue_log: QueueLogRecorder | None = None,
     campaigns: Iterable[CampaignPlan] = (),
     board: AgentBoard | None = None,
     wrap_up_s: Callable[[Agent], float] | None = None,
@@ -136,7 +145,8 @@ def build_contact_center(
 
     ``settings`` gives the queues, routing, ring and wrap-up times, the agent endpoint template
     and the agents. ``lookup`` (the CRM card by number or customer code) turns screen pops on;
-    ``interactions`` records every call. ``board`` lets a caller pass agents it made itself
+    ``interactions`` records every call and ``queue_log`` every step of a caller in a queue.
+    ``board`` lets a caller pass agents it made itself
     (the demo's bots); configured agents are added to it. ``wrap_up_s`` overrides the
     configured wrap-up time per agent.
     """
@@ -183,5 +193,6 @@ def build_contact_center(
                          endpoints=endpoints, agent_events=agent_events, phones=phones,
                          controls=controls, connector=connector, queues=queues,
                          campaigns=running, hub=hub, screen_pops=pops, interactions=interactions,
+                         queue_log=queue_log,
                          log_in_at_start=configured, registrations=registrations)
 

@@ -78,8 +78,13 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
     engine = make_engine(url)
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT count(*) FROM interactions"))).scalar_one()
+        # and every step of a caller in a queue a queue_log row, as many as the ACD announced
+        steps = {kind: count for kind, count in await conn.execute(text(
+            "SELECT kind, count(*) FROM queue_log GROUP BY kind"))}
     await engine.dispose()
     assert rows >= 10
+    assert steps.get("enter", 0) >= 5 and steps.get("answer", 0) >= 3, steps
+    assert steps["answer"] >= last["queue.changed"]["answered"], (steps, last["queue.changed"])
 
 
 async def test_five_demo_minutes_show_no_forbidden_agent_move_and_causes_first(
