@@ -55,6 +55,25 @@ class SippAgent:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         await self._wait_listening()
 
+    async def unregister(self, timeout: float = 5.0) -> None:
+        """Remove every contact of this agent's AOR, whoever registered it (REGISTER with
+        ``Contact: *`` and ``Expires: 0``), and wait until Asterisk shows none."""
+        self._install_scenarios()
+        done = await asyncio.to_thread(
+            subprocess.run,
+            self._argv("unregister.xml", "-s", self.agent_id, "-au", self.agent_id,
+                       "-ap", f"secret{self.agent_id}", "-timeout", "10"),
+            capture_output=True, text=True, timeout=20, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"SIPp unregistration of {self.agent_id} failed: "
+                               f"{done.stdout[-800:]} {done.stderr[-800:]}")
+        deadline = asyncio.get_running_loop().time() + timeout
+        while f" {self.agent_id}/sip:" in await asyncio.to_thread(
+                self.sandbox.cli, "pjsip show contacts"):
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"Asterisk still shows a contact of {self.agent_id}")
+            await asyncio.sleep(0.05)
+
     async def _wait_contact(self, timeout: float = 5.0) -> None:
         """Until Asterisk's AOR holds this port as the contact. The 200 OK to REGISTER can
         come before the contact replaced the previous one (an earlier test's phone on another
