@@ -15,6 +15,7 @@ from callcenter.web.routes import (
     metrics,
     openapi,
     queues,
+    wallboard,
 )
 
 
@@ -48,3 +49,4 @@ def setup_routes(app: web.Application) -> None:
     app[customers.IDEMPOTENCY] = customers.IdempotencyStore()
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
+    wallboard.setup(app)

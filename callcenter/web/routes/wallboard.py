@@ -1,0 +1,49 @@
+"""``GET /wallboard/`` and ``/wallboard/{name}``: the supervisors' wallboard (queue tiles, agent
+grid, recent routing decisions), for a screen on the wall.
+
+Like the live page (:mod:`callcenter.web.routes.live`) it is plain HTML, CSS and JS in the
+repository's ``agent_ui/wallboard/`` folder (package data), fetches nothing at run time and
+computes every figure in the browser from the ``/ws/events`` snapshot and the events that
+follow. The same rules apply to its files: public (code, no data), only plain files directly
+in the folder with a known content type, anything else a 404.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import hdrs, web
+
+import agent_ui
+from callcenter.web.auth import public
+from callcenter.web.errors import ApiError
+from callcenter.web.routes.live import CONTENT_TYPES, live_file
+
+WALLBOARD_DIR = Path(agent_ui.__file__).resolve().parent / "wallboard"
+"""Where the wallboard's files are: ``agent_ui/wallboard`` (package data)."""
+
+
+def setup(app: web.Application) -> None:
+    """Add the wallboard's routes to ``app``."""
+    app.router.add_get("/wallboard/", index, name="wallboard")
+    app.router.add_get("/wallboard/{name}", asset, name="wallboard_file")
+
+
+def _serve(name: str) -> web.FileResponse:
+    path = live_file(name, WALLBOARD_DIR)
+    if path is None:
+        raise ApiError(404, "not_found", f"no such file: {name}")
+    return web.FileResponse(path, headers={
+        hdrs.CONTENT_TYPE: CONTENT_TYPES[path.suffix.lower()],
+        hdrs.CACHE_CONTROL: "no-cache",
+    })
+
+
+@public
+async def index(request: web.Request) -> web.StreamResponse:
+    return _serve("index.html")
+
+
+@public
+async def asset(request: web.Request) -> web.StreamResponse:
+    return _serve(request.match_info["name"])

@@ -1,0 +1,326 @@
+"""The wallboard in a real Chromium (headless) against ``callcenter demo`` built in-process: it
+draws the demo's queue and agents, and at the moment it shows, its figures are the server's own.
+
+"The moment it shows": the page writes the last event it applied (``type@at``) on its body;
+the test records the server's state (agent board, the queue's ACD) after every run of events
+(a ``call_soon`` after an event runs once the synchronous cascade of a change is over, so the
+state then is exactly what the events published so far say). A page read whose last event
+ends such a run is compared with the state recorded there; other reads are taken again.
+The figures the page counts itself since it opened (offered, answered, abandoned, ASA, service
+level) are recomputed here from the server's events between the page's first and last event.
+
+Chromium is driven over the DevTools protocol (``--remote-debugging-port``, a WebSocket) rather
+than ``--dump-dom``: the page must live in real time for a few seconds (its own counts fill up
+while the demo runs), and the same page is read, switched to English and photographed.
+Screenshots go to ``tmp_path``, or to ``$CALLCENTER_SCREENSHOTS`` when set (the committed
+``docs/screenshots/wallboard-{en,zh}.png`` come from ``CALLCENTER_SCREENSHOTS=docs/screenshots``).
+
+Chinese needs a CJK font in the machine (Debian's ``fonts-noto-cjk``, installed by
+``scripts/test.sh``): without one the glyphs are boxes, which this test cannot see but a
+screenshot shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcenter.acd.agents import AgentBoard
+from callcenter.config import Settings
+from callcenter.events import DomainEvent, EventBus
+from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
+from callcenter.web.state import BUS
+from tests.harness.require import require, require_binary
+
+pytestmark = pytest.mark.browser
+
+SL_SECONDS = 20.0  # the page's default service-level threshold
+
+
+def require_cjk_font() -> None:
+    """Chinese labels need a CJK font, or Chromium draws boxes (the DOM text is still right)."""
+    fc_list = shutil.which("fc-list")
+    found = fc_list is not None and subprocess.run(
+        [fc_list, ":lang=zh"], capture_output=True, text=True, check=False).stdout.strip()
+    if not found:
+        require("A CJK font", "no font covers Chinese; apt-get install fonts-noto-cjk")
+
+
+def js_number(value: float) -> str:
+    """``String(x)`` in JavaScript for an epoch time (both print the shortest round trip)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def key_of(event: DomainEvent) -> str:
+    return f"{event.type}@{js_number(event.at)}"
+
+
+@dataclass
+class Moment:
+    agents: dict[str, str]
+    registered: dict[str, bool]
+    waiting: int
+    answered: int
+    abandoned: int
+
+
+@dataclass
+class ServerRecord:
+    """Every event published (in order) and the server's state after each run of events."""
+
+    bus: EventBus
+    board: AgentBoard
+    acd: Any
+    events: list[DomainEvent] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    moments: dict[str, Moment] = field(default_factory=dict)
+    pending: bool = False
+
+    def __post_init__(self) -> None:
+        self.bus.add_handler(self.on_event)
+
+    def on_event(self, event: DomainEvent) -> None:
+        self.index[key_of(event)] = len(self.events)
+        self.events.append(event)
+        if not self.pending:
+            self.pending = True
+            asyncio.get_running_loop().call_soon(self.record)
+
+    def record(self) -> None:
+        self.pending = False
+        if not self.events:
+            return
+        self.moments[key_of(self.events[-1])] = Moment(
+            agents={a.agent_id: a.state.value for a in self.board},
+            registered={a.agent_id: a.registered for a in self.board},
+            waiting=self.acd.waiting, answered=self.acd.answered, abandoned=self.acd.abandoned)
+
+    def between(self, first: str, last: str) -> list[DomainEvent]:
+        return self.events[self.index[first]:self.index[last] + 1]
+
+
+def write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+class DevTools:
+    """The few DevTools-protocol calls the test needs, on one page target."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        ident = next(self.ids)
+        await self.ws.send_json({"id": ident, "method": method, "params": params})
+        while True:
+            message = await self.ws.receive_json(timeout=30)
+            if message.get("id") == ident:
+                assert "error" not in message, message
+                result: dict[str, Any] = message["result"]
+                return result
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    async def screenshot(self, path: Path) -> None:
+        result = await self.call("Page.captureScreenshot", format="png")
+        await asyncio.to_thread(write_file, path, base64.b64decode(result["data"]))
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(chromium: str, url: str, profile: Path,
+                        lang: str) -> AsyncIterator[DevTools]:
+    await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
+    process = await asyncio.create_subprocess_exec(
+        chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--hide-scrollbars", "--window-size=1920,1080", f"--accept-lang={lang}",
+        f"--user-data-dir={profile}", "--remote-debugging-port=0", url,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.is_file() or not port_file.read_text().strip():
+            assert process.returncode is None, "chromium exited"
+            assert time.monotonic() < deadline, "chromium opened no DevTools port"
+            await asyncio.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        async with aiohttp.ClientSession() as session:
+            target = None
+            while target is None:
+                async with session.get(f"http://127.0.0.1:{port}/json/list") as resp:
+                    pages = [t for t in await resp.json() if t["type"] == "page"]
+                target = pages[0] if pages else None
+                assert time.monotonic() < deadline, "no page in chromium"
+                if target is None:
+                    await asyncio.sleep(0.1)
+            async with session.ws_connect(target["webSocketDebuggerUrl"],
+                                          max_msg_size=0) as ws:
+                page = DevTools(ws)
+                # a wall screen: full HD
+                await page.call("Emulation.setDeviceMetricsOverride", width=1920,
+                                height=1080, deviceScaleFactor=1, mobile=False)
+                yield page
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+READ_PAGE = """(() => {
+  if (!document.body) return {};  // still loading
+  const body = document.body.dataset;
+  const tile = document.querySelector('.qtile[data-queue="support"]');
+  const cell = (name) => tile?.querySelector(`[data-figure="${name}"] .value`)?.textContent;
+  const totals = tile?.querySelector('.totals');
+  return {
+    ready: body.ready || "", last: body.lastEvent || "", from: body.countedFrom || "",
+    lang: document.documentElement.lang,
+    agents: Object.fromEntries([...document.querySelectorAll('[data-agent]')].map((a) => [
+      a.dataset.agent, {state: a.dataset.state,
+                        registered: a.querySelector('[data-registered]')?.dataset.registered,
+                        label: a.querySelector('.state').textContent}])),
+    counts: Object.fromEntries([...document.querySelectorAll('[data-count]')].map(
+      (c) => [c.dataset.count, c.textContent])),
+    queue: tile ? {
+      waiting: tile.querySelector('[data-figure="waiting"]').textContent,
+      answered: totals?.dataset.answered, abandoned: totals?.dataset.abandoned,
+      sl: cell("service-level"), asa: cell("asa"), abandonedSince: cell("abandoned"),
+      offeredAnswered: cell("offered-answered"), readyPaused: cell("agents-ready-paused"),
+    } : null,
+    text: document.body.innerText,
+  };
+})()"""
+
+
+async def read_consistent(page: DevTools, record: ServerRecord) -> tuple[dict[str, Any], Moment]:
+    """A read of the page whose last event ends a recorded run of the server's events."""
+    for _ in range(400):
+        seen = await page.evaluate(READ_PAGE)
+        if (seen.get("ready") == "yes" and seen.get("queue") is not None
+                and seen.get("last") in record.moments and seen.get("from") in record.index):
+            return seen, record.moments[seen["last"]]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the page never showed the end of a run of events: {seen}")
+
+
+def duration(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def check_against_server(seen: dict[str, Any], moment: Moment, record: ServerRecord,
+                         state_labels: dict[str, str]) -> None:
+    # agents: every one, in the server's state, with its phone's registration
+    assert {a: v["state"] for a, v in seen["agents"].items()} == moment.agents
+    for agent_id, shown in seen["agents"].items():
+        assert shown["registered"] == ("yes" if moment.registered[agent_id] else "no"), agent_id
+        assert shown["label"] == state_labels[moment.agents[agent_id]]
+    per_state: dict[str, int] = {}
+    for state in moment.agents.values():
+        per_state[state] = per_state.get(state, 0) + 1
+    chips = {state: int(re.findall(r"\d+", text)[-1]) for state, text in seen["counts"].items()
+             if state != "no_phone"}
+    assert chips == per_state
+    unregistered = sum(1 for a, r in moment.registered.items()
+                       if not r and moment.agents[a] != "offline")
+    if unregistered:
+        assert re.findall(r"\d+", seen["counts"]["no_phone"]) == [str(unregistered)]
+    # the queue: the ACD's own figures
+    queue = seen["queue"]
+    assert int(queue["waiting"]) == moment.waiting
+    assert (int(queue["answered"]), int(queue["abandoned"])) == (moment.answered,
+                                                                 moment.abandoned)
+    assert queue["readyPaused"] == f"{per_state.get('ready', 0)} / {per_state.get('paused', 0)}"
+    # what the page counted since it opened, from the server's events over the same span
+    events = [e.to_dict() for e in record.between(seen["from"], seen["last"])]
+    entered = [e for e in events if e["type"] == "queue.entered" and not e["requeued"]]
+    connected = [e["waited_s"] for e in events if e["type"] == "queue.connected"]
+    abandoned = [e["waited_s"] for e in events if e["type"] == "queue.abandoned"]
+    assert queue["offeredAnswered"] == f"{len(entered)} / {len(connected)}"
+    assert queue["abandonedSince"].split(" ")[0] == str(len(abandoned))
+    if connected:
+        assert queue["asa"] == duration(sum(connected) / len(connected))
+    else:
+        assert queue["asa"] == "—"
+    base = len(connected) + sum(1 for w in abandoned if w > SL_SECONDS)
+    if base:
+        level = 100 * sum(1 for w in connected if w <= SL_SECONDS) / base
+        assert abs(int(queue["sl"].split()[0]) - level) <= 0.5, (queue["sl"], level)
+    else:
+        assert queue["sl"] == "—"
+
+
+ZH_STATES = {"ready": "就绪", "reserved": "振铃中", "on_call": "通话中", "wrap_up": "话后处理",
+             "paused": "暂停", "offline": "离线"}
+EN_STATES = {"ready": "Ready", "reserved": "Ringing", "on_call": "On call",
+             "wrap_up": "Wrap-up", "paused": "Paused", "offline": "Offline"}
+
+
+async def test_the_wallboard_shows_the_demo_as_the_server_sees_it(tmp_path: Path) -> None:
+    chromium = require_binary("chromium", "Chromium", "apt-get install chromium")
+    require_cjk_font()
+    shots = Path(os.environ.get("CALLCENTER_SCREENSHOTS") or tmp_path)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    await prepare_crm(url, 200)
+    options = DemoOptions(agents=8, calls_per_minute=12, speed=10, talk_s=30, wrap_up_s=20,
+                          patience_s=90, break_every_s=15, break_s=30)
+    app = await build_demo_app(Settings(database_url=url), options)
+    demo = app[DEMO_KEY]
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    record = ServerRecord(app[BUS], demo.board, demo.acd)
+    try:
+        await asyncio.sleep(1.5)  # 15 simulated seconds: callers are in line, agents busy
+        # no ?lang=: the page takes the browser's language (navigator.language: zh-CN)
+        async with chromium_page(chromium, str(client.make_url("/wallboard/")),
+                                 tmp_path / "profile", "zh-CN") as page:
+            await read_consistent(page, record)
+            demo.pbx.unregister_endpoint("PJSIP/1003")  # its phone goes: the board shows it
+            await asyncio.sleep(5.0)  # the page's own counts fill up (50 simulated seconds)
+            seen, moment = await read_consistent(page, record)
+            assert seen["lang"] == "zh-CN"
+            assert moment.registered["1003"] is False
+            check_against_server(seen, moment, record, ZH_STATES)
+            for words in ("排队中", "最长等待", "服务水平", "平均应答时间", "坐席", "图例"):
+                assert words in seen["text"], words
+            assert re.search(r"自 \d\d:\d\d 起", seen["text"]), "counted figures say since when"
+            assert seen["queue"]["offeredAnswered"] != "0 / 0", "nothing counted in 5 s"
+            assert "为何选这位坐席" in seen["text"] and "fifo-longest-idle" in seen["text"]
+            await page.screenshot(shots / "wallboard-zh.png")
+
+            await page.evaluate("document.getElementById('lang').click()")
+            await asyncio.sleep(0.5)
+            seen, moment = await read_consistent(page, record)
+            assert seen["lang"] == "en"
+            check_against_server(seen, moment, record, EN_STATES)
+            for words in ("waiting", "longest wait", "Service level", "ASA", "Legend",
+                          "why this agent"):
+                assert words in seen["text"], words
+            assert re.search(r"since \d\d:\d\d", seen["text"])
+            assert "排队中" not in seen["text"]
+            await page.screenshot(shots / "wallboard-en.png")
+    finally:
+        await client.close()
+    for name in ("wallboard-zh.png", "wallboard-en.png"):
+        assert (shots / name).stat().st_size > 20_000, name
+    assert json.dumps(seen)  # the last read is plain data
