@@ -22,6 +22,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callcenter.acd.definitions import (
+    AcdDefinitions,
+    AgentDefinition,
+    PauseReason,
+    QueueDefinition,
+)
 from crm_bridge.urls import async_database_url
 
 CONFIG_FILE_ENV = "CALLCENTER_CONFIG"
@@ -125,6 +131,18 @@ class AcdSettings(BaseModel):
 
     def records(self, queue: str) -> bool:
         return queue in self.record_queues or "*" in self.record_queues
+
+    def definitions(self) -> AcdDefinitions:
+        """These settings as ACD definitions (what the assembly runs when no queue, agent or
+        pause reason is stored in the database): every queue with the center's routing and
+        recording choice, every agent's skills at level 1."""
+        return AcdDefinitions(
+            queues=tuple(QueueDefinition(name, strategy=self.routing, record=self.records(name))
+                         for name in self.queues),
+            agents=tuple(AgentDefinition(agent.agent_id, skills=dict.fromkeys(agent.skills, 1),
+                                         logged_in=agent.logged_in)
+                         for agent in self.agents),
+            pause_reasons=tuple(PauseReason(code) for code in self.pause_reasons))
 
     @field_validator("routing")
     @classmethod

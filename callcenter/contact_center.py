@@ -34,6 +34,7 @@ from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.connect import AgentConnector
 from callcenter.acd.controls import AgentControls
+from callcenter.acd.definitions import AcdDefinitions
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
 from callcenter.acd.registration import AgentRegistrations
@@ -137,25 +138,30 @@ def build_contact_center(
     interactions: InteractionRecorder | None = None,
     queue_log: QueueLogRecorder | None = None,
     campaigns: Iterable[CampaignPlan] = (),
+    definitions: AcdDefinitions | None = None,
     board: AgentBoard | None = None,
     wrap_up_s: Callable[[Agent], float] | None = None,
     rng: random.Random | None = None,
 ) -> ContactCenter:
     """Build every part over ``pbx``; see the module docstring for what is wired.
 
-    ``settings`` gives the queues, routing, ring and wrap-up times, the agent endpoint template
-    and the agents. ``lookup`` (the CRM card by number or customer code) turns screen pops on;
-    ``interactions`` records every call and ``queue_log`` every step of a caller in a queue.
-    ``board`` lets a caller pass agents it made itself
-    (the demo's bots); configured agents are added to it. ``wrap_up_s`` overrides the
+    ``definitions`` are the queues, agents and pause reasons (from the database or a seed
+    file); None: those of ``settings`` (:meth:`AcdSettings.definitions`). ``settings`` gives the
+    center-wide defaults a queue does not override (ring and wrap-up times), the agent
+    endpoint template and the recording file names. ``lookup`` (the CRM card by number or
+    customer code) turns screen pops on; ``interactions`` records every call and ``queue_log``
+    every step of a caller in a queue. ``board`` lets a caller pass agents it made itself (the
+    demo's bots); defined agents are added to it. ``wrap_up_s`` overrides the
     configured wrap-up time per agent.
     """
+    definitions = definitions if definitions is not None else settings.definitions()
     board = board if board is not None else AgentBoard()
     now = clock.now()
     configured: list[str] = []
-    for agent in settings.agents:
+    for agent in definitions.agents:
         if agent.agent_id not in board:
-            board.add(agent.agent_id, skills=frozenset(agent.skills), now=now)
+            board.add(agent.agent_id, skills=frozenset(agent.skills), now=now,
+                      skill_levels=dict(agent.skills))
         if agent.logged_in:
             configured.append(agent.agent_id)
     endpoints = AgentEndpoints(settings.agent_endpoint, is_agent=board.__contains__)
@@ -166,16 +172,18 @@ def build_contact_center(
     phones = AgentPhones(board, bus, clock,
                          wrap_up_s=wrap_up_s or (lambda _agent: default_wrap_up),
                          pause_after_misses=settings.no_answer_pause_after)
-    controls = AgentControls(board, phones, clock, pause_reasons=settings.pause_reasons,
+    controls = AgentControls(board, phones, clock,
+                             pause_reasons=[reason.code for reason in definitions.pause_reasons],
                              max_wrap_up_s=settings.max_wrap_up_s)
     connector = AgentConnector(pbx, bus, phones, endpoints)
     rng = rng or random.Random()
     queues = {
-        name: InboundAcd(pbx, bus, board, connector, make_routing(settings.routing, rng), clock,
-                         queue=name, ring_timeout_s=settings.ring_timeout_s,
-                         recording_file=settings.recording_file if settings.records(name)
-                         else None)
-        for name in settings.queues
+        queue.name: InboundAcd(
+            pbx, bus, board, connector, make_routing(queue.strategy, rng), clock,
+            definition=queue,
+            ring_timeout_s=queue.ring_timeout_s or settings.ring_timeout_s,
+            recording_file=settings.recording_file if queue.record else None)
+        for queue in definitions.queues
     }
     running: dict[str, PbxCampaign] = {}
     for plan in campaigns:

@@ -22,6 +22,7 @@ import logging
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.connect import AgentConnector, ConnectResult
+from callcenter.acd.definitions import QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock
@@ -55,15 +56,18 @@ def _hold_start(channel: ChannelInfo) -> float:
 
 class InboundAcd:
     def __init__(self, pbx: Pbx, bus: ev.EventBus, board: AgentBoard, connector: AgentConnector,
-                 routing: RoutingStrategy, clock: Clock, *, queue: str = DEFAULT_QUEUE,
+                 routing: RoutingStrategy, clock: Clock, *,
+                 definition: QueueDefinition | None = None,
                  ring_timeout_s: float = 20.0, recording_file: str | None = None) -> None:
-        """``recording_file``: a template (``{queue}``, ``{date}``, ``{call_id}``,
+        """``definition``: the queue (None: ``default`` with no requirements);
+        ``recording_file``: a template (``{queue}``, ``{date}``, ``{call_id}``,
         ``{channel_id}``) to record each conversation of this queue into; None: not recorded."""
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
         self.clock = clock
-        self.queue = queue
+        self.definition = definition or QueueDefinition(DEFAULT_QUEUE)
+        self.queue = self.definition.name
         self.ring_timeout_s = ring_timeout_s
         self.recording_file = recording_file
         self.dispatcher = Dispatcher(board, routing, self._on_assign)
@@ -76,7 +80,7 @@ class InboundAcd:
         #: caller channel -> (its call id, when it joined the line: its place, kept across
         #: requeues) from its first wait to its hang-up
         self._callers: dict[str, tuple[str, float]] = {}
-        self._tasks = BackgroundTasks(f"inbound ACD {queue}")
+        self._tasks = BackgroundTasks(f"inbound ACD {self.queue}")
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
@@ -136,7 +140,8 @@ class InboundAcd:
         self.bus.publish(ev.CallQueued(
             at=now, queue=self.queue, call_id=channel.call_id, channel_id=channel.channel_id,
             priority=priority, waiting=self.waiting + 1, requeued=known is not None))
-        self.dispatcher.offer(WaitingCall(channel.channel_id, arrived, priority=priority), now)
+        self.dispatcher.offer(WaitingCall(channel.channel_id, arrived, priority=priority,
+                                          skills=self.definition.skills), now)
         self._publish()
 
     @property
