@@ -3,7 +3,8 @@
 The inbound ACD (a caller in ``[holding]``) and the dialer (a person answering in
 ``[outbound-connect]``) do the same three things, here once:
 
-1. ring the reserved agent: Originate the agent's endpoint into ``[agent-connect]``;
+1. ring the reserved agent: Originate the agent's endpoint into ``[agent-connect]``, as a leg
+   of the waiting party's call (``OriginateRequest.call_id``), not a call of its own;
 2. once the agent answers, bridge the agent's leg with the waiting party;
 3. when either side of the pair hangs up, hang up the other: after an AMI Bridge, Asterisk
    sends a channel whose peer left back to its dialplan (a caller to hold music, the agent's
@@ -139,7 +140,7 @@ class AgentConnector:
                 endpoint=self.endpoints.endpoint(agent.agent_id), context="agent-connect",
                 exten="s", caller_id=caller_id, timeout_s=ring_timeout_s,
                 variables={**variables, "CC_AGENT": agent.agent_id},
-                channel_id=leg_id))
+                channel_id=leg_id, call_id=self._call_of(party_id)))
             reason = (await handle.outcome).reason
         except PbxUnavailable as exc:
             log.info("agent %s not rung for %s: %s", agent.agent_id, party_id, exc)
@@ -174,6 +175,11 @@ class AgentConnector:
                 return ConnectResult.PARTY_GONE
             return ConnectResult.BRIDGE_FAILED
         return ConnectResult.CONNECTED
+
+    def _call_of(self, party_id: str) -> str | None:
+        """The waiting party's call: the agent's leg joins it (one call, one interaction)."""
+        party = self.pbx.calls.channel(party_id)
+        return party.call_id if party is not None else None
 
     def _unpair(self, channel_id: str) -> None:
         other = self._pairs.pop(channel_id, None)

@@ -52,6 +52,10 @@ class OriginateRequest:
     timeout_s: float = 30.0
     variables: Mapping[str, str] = field(default_factory=dict)
     channel_id: str | None = None
+    #: the call the new channel is a leg of (the waiting party's call id), or None for a call
+    #: of its own: the model joins it there and the PBX stores it on the channel
+    #: (``CC_CALL_ID``) so a restarted server groups it the same way
+    call_id: str | None = None
 
     def __post_init__(self) -> None:
         has_dialplan = self.context is not None and self.exten is not None

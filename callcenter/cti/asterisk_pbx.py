@@ -16,7 +16,7 @@ from callcenter.core.pbx import (
     SpyMode,
 )
 from callcenter.cti.ami import AmiClient, Answer, first_message
-from callcenter.cti.model import CallModel
+from callcenter.cti.model import CALL_ID_VARIABLE, CallModel
 
 #: OriginateResponse ``Reason`` codes (Asterisk's AST_CONTROL_* values) to our reasons.
 _REASONS = {
@@ -85,8 +85,14 @@ class AsteriskPbx:
                           Priority=str(request.priority))
         if request.caller_id:
             fields["CallerID"] = request.caller_id
-        if request.variables:
-            fields["Variable"] = [f"{k}={v}" for k, v in request.variables.items()]
+        variables = dict(request.variables)
+        if request.call_id:
+            # joined before Asterisk can announce the channel; the variable is for a resync
+            variables[CALL_ID_VARIABLE] = request.call_id
+            for leg in (channel_id, f"{channel_id}-2"):
+                self.model.join(leg, request.call_id)
+        if variables:
+            fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         _, complete = await self.ami.send_async(fields)
         outcome = asyncio.ensure_future(
             self._outcome(channel_id, complete, request.timeout_s + _OUTCOME_GRACE_S))

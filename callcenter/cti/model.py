@@ -8,7 +8,12 @@ what the model missed while the link was down.
 
 A *call* is Asterisk's linkedid: every channel created on behalf of the first one (dialled
 agent legs, Local channel halves, originated legs) shares it. A call ends when its last
-channel hangs up.
+channel hangs up. One exception: a channel the server originates *for* a call (the agent's
+leg the ACD or the dialer bridges with a waiting party) starts with a linkedid of its own, so
+the server names the call it belongs to: :meth:`CallModel.join` before the Originate (live),
+and the channel variable :data:`CALL_ID_VARIABLE` on the channel (read back at a resync, so a
+restarted server rebuilds the same grouping). Channels that channel creates (a Local pair's
+``;2`` half, the phone it dials) carry its uniqueid as linkedid and join the same call.
 
 Events that name an unknown channel are not errors: after a reconnect or when a channel was
 created before we connected, the first event we see of it may be a Newstate or a Hangup.
@@ -31,6 +36,8 @@ Emit = Callable[[ev.DomainEvent], None]
 
 #: Prefix of the channel variables the server owns (set in the dialplan or over AMI).
 OUR_VARIABLE_PREFIX = "CC_"
+#: The call (its call id) an originated channel belongs to (see :meth:`CallModel.join`).
+CALL_ID_VARIABLE = "CC_CALL_ID"
 #: Hangup cause recorded for a channel that vanished while the link was down.
 CAUSE_VANISHED = 0
 CAUSE_VANISHED_TEXT = "Vanished while the PBX link was down"
@@ -264,6 +271,8 @@ class CallModel:
         #: them, and the event's Linkedid cannot find their call (bridging changes it)
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._closed_limit = max(1024, 8 * retain_ended)
+        #: uniqueid of a channel originated for a call -> that call (see :meth:`join`)
+        self._joins: OrderedDict[str, str] = OrderedDict()
         self._handlers: dict[str, Callable[[Headers], None]] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
@@ -352,11 +361,33 @@ class CallModel:
             return None  # the same, closed long ago but its call still retained
         return self._create_channel(headers, uid)
 
+    def join(self, channel_id: str, call_id: str) -> None:
+        """The channel ``channel_id``, when it appears, belongs to the call ``call_id``.
+
+        For a channel the server originates on behalf of a live call (Originate's
+        ``ChannelId``): Asterisk gives it a linkedid of its own, yet it is a leg of that call
+        (one call in the API, one interaction in the CRM). Channels whose linkedid is
+        ``channel_id`` (what it creates) follow it. Ignored if the call is not live when the
+        channel appears (the caller left meanwhile: the leg is a call of its own).
+        """
+        self._joins[channel_id] = call_id
+        self._joins.move_to_end(channel_id)
+        while len(self._joins) > self._closed_limit:
+            self._joins.popitem(last=False)
+
+    def _call_id_for(self, headers: Headers, uid: str) -> str:
+        linkedid = headers.get("Linkedid") or uid
+        if not isinstance(linkedid, str):
+            linkedid = uid
+        for key in (uid, linkedid):
+            joined = self._joins.get(key)
+            if joined is not None and joined in self.calls:
+                return joined
+        return linkedid
+
     def _create_channel(self, headers: Headers, uid: str) -> Channel:
         at = self._at(headers)
-        call_id = headers.get("Linkedid") or uid
-        if not isinstance(call_id, str):
-            call_id = uid
+        call_id = self._call_id_for(headers, uid)
         state = _STATE_BY_NUMBER.get(headers.get("ChannelState"), ChannelState.UNKNOWN)  # type: ignore[arg-type]
         channel = Channel(
             channel_id=uid,
@@ -533,6 +564,7 @@ class CallModel:
                 bridge.channels.discard(channel.channel_id)
             channel.bridge_id = None
         del self.channels[channel.channel_id]
+        self._joins.pop(channel.channel_id, None)
         self._closed[channel.channel_id] = None
         if len(self._closed) > self._closed_limit:
             self._closed.popitem(last=False)
@@ -628,9 +660,15 @@ class CallModel:
         now = self.clock()
         rows = list(snapshot)
         originators = self._originators(rows)
+        for row in rows:  # legs the previous process originated for a call (see join)
+            joined = row.variables.get(CALL_ID_VARIABLE)
+            uid = row.headers.get("Uniqueid")
+            if joined and isinstance(uid, str) and uid not in self.channels:
+                self.join(uid, joined)
         seen: set[str] = set()
         discovered = 0
-        for row in rows:
+        # a joined leg after the channels of its call, so that call is live when it is added
+        for row in sorted(rows, key=self._is_joined):
             uid = row.headers.get("Uniqueid")
             if not isinstance(uid, str) or not uid or uid in hung_up:
                 continue
@@ -663,6 +701,10 @@ class CallModel:
             if bridge_id not in known_bridges and not bridge.channels:
                 del self.bridges[bridge_id]
         return ReconcileResult(ghosts_removed=len(ghosts), discovered=discovered)
+
+    def _is_joined(self, row: SnapshotChannel) -> bool:
+        return any(key in self._joins for key in (row.headers.get("Uniqueid"),
+                                                   row.headers.get("Linkedid")))
 
     def _originators(self, rows: list[SnapshotChannel]) -> set[str]:
         """Uniqueids of channels that started a call: their own uniqueid is a linkedid.

@@ -82,7 +82,7 @@ from callcenter.core.pbx import (
     PbxStatus,
     SpyMode,
 )
-from callcenter.cti.model import CallModel
+from callcenter.cti.model import CALL_ID_VARIABLE, CallModel
 from callcenter.cti.registrations import Registrations
 from callcenter.sim.behaviour import (  # noqa: F401  (re-exported: the PBX's own vocabulary)
     AmdPlan,
@@ -277,6 +277,11 @@ class SimulatedPbx:
         if channel_id in self._channels or f"{channel_id}-2" in self._channels:
             raise ActionFailed("Originate", f"channel id {channel_id!r} is in use")
         handle = OriginateHandle(channel_id=channel_id, outcome=future)
+        variables = dict(request.variables)
+        if request.call_id:  # as AsteriskPbx does: joined live, the variable for a resync
+            variables[CALL_ID_VARIABLE] = request.call_id
+            for leg_id in (channel_id, f"{channel_id}-2"):
+                self.model.join(leg_id, request.call_id)
         tech, _, resource = request.endpoint.partition("/")
         target = self._resolve(tech.upper(), resource)
         if target is None:
@@ -295,7 +300,7 @@ class SimulatedPbx:
                                   outcome=future, request=request))
             leg.far = leg
             self._emit(leg, "Newchannel")
-            for name, value in request.variables.items():
+            for name, value in variables.items():
                 self._setvar(leg, name, value)
             self._ring(leg, leg, target, request.timeout_s)
             return handle
@@ -312,9 +317,9 @@ class SimulatedPbx:
         _tie(one, two)
         self._emit(one, "Newchannel")
         self._emit(two, "Newchannel")
-        for name, value in request.variables.items():
+        for name, value in variables.items():
             self._setvar(one, name, value)
-        for name, value in request.variables.items():
+        for name, value in variables.items():
             self._setvar(two, name, value)
         self._emit(two, "Newexten")
         if target.role == _AGENT:

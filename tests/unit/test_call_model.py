@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from callcenter import events as ev
 from callcenter.cti.model import CAUSE_VANISHED, CallModel, CallState, SnapshotChannel
 from callcenter.events import DomainEvent
 
@@ -263,3 +264,40 @@ def test_newexten_as_asterisk_22_spells_it_moves_the_channel() -> None:
                  "Priority": "1"})
     channel = model.channels["1.1"]
     assert (channel.context, channel.exten) == ("holding", "s")
+
+
+def test_a_joined_leg_and_what_it_creates_belong_to_the_named_call() -> None:
+    """The agent's leg, originated with its own linkedid for a waiting caller, is a leg of
+    the caller's call: one call.started, one call.ended (issue 10)."""
+    model, seen = recorder()
+    model.apply(chan("Newchannel", "caller", state="6"))
+    model.join("agent", "caller")
+    model.join("agent-2", "caller")
+    model.apply_all([chan("Newchannel", "agent"), chan("Newchannel", "agent-2", "agent"),
+                     chan("Newchannel", "phone", "agent", state="5")])
+    call = model.get_call("caller")
+    assert call is not None and list(call.legs) == ["caller", "agent", "agent-2", "phone"]
+    assert [e.call_id for e in seen if isinstance(e, ev.CallStarted)] == ["caller"]
+    for uid in ("caller", "phone", "agent-2", "agent"):
+        model.apply(chan("Hangup", uid, Cause="16"))
+    assert [e.call_id for e in seen if isinstance(e, ev.CallEnded)] == ["caller"]
+    # a leg joined to a call that has ended meanwhile is a call of its own
+    model.join("late", "caller")
+    model.apply(chan("Newchannel", "late"))
+    assert model.channels["late"].call_id == "late"
+
+
+def test_reconcile_rebuilds_the_grouping_of_joined_legs_from_their_variable() -> None:
+    """After a restart the model knows only the snapshot: the CC_CALL_ID variable puts the
+    agent's leg (listed first, still with its own linkedid) in the caller's call."""
+    model, seen = recorder()
+    model.begin_resync()
+    model.reconcile([
+        SnapshotChannel(chan("CoreShowChannel", "agent", state="6"), "b1",
+                        {"CC_CALL_ID": "caller", "CC_AGENT": "1001"}),
+        SnapshotChannel(chan("CoreShowChannel", "caller", state="6"), "b1"),
+    ])
+    call = model.get_call("caller")
+    assert call is not None and set(call.legs) == {"caller", "agent"}
+    assert [e.call_id for e in seen if isinstance(e, ev.CallStarted)] == ["caller"]
+    assert model.get_call("agent") is None

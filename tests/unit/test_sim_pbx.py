@@ -417,3 +417,37 @@ async def test_runs_on_the_realtime_clock() -> None:
     event = await asyncio.wait_for(ended, 2)
     assert event.call_id == handle.channel_id and event.hangup_cause == 16
     assert model.get_call(handle.channel_id).variables()["CC_ABANDONED"] == "1"
+
+
+@pytest.mark.parametrize("endpoint", ["PJSIP/1001", "Local/1001@agents-local"])
+async def test_an_agent_leg_originated_for_a_caller_is_a_leg_of_the_callers_call(
+        endpoint: str) -> None:
+    """One call for the caller's and the agent's legs (issue 10), as on Asterisk: one
+    call.started / call.ended, every agent-side channel in the caller's call."""
+    w = make_world(HUMANS)
+    w.pbx.register_endpoint("1001" if endpoint.startswith("Local") else endpoint,
+                            answer_after_s=1.0)
+    cid = w.pbx.inject_inbound_call("5551234", "4000", patience_s=60.0)
+    call_id = w.model.channels[cid].call_id
+    agent = await w.pbx.originate(agent_leg(endpoint, caller_id="5551234", call_id=call_id))
+    w.run(1)
+    assert (await agent.outcome).answered
+    await w.pbx.bridge(cid, agent.channel_id)
+    call = w.model.get_call(call_id)
+    assert call is not None and list(call.legs)[:2] == [cid, agent.channel_id]
+    assert len(call.legs) == (4 if endpoint.startswith("Local") else 2)
+    assert call.variables()["CC_CALL_ID"] == call_id
+    assert [e.call_id for e in w.of(ev.CallStarted)] == [call_id]
+    w.run(40)
+    assert not w.model.channels
+    assert [e.call_id for e in w.of(ev.CallEnded)] == [call_id]
+
+
+async def test_an_agent_leg_for_a_caller_who_already_left_is_a_call_of_its_own() -> None:
+    w = make_world(HUMANS)
+    w.pbx.register_endpoint("PJSIP/1001", answer_after_s=1.0)
+    cid = w.pbx.inject_inbound_call("5551234", "4000", patience_s=60.0)
+    call_id = w.model.channels[cid].call_id
+    await w.pbx.hangup(cid)
+    agent = await w.pbx.originate(agent_leg(call_id=call_id))
+    assert w.model.channels[agent.channel_id].call_id == agent.channel_id
