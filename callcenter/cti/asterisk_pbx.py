@@ -89,8 +89,8 @@ class AsteriskPbx:
         if request.call_id:
             # joined before Asterisk can announce the channel; the variable is for a resync
             variables[CALL_ID_VARIABLE] = request.call_id
-            for leg in (channel_id, f"{channel_id}-2"):
-                self.model.join(leg, request.call_id)
+            self.model.join(channel_id, request.call_id, variables)
+            self.model.join(f"{channel_id}-2", request.call_id)
         if variables:
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         _, complete = await self.ami.send_async(fields)

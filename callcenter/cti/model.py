@@ -273,6 +273,7 @@ class CallModel:
         self._closed_limit = max(1024, 8 * retain_ended)
         #: uniqueid of a channel originated for a call -> that call (see :meth:`join`)
         self._joins: OrderedDict[str, str] = OrderedDict()
+        self._join_variables: dict[str, dict[str, str]] = {}
         self._handlers: dict[str, Callable[[Headers], None]] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
@@ -361,7 +362,8 @@ class CallModel:
             return None  # the same, closed long ago but its call still retained
         return self._create_channel(headers, uid)
 
-    def join(self, channel_id: str, call_id: str) -> None:
+    def join(self, channel_id: str, call_id: str,
+             variables: Mapping[str, str] | None = None) -> None:
         """The channel ``channel_id``, when it appears, belongs to the call ``call_id``.
 
         For a channel the server originates on behalf of a live call (Originate's
@@ -369,11 +371,20 @@ class CallModel:
         (one call in the API, one interaction in the CRM). Channels whose linkedid is
         ``channel_id`` (what it creates) follow it. Ignored if the call is not live when the
         channel appears (the caller left meanwhile: the leg is a call of its own).
+
+        ``variables``: those the Originate sets on the channel. Asterisk sets them as it
+        creates the channel but announces none of them (no VarSet); a resync reads them back
+        (Status). Applied when the channel appears, so the live model equals what a resync
+        would build, and the call's queue and agent reach its consumers (the CRM interaction).
         """
         self._joins[channel_id] = call_id
+        if variables:
+            self._join_variables[channel_id] = {
+                name: value for name, value in variables.items()
+                if name.startswith(OUR_VARIABLE_PREFIX)}
         self._joins.move_to_end(channel_id)
         while len(self._joins) > self._closed_limit:
-            self._joins.popitem(last=False)
+            self._join_variables.pop(self._joins.popitem(last=False)[0], None)
 
     def _call_id_for(self, headers: Headers, uid: str) -> str:
         linkedid = headers.get("Linkedid") or uid
@@ -423,6 +434,8 @@ class CallModel:
                                     context=channel.context, exten=channel.exten))
         if state is ChannelState.UP:
             self._mark_answered(call, at)
+        for name, value in self._join_variables.pop(uid, {}).items():
+            self._set_variable(channel, name, value, at)
         return channel
 
     def _mark_answered(self, call: Call, at: float) -> None:
@@ -565,6 +578,7 @@ class CallModel:
             channel.bridge_id = None
         del self.channels[channel.channel_id]
         self._joins.pop(channel.channel_id, None)
+        self._join_variables.pop(channel.channel_id, None)
         self._closed[channel.channel_id] = None
         if len(self._closed) > self._closed_limit:
             self._closed.popitem(last=False)

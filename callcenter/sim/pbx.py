@@ -280,8 +280,8 @@ class SimulatedPbx:
         variables = dict(request.variables)
         if request.call_id:  # as AsteriskPbx does: joined live, the variable for a resync
             variables[CALL_ID_VARIABLE] = request.call_id
-            for leg_id in (channel_id, f"{channel_id}-2"):
-                self.model.join(leg_id, request.call_id)
+            self.model.join(channel_id, request.call_id, variables)
+            self.model.join(f"{channel_id}-2", request.call_id)
         tech, _, resource = request.endpoint.partition("/")
         target = self._resolve(tech.upper(), resource)
         if target is None:

@@ -271,13 +271,17 @@ def test_a_joined_leg_and_what_it_creates_belong_to_the_named_call() -> None:
     the caller's call: one call.started, one call.ended (issue 10)."""
     model, seen = recorder()
     model.apply(chan("Newchannel", "caller", state="6"))
-    model.join("agent", "caller")
+    model.join("agent", "caller", {"CC_AGENT": "1001", "CC_QUEUE": "sales", "NOT_OURS": "x"})
     model.join("agent-2", "caller")
     model.apply_all([chan("Newchannel", "agent"), chan("Newchannel", "agent-2", "agent"),
                      chan("Newchannel", "phone", "agent", state="5")])
     call = model.get_call("caller")
     assert call is not None and list(call.legs) == ["caller", "agent", "agent-2", "phone"]
     assert [e.call_id for e in seen if isinstance(e, ev.CallStarted)] == ["caller"]
+    # the Originate's variables, which Asterisk sets but never announces, are the call's
+    assert [(e.call_id, e.channel_id, e.name, e.value) for e in seen
+            if isinstance(e, ev.ChannelVariableSet)] == [
+        ("caller", "agent", "CC_AGENT", "1001"), ("caller", "agent", "CC_QUEUE", "sales")]
     for uid in ("caller", "phone", "agent-2", "agent"):
         model.apply(chan("Hangup", uid, Cause="16"))
     assert [e.call_id for e in seen if isinstance(e, ev.CallEnded)] == ["caller"]
