@@ -56,6 +56,10 @@ async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
                         if ch.variables.get("CC_CAMPAIGN") == "system-test"
                         and ch.variables.get("CC_CONNECT_START"))
         await link.wait_for(lambda: customer.bridge_id is not None, 5, "customer bridged")
+        # the agent's leg is a leg of the customer's call (issue 10): one call, both legs
+        legs = {ch.name.split("-")[0]: ch.call_id for ch in link.model.channels.values()}
+        assert legs.get("PJSIP/2001") == customer.call_id, legs
+        assert set(legs.values()) == {customer.call_id}, legs
         await asyncio.sleep(2.5)  # past the 2-second limit: a bridged person is not abandoned
         assert customer.variables.get("CC_ABANDONED") is None
         assert customer.hungup_at is None
@@ -64,6 +68,7 @@ async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
         await link.wait_for(lambda: agent.state is AgentState.READY, 10, "agent ready again")
         await link.wait_for(lambda: not link.model.channels, 10, "every channel gone")
         assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.CONNECTED]
+        assert [e.call_id for e in link.of_type("call.ended")] == [customer.call_id]  # type: ignore[attr-defined]
         assert (loop.dialing, loop.waiting, loop.connected) == (0, 0, 0)
         assert port.humans == 1 and port.dropped == 0
     finally:
