@@ -14,6 +14,8 @@ Scenarios (``--scenario``):
 - ``agent_connect``: a caller in ``[holding]`` (``Local/…@inbound``) and an agent leg originated
   to a registered SIPp agent (``PJSIP/2001``) into ``[agent-connect]``, joined by AMI ``Bridge``;
   once the caller hangs up first, once the agent.
+- ``agent_joined``: the same with the agent leg as the ACD originates it now (``CC_CALL_ID``
+  naming the caller's call): one call; a second client's resync snapshot taken while they talk.
 - ``blind_transfer``: the agent blind-transfers the bridged caller to agent 2002 (``BlindTransfer``
   action; Dial makes a new bridge); a bridged Local channel is ``Redirect``-ed out of its bridge and
   its partner bridged again with a third call.
@@ -468,6 +470,56 @@ async def record_agent_connect(name: str) -> None:
     await _finish(s, name, x)
 
 
+async def record_agent_joined(name: str) -> None:
+    """The agent's leg as the ACD originates it now (issue 10): with ``CC_CALL_ID`` naming the
+    caller's call (and the ACD's ``CC_AGENT``/``CC_QUEUE``), which the server joins to that call
+    before sending the Originate (``joins`` in the expectations: the replay does the same).
+    While the two talk, a second client connects, as a restarted server would: the snapshot it
+    reconciled (CoreShowChannels + Status) is kept as ``restart_snapshot``, from which a fresh
+    model must build the same one call."""
+    s = await _idle_session(CallModel())
+    x = Expected("agent_joined")
+    customer = ("Alice", "+8613800138000")
+    caller_id = f'"{customer[0]}" <{customer[1]}>'
+    async with agent_phones("2001"):
+        caller = await s.originate("Local/5550100@inbound", app="Wait", data="8",
+                                   caller_id=caller_id)
+        await caller.answered()
+        await s.wait_event(lambda e: e.get("Uniqueid") == caller.leg2
+                           and e.get("Event") == "VarSet"
+                           and e.get("Variable") == "CC_HOLD_START", "caller in holding")
+        variables = {"CC_QUEUE": "default", "CC_AGENT": "2001", "CC_CALL_ID": caller.call_id}
+        agent = await s.originate("PJSIP/2001", context="agent-connect", exten="s",
+                                  caller_id=caller_id, variables=variables)
+        await agent.answered()
+        await s.wait_up(agent.call_id)
+        await s.bridge(caller.leg2, agent.call_id)
+        restarted = RecordingModel()
+        second = await Session(restarted, record=False).start()
+        await second.stop()
+        x.steps.append(f"caller {caller.call_id} (Local/5550100@inbound, {caller_id}) waits in "
+                       f"[holding]; agent leg {agent.call_id} (PJSIP/2001, [agent-connect]) "
+                       f"originated with CC_CALL_ID={caller.call_id}; AMI Bridge caller;2 + "
+                       "agent; a second client connects (its resync snapshot is kept)")
+        await s.wait_gone(caller.leg2)
+        await s.wait_gone(agent.call_id)
+        x.steps.append("caller hangs up (its Wait ends); the agent leg is hung up by "
+                       "[agent-connect]'s Hangup() after the bridge")
+        x.call(caller.call_id, answered=True, cause=16, legs=3,
+               caller_num=customer[1], caller_name=customer[0])
+        x.leg(s, caller.call_id, caller.call_id)
+        x.leg(s, caller.leg2, caller.call_id, context="holding")
+        x.leg(s, agent.call_id, caller.call_id, cause=16, context="agent-connect",
+              variables={"CC_AGENT": "2001", "CC_QUEUE": "default",
+                         "CC_CALL_ID": caller.call_id, "CC_AGENT_ANSWERED": ""})
+        x.bridges.append([caller.leg2, agent.call_id])
+    payload = x.to_json()
+    payload["joins"] = [{"channel_id": agent.call_id, "call_id": caller.call_id,
+                         "variables": variables}]
+    payload["restart_snapshot"] = restarted.snapshots[0]
+    await _finish(s, name, payload)
+
+
 async def record_blind_transfer(name: str) -> None:
     s = await _idle_session(CallModel())
     x = Expected("blind_transfer")
@@ -748,6 +800,7 @@ async def record_restart_resync(name: str) -> None:
 
 SCENARIOS: dict[str, Callable[[str], Awaitable[None]]] = {
     "agent_connect": record_agent_connect,
+    "agent_joined": record_agent_joined,
     "blind_transfer": record_blind_transfer,
     "masquerade": record_masquerade,
     "restart_resync": record_restart_resync,

@@ -38,6 +38,8 @@ CHUNKS = [1, 97, 8192]
 #: single-session scenarios with the common NAME.expected.json format
 SCENARIOS = ["agent_connect", "blind_transfer", "masquerade"]
 RESTART = "restart_resync"
+#: the agent leg as the ACD originates it now (joined to the caller's call, issue 10)
+JOINED = "agent_joined"
 
 
 class Clock:
@@ -207,7 +209,7 @@ def bridge_groups(run: Replay) -> set[frozenset[str]]:
 
 
 def test_the_recorded_transcripts_are_there() -> None:
-    for name in ["mixed", *SCENARIOS]:
+    for name in ["mixed", *SCENARIOS, JOINED]:
         assert (FIXTURES / f"{name}.ami").is_file(), name
         assert (FIXTURES / f"{name}.expected.json").is_file(), name
     assert [index for index, _ in sessions(RESTART)] == [1, 2, 3]
@@ -255,6 +257,72 @@ def test_agent_connect_caller_id_reaches_the_call(chunk: int) -> None:
         assert started[call_id].caller_num in ("", "2001")  # what Newchannel said
         call = run.model.get_call(call_id)
         assert call is not None and call.caller_num == want["caller_num"] == "+8613800138000"
+
+
+def replay_joined(chunk: int, *, join: bool = True) -> Replay:
+    """The agent_joined transcript, with the join AsteriskPbx.originate makes before sending."""
+    run = Replay(CheckedModel)
+    if join:
+        for item in load(JOINED)["joins"]:
+            run.model.join(item["channel_id"], item["call_id"], item["variables"])
+    run.session((FIXTURES / f"{JOINED}.ami").read_bytes(), chunk)
+    return run
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_an_agent_leg_originated_for_a_caller_is_one_call_with_it(chunk: int) -> None:
+    """Issue 10: the caller's and the agent's legs are one call (one call.started, one
+    call.ended), the agent's leg carries the ACD's variables though Asterisk sent no VarSet."""
+    expected = load(JOINED)
+    run = replay_joined(chunk)
+    check_scenario(run, expected)
+    (call_id,) = expected["calls"]
+    assert [e.call_id for e in run.of_type("call.started")] == [call_id]
+    assert [e.call_id for e in run.of_type("call.ended")] == [call_id]
+    assert {(e.call_id, e.name, e.value) for e in run.of_type("channel.variable")
+            if e.name in ("CC_AGENT", "CC_QUEUE")} == {(call_id, "CC_AGENT", "2001"),
+                                                       (call_id, "CC_QUEUE", "default")}
+
+
+def test_without_the_join_the_agent_leg_is_a_call_of_its_own() -> None:
+    """What the transcript says by itself (the check above can fail)."""
+    run = replay_joined(8192, join=False)
+    with pytest.raises(AssertionError):
+        check_scenario(run, load(JOINED))
+    assert len(run.of_type("call.started")) == 2
+
+
+@pytest.mark.parametrize("variable", [True, False])
+def test_a_restarted_server_rebuilds_the_one_call_from_the_snapshot(variable: bool) -> None:
+    """The snapshot a second client read while the two talked, reconciled into a fresh model
+    (a restarted server): the agent's leg (listed first) is in the caller's call because of its
+    CC_CALL_ID; without it, its own call (its uniqueid is nobody's linkedid, but Asterisk's
+    linkedid of a bridged leg is the bridge's oldest, so it lands in the caller's call too:
+    the variable is what does not depend on that)."""
+    expected = load(JOINED)
+    snapshot = expected["restart_snapshot"]
+    (call_id,) = expected["calls"]
+    agent_id = expected["joins"][0]["channel_id"]
+    rows = []
+    for row in snapshot["channels"]:
+        headers, variables = dict(row["headers"]), dict(row["variables"])
+        if not variable and headers["Uniqueid"] == agent_id:
+            del variables["CC_CALL_ID"]
+            headers["Linkedid"] = agent_id  # as before the bridge
+        rows.append(SnapshotChannel(headers=headers, bridge_id=row["bridge_id"],
+                                    variables=variables))
+    assert rows[0].headers["Uniqueid"] == agent_id
+    seen: list[DomainEvent] = []
+    model = CheckedModel(emit=seen.append, clock=lambda: snapshot["now"])
+    model.begin_resync()
+    model.reconcile(rows, snapshot["bridges"])
+    grouping = {uid: ch.call_id for uid, ch in model.channels.items()}
+    assert set(grouping) == {row.headers["Uniqueid"] for row in rows}
+    if variable:
+        assert set(grouping.values()) == {call_id}, grouping
+        assert [e.call_id for e in seen if e.type == "call.started"] == [call_id]
+    else:
+        assert grouping[agent_id] == agent_id
 
 
 @pytest.mark.parametrize("chunk", CHUNKS)
