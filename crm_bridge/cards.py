@@ -102,7 +102,16 @@ def interaction_json(row: Row) -> dict[str, Any]:
         "ended_at": iso(row["ended_at"]),
         "hangup_cause": row["hangup_cause"],
         "recording_ref": row["recording_ref"],
+        "talk_started_at": iso(row["talk_started_at"]),
+        "talk_ended_at": iso(row["talk_ended_at"]),
+        "talk_s": _seconds_between(row["talk_started_at"], row["talk_ended_at"]),
     }
+
+
+def _seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 3)
 
 
 def complaint_json(row: Row) -> dict[str, Any]:

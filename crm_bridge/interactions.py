@@ -70,6 +70,9 @@ class InteractionUpdate:
     #: write only columns that are still NULL: a resync's guess (the answer time of an adopted
     #: call) must not overwrite what the previous process saw happen
     if_unset: bool = False
+    #: columns of ``values`` written only where still NULL, the others always (one update may
+    #: carry both: the agent's id and, at a resync, a guess of when the agent answered)
+    keep: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,11 @@ class InteractionTracker:
 
     def __init__(self, live: Iterable[str] = ()) -> None:
         self.live: set[str] = set(live)
+        #: talk time: the agent's legs (a channel with ``CC_AGENT``) -> their call, and when
+        #: each live channel answered; either may be learnt first (at a resync a leg shows up
+        #: answered before its variables are read)
+        self._agent_legs: dict[str, str] = {}
+        self._up: dict[str, float] = {}
 
     def on_event(self, event: ev.DomainEvent) -> Change | None:
         if isinstance(event, ev.CallStarted):
@@ -119,7 +127,27 @@ class InteractionTracker:
                 return None
             if column == "direction" and event.value not in ("inbound", "outbound"):
                 return None
-            return InteractionUpdate(event.call_id, {column: event.value[:255]})
+            columns: dict[str, Any] = {column: event.value[:255]}
+            if column == "agent":
+                self._agent_legs[event.channel_id] = event.call_id
+                up = self._up.get(event.channel_id)
+                if up is not None:
+                    columns["talk_started_at"] = _when(up)
+            return InteractionUpdate(event.call_id, columns, keep=frozenset({"talk_started_at"}))
+        if isinstance(event, ev.ChannelCreated | ev.ChannelStateChanged):
+            if event.state != "up":
+                return None
+            self._up[event.channel_id] = event.at
+            if event.channel_id not in self._agent_legs:
+                return None
+            return InteractionUpdate(event.call_id, {"talk_started_at": _when(event.at)},
+                                     if_unset=True)
+        if isinstance(event, ev.ChannelHungUp):
+            answered = self._up.pop(event.channel_id, None)
+            agent_call = self._agent_legs.pop(event.channel_id, None)
+            if agent_call is None or answered is None:
+                return None
+            return InteractionUpdate(agent_call, {"talk_ended_at": _when(event.at)})
         if isinstance(event, ev.ScreenPopped):
             # the pop knows who called (the agent leg's connected line) and who it was
             values: dict[str, Any] = {"agent": event.agent_id}
@@ -250,6 +278,8 @@ class InteractionRecorder:
         values = dict(change.values)
         if "caller_number" in values:
             values["caller_number"] = self._number(values["caller_number"])
+        for column in change.keep & values.keys():
+            values[column] = func.coalesce(getattr(Interaction, column), values[column])
         statement = update(Interaction).where(Interaction.call_id == change.call_id)
         if change.if_unset:
             for column in values:

@@ -214,6 +214,10 @@ class Interaction(Base):
     #: while the server was down or its PBX link was: the time is that of the next resync),
     #: NULL while the call is open (and on rows written before migration 0002)
     end_inferred: Mapped[bool | None] = mapped_column(Boolean)
+    #: the agent's talk: from the agent's leg answering (the first agent's, if the call was
+    #: offered more than once) to its hang-up (the last agent's); NULL if no agent talked
+    talk_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    talk_ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class QueueLogRow(Base):

@@ -201,8 +201,9 @@ async def test_migration_0002_up_and_down_keeps_the_data(db_url: str) -> None:
                 "rated_at) VALUES (1, 7, 5, :t)"), {"t": _when(T0)})
         await upgrade_database(db_url, "0002")
         assert await current_revision(db_url) == "0002"
-        async with session_factory(engine)() as session:
-            row = (await session.execute(select(Interaction))).scalar_one()
+        async with session_factory(engine)() as session:  # the columns 0002 knows
+            row = (await session.execute(select(Interaction.call_id,
+                                                Interaction.end_inferred))).one()
             assert row.call_id == "c-7" and row.end_inferred is None
         await downgrade_database(db_url, "0001")
         assert await current_revision(db_url) == "0001"
@@ -217,5 +218,42 @@ async def test_migration_0002_up_and_down_keeps_the_data(db_url: str) -> None:
             assert rating.scalar() == 7  # the downgrade did not copy the table (SET NULL)
         await upgrade_database(db_url, "0002")
         assert await current_revision(db_url) == "0002"
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0004_talk_time_up_and_down_keeps_the_data(db_url: str) -> None:
+    await upgrade_database(db_url, "0003")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO customers (id, name, consent, do_not_call, created_at, updated_at) "
+                "VALUES (1, 'Ada', false, false, :t, :t)"), {"t": _when(T0)})
+            await conn.execute(text(
+                "INSERT INTO interactions (id, customer_id, call_id, direction, started_at, "
+                "ended_at) VALUES (7, 1, 'c-7', 'inbound', :t, :t)"), {"t": _when(T0)})
+            await conn.execute(text(
+                "INSERT INTO satisfaction_ratings (customer_id, interaction_id, score, "
+                "rated_at) VALUES (1, 7, 5, :t)"), {"t": _when(T0)})
+        await upgrade_database(db_url, "0004")
+        async with session_factory(engine)() as session:
+            row = (await session.execute(select(Interaction))).scalar_one()
+            assert row.call_id == "c-7" and row.talk_started_at is None
+            row.talk_started_at = _when(T0 + 5)
+            await session.commit()
+        async with session_factory(engine)() as session:
+            row = (await session.execute(select(Interaction))).scalar_one()
+            assert row.talk_started_at == _when(T0 + 5)  # timezone-aware, both databases
+        await downgrade_database(db_url, "0003")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("interactions")})
+            assert not {"talk_started_at", "talk_ended_at"} & columns
+            assert (await conn.execute(text("SELECT call_id FROM interactions"))).scalar() == "c-7"
+            rating = (await conn.execute(select(SatisfactionRating.__table__.c.interaction_id)))
+            assert rating.scalar() == 7  # the downgrade did not copy the table (SET NULL)
+        await upgrade_database(db_url, "0004")
+        assert await current_revision(db_url) == "0004"
     finally:
         await engine.dispose()

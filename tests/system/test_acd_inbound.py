@@ -75,7 +75,8 @@ async def test_caller_and_agent_legs_are_one_call_and_one_interaction(
         link: Link, asterisk_sandbox: Any, tmp_path: Path) -> None:
     """Issue 10: the agent's leg, originated with its own linkedid, is a leg of the caller's
     call — in the model (what /api/calls serves), in a restarted server's model rebuilt from
-    Asterisk's snapshot, and in the CRM: one interaction with the agent and the queue."""
+    Asterisk's snapshot, and in the CRM: one interaction with the agent, the queue and the
+    agent's talk time."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
     await upgrade_database(url)
     engine = make_engine(url)
@@ -122,6 +123,14 @@ async def test_caller_and_agent_legs_are_one_call_and_one_interaction(
         assert [(r.call_id, r.agent, r.queue) for r in rows] == [(call_id, "2001", "default")]
         assert rows[0].answered_at is not None and rows[0].ended_at is not None
         assert rows[0].direction == "inbound"
+        # talk time: from the agent's leg answering to its hang-up (the caller's Wait(6) ends)
+        agent_leg = next(leg for leg in link.model.get_call(call_id).legs.values()  # type: ignore[union-attr]
+                         if leg.name.startswith("PJSIP/2001"))
+        assert rows[0].talk_started_at is not None and rows[0].talk_ended_at is not None
+        assert abs(rows[0].talk_started_at.timestamp() - agent_leg.answered_at) < 0.01  # type: ignore[operator]
+        assert abs(rows[0].talk_ended_at.timestamp() - agent_leg.hungup_at) < 0.01  # type: ignore[operator]
+        talk_s = (rows[0].talk_ended_at - rows[0].talk_started_at).total_seconds()
+        assert 0.5 < talk_s < 6, talk_s
     finally:
         await recorder.stop()
         if restarted is not None:

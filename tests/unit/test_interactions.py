@@ -101,3 +101,76 @@ async def test_recorder_writes_every_call_in_order(tmp_path: Path) -> None:
     assert unknown.customer_id is None and unknown.caller_number == "anonymous"
     assert unknown.direction == "outbound" and recorder.failed == 0
     await asyncio.sleep(0)
+
+
+def _agent_call(at_resync: bool) -> list[ev.DomainEvent]:
+    """A caller's call "c" with the agent's leg "a" joined to it: live, the leg is created
+    ringing, gets CC_AGENT, answers at 30; at a resync it appears answered before its
+    variables are read. The agent hangs up at 90; the caller's leg was answered at 10."""
+    events: list[ev.DomainEvent] = [
+        ev.CallStarted(at=10.0, call_id="c", caller_num="+14155550132", context="inbound"),
+        ev.ChannelCreated(at=10.0, call_id="c", channel_id="c", name="PJSIP/trunk-1",
+                          state="up")]
+    if at_resync:
+        events += [ev.ChannelCreated(at=30.0, call_id="c", channel_id="a", name="PJSIP/2001-1",
+                                     state="up")]
+    else:
+        events += [ev.ChannelCreated(at=20.0, call_id="c", channel_id="a", name="PJSIP/2001-1",
+                                     state="down")]
+    events += [ev.ChannelVariableSet(at=30.0, call_id="c", channel_id="a", name="CC_AGENT",
+                                     value="2001")]
+    if not at_resync:
+        events += [ev.ChannelStateChanged(at=30.0, call_id="c", channel_id="a",
+                                          name="PJSIP/2001-1", state="up", previous="ringing")]
+    events += [ev.ChannelHungUp(at=90.0, call_id="c", channel_id="a", name="PJSIP/2001-1",
+                                cause=16, cause_text="Normal Clearing"),
+               ev.ChannelHungUp(at=91.0, call_id="c", channel_id="c", name="PJSIP/trunk-1",
+                                cause=16, cause_text="Normal Clearing")]
+    return events
+
+
+@pytest.mark.parametrize("at_resync", [False, True])
+def test_talk_time_runs_from_the_agent_legs_answer_to_its_hang_up(at_resync: bool) -> None:
+    tracker = InteractionTracker()
+    changes = [c for c in map(tracker.on_event, _agent_call(at_resync))
+               if isinstance(c, InteractionUpdate)]
+    started = [c for c in changes if "talk_started_at" in c.values]
+    ended = [c for c in changes if "talk_ended_at" in c.values]
+    assert [c.values["talk_started_at"].timestamp() for c in started] == [30.0]
+    # never overwrites what an earlier process wrote (a resync's answer time is a guess)
+    assert started[0].if_unset or "talk_started_at" in started[0].keep
+    assert [(c.call_id, c.values["talk_ended_at"].timestamp()) for c in ended] == [("c", 90.0)]
+    assert not tracker._agent_legs and not tracker._up  # forgotten with the channels
+
+
+def test_a_leg_that_never_answered_has_no_talk() -> None:
+    tracker = InteractionTracker()
+    events = [e for e in _agent_call(False) if not isinstance(e, ev.ChannelStateChanged)]
+    changes = [tracker.on_event(e) for e in events]
+    assert not any(isinstance(c, InteractionUpdate) and ({"talk_started_at", "talk_ended_at"}
+                                                         & c.values.keys()) for c in changes)
+
+
+async def test_recorder_keeps_the_first_talk_start_and_writes_the_talk(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    bus = ev.EventBus()
+    recorder = InteractionRecorder(bus, sessions, "US")
+    await recorder.start()
+    for event in _agent_call(False):
+        bus.publish(event)
+    # a restarted server's resync guesses a later answer for the same leg: ignored
+    bus.publish(ev.ChannelCreated(at=60.0, call_id="c", channel_id="a2", name="PJSIP/2001-1",
+                                  state="up"))
+    bus.publish(ev.ChannelVariableSet(at=60.0, call_id="c", channel_id="a2", name="CC_AGENT",
+                                      value="2001"))
+    await recorder.stop()
+    async with sessions() as session:
+        row = (await session.execute(select(Interaction))).scalar_one()
+    await engine.dispose()
+    assert row.agent == "2001" and row.answered_at is None
+    assert row.talk_started_at is not None and row.talk_started_at.timestamp() == 30.0
+    assert row.talk_ended_at is not None and row.talk_ended_at.timestamp() == 90.0
+    assert recorder.failed == 0
