@@ -469,7 +469,8 @@ function renderCalls() {
 function callState(call) {
   if (call.state !== "up") return call.state;
   if (call.bridged.size > 0) return "talking";
-  if (call.vars.CC_HOLD_START && !call.vars.CC_AGENT) return "in queue";
+  // an agent leg ringing for the caller is a leg of the caller's call: still in queue
+  if (call.vars.CC_HOLD_START) return "in queue";
   return "answered";
 }
 
