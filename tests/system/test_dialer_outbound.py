@@ -6,9 +6,11 @@ when no agent is free (the message, ``CC_ABANDONED=1``), and AMD unable to decid
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from callcenter.acd.agents import AgentBoard, AgentState
 from callcenter.config import AcdSettings
@@ -17,6 +19,9 @@ from callcenter.core.clock import RealtimeClock
 from callcenter.dialer.loop import DialerLoop
 from callcenter.dialer.pacing import LineOutcome
 from callcenter.dialer.pbx_port import PbxCampaign
+from crm_bridge.db import make_engine, session_factory, upgrade_database
+from crm_bridge.interactions import InteractionRecorder
+from crm_bridge.models import Interaction
 from tests.fakes import OneLine
 
 from .conftest import Link
@@ -40,7 +45,12 @@ async def _dial_once(link: Link, board: AgentBoard, *, amd: bool) -> tuple[
 
 
 async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
-        link: Link, asterisk_sandbox: Any) -> None:
+        link: Link, asterisk_sandbox: Any, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    recorder = InteractionRecorder(link.bus, session_factory(engine), "US")
+    await recorder.start()
     carrier = SippCarrier(asterisk_sandbox, ring_ms=300)
     phone = SippAgent(asterisk_sandbox, "2001", port=25_321, ring_ms=200)
     await carrier.start()
@@ -71,10 +81,20 @@ async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
         assert [e.call_id for e in link.of_type("call.ended")] == [customer.call_id]  # type: ignore[attr-defined]
         assert (loop.dialing, loop.waiting, loop.connected) == (0, 0, 0)
         assert port.humans == 1 and port.dropped == 0
+        # one interaction for the customer's call, with the agent and the agent's talk time
+        await recorder.stop()
+        async with session_factory(engine)() as session:
+            rows = (await session.execute(select(Interaction))).scalars().all()
+        assert [(r.call_id, r.agent, r.direction) for r in rows] == [
+            (customer.call_id, "2001", "outbound")]
+        assert rows[0].talk_started_at is not None and rows[0].talk_ended_at is not None
+        assert rows[0].talk_started_at < rows[0].talk_ended_at
     finally:
+        await recorder.stop()
         await center.close()
         await phone.stop()
         await carrier.stop()
+        await engine.dispose()
 
 
 async def test_a_person_with_no_free_agent_is_dropped_by_the_dialplan_after_2_s(
