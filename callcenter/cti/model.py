@@ -105,6 +105,8 @@ class Channel:
     bridge_id: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
     dtmf: str = ""
+    #: originated for a call that was already there (see CallModel.join), e.g. an agent's leg
+    joined: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -386,19 +388,20 @@ class CallModel:
         while len(self._joins) > self._closed_limit:
             self._join_variables.pop(self._joins.popitem(last=False)[0], None)
 
-    def _call_id_for(self, headers: Headers, uid: str) -> str:
+    def _call_id_for(self, headers: Headers, uid: str) -> tuple[str, bool]:
+        """The call a new channel belongs to, and whether it was joined to it."""
         linkedid = headers.get("Linkedid") or uid
         if not isinstance(linkedid, str):
             linkedid = uid
         for key in (uid, linkedid):
             joined = self._joins.get(key)
             if joined is not None and joined in self.calls:
-                return joined
-        return linkedid
+                return joined, True
+        return linkedid, False
 
     def _create_channel(self, headers: Headers, uid: str) -> Channel:
         at = self._at(headers)
-        call_id = self._call_id_for(headers, uid)
+        call_id, joined = self._call_id_for(headers, uid)
         state = _STATE_BY_NUMBER.get(headers.get("ChannelState"), ChannelState.UNKNOWN)  # type: ignore[arg-type]
         channel = Channel(
             channel_id=uid,
@@ -414,6 +417,7 @@ class CallModel:
             exten=str(headers.get("Exten", "")),
             priority=str(headers.get("Priority", "")),
             account_code=str(headers.get("AccountCode", "")),
+            joined=joined,
         )
         if state is ChannelState.UP:
             channel.answered_at = at
@@ -590,9 +594,11 @@ class CallModel:
         if call is None:
             return
         call.live -= 1
-        if not call.hangup_cause:
+        if not call.hangup_cause and (not channel.joined or call.live <= 0):
             # the first leg to hang up with a real cause says why the call ended (who hung
-            # up, busy, ...); 0 means "unknown" (e.g. a Local half torn down by its peer)
+            # up, busy, ...); 0 means "unknown" (e.g. a Local half torn down by its peer).
+            # Not a joined leg while the call goes on: an agent's phone that did not answer
+            # (the caller waits on) is not why the caller's call ended
             call.hangup_cause = cause
             call.hangup_cause_text = cause_text
         if call.live <= 0:
@@ -601,7 +607,7 @@ class CallModel:
             self.ended[call.call_id] = call
             while len(self.ended) > self.retain_ended:
                 self.ended.popitem(last=False)
-            self.emit(ev.CallEnded(at=at, call_id=call.call_id, hangup_cause=call.hangup_cause,
+            self.emit(ev.CallEnded(at=at, call_id=call.call_id, hangup_cause=call.hangup_cause or 0,
                                    hangup_cause_text=call.hangup_cause_text,
                                    duration_s=max(0.0, at - call.started_at),
                                    answered=call.answered_at is not None))

@@ -305,3 +305,21 @@ def test_reconcile_rebuilds_the_grouping_of_joined_legs_from_their_variable() ->
     assert call is not None and set(call.legs) == {"caller", "agent"}
     assert [e.call_id for e in seen if isinstance(e, ev.CallStarted)] == ["caller"]
     assert model.get_call("agent") is None
+
+
+def test_an_agent_phone_that_did_not_answer_is_not_why_the_callers_call_ended() -> None:
+    model, _ = recorder()
+    model.apply(chan("Newchannel", "caller", state="6"))
+    model.join("agent", "caller")
+    model.apply(chan("Newchannel", "agent", state="5"))
+    model.apply(chan("Hangup", "agent", Cause="19", **{"Cause-txt": "No answer"}))
+    model.apply(chan("Hangup", "caller", Cause="16", **{"Cause-txt": "Normal Clearing"}))
+    call = model.get_call("caller")
+    assert call is not None and call.hangup_cause == 16
+    # a joined leg that is the last to go does say why
+    model.apply(chan("Newchannel", "caller2", state="6"))
+    model.join("agent2", "caller2")
+    model.apply(chan("Newchannel", "agent2", state="6"))
+    model.apply(chan("Hangup", "caller2", Cause="0"))
+    model.apply(chan("Hangup", "agent2", Cause="16"))
+    assert model.get_call("caller2").hangup_cause == 16  # type: ignore[union-attr]
