@@ -155,6 +155,7 @@ def build_app(services: Services) -> web.Application:
     """The aiohttp application serving ``services``; ``cleanup_ctx`` starts and stops them
     (in order: Redis relay, CRM, contact center, PBX link; stopped in reverse)."""
     from callcenter.health_checks import database_check, redis_check
+    from callcenter.supervision import Supervision
     from callcenter.web.app import create_app
     from crm_bridge.db import upgrade_database
 
@@ -168,7 +169,9 @@ def build_app(services: Services) -> web.Application:
                      pbx_status=services.pbx.status, metrics=services.metrics,
                      health_checks=checks, agent_hub=services.hub,
                      crm_sessions=crm.sessions, agents=services.agents,
-                     agent_controls=services.center.controls)
+                     agent_controls=services.center.controls,
+                     supervision=Supervision(services.pbx, services.bus, services.center.board,
+                                             services.center.endpoints, services.clock))
 
     async def crm_context(_: web.Application) -> AsyncIterator[None]:
         """The CRM schema is brought to the current migration before anything records."""

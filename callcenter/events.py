@@ -305,6 +305,24 @@ class AgentRegistrationChanged(DomainEvent):
     state: str
 
 
+# --- supervision ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpyStarted(DomainEvent):
+    """A supervisor's phone was rung into ChanSpy on an agent's leg (``mode``: listen, whisper
+    or barge). ``supervisor`` is the account that asked, when accounts are known."""
+
+    type: ClassVar[str] = "spy.started"
+    agent_id: str
+    mode: str
+    supervisor_endpoint: str
+    call_id: str
+    target_channel_id: str
+    spy_channel_id: str
+    supervisor: str = ""
+
+
 # --- the PBX link itself --------------------------------------------------------------------
 
 
@@ -344,7 +362,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, AgentWrapUp,
         QueueChanged,
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
-        CampaignChanged, DeviceRegistration, AgentRegistrationChanged,
+        CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
     )
 }
 

@@ -26,6 +26,7 @@ from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
+from callcenter.supervision import Supervision
 from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
 from callcenter.web.csrf import csrf_middleware
 from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
@@ -44,6 +45,7 @@ from callcenter.web.state import (
     METRICS,
     PBX_STATUS,
     SETTINGS,
+    SUPERVISION,
     WEBSOCKETS,
     WS_HEARTBEAT,
     WS_QUEUE_SIZE,
@@ -67,6 +69,7 @@ def create_app(
     crm_sessions: async_sessionmaker[AsyncSession] | None = None,
     agents: AgentView | None = None,
     agent_controls: AgentControls | None = None,
+    supervision: Supervision | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -110,6 +113,8 @@ def create_app(
         app[AGENTS] = agents
     if agent_controls is not None:
         app[AGENT_CONTROLS] = agent_controls
+    if supervision is not None:
+        app[SUPERVISION] = supervision
     app[PBX_STATUS] = pbx_status or _no_pbx
     app[METRICS] = metrics
     app[HEALTH_CHECKS] = checks

@@ -19,6 +19,7 @@ from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import CallCounts, Metrics
 from callcenter.screenpop.hub import AgentHub
+from callcenter.supervision import Supervision
 
 
 class CallRecord(Protocol):
@@ -58,6 +59,7 @@ BUS = web.AppKey("bus", EventBus)
 CALLS = web.AppKey[CallView]("calls")
 AGENTS = web.AppKey[AgentView]("agents")
 AGENT_CONTROLS = web.AppKey("agent_controls", AgentControls)
+SUPERVISION = web.AppKey("supervision", Supervision)
 """Agent actions (ready, pause, log-out, wrap-up); absent when the app has no ACD (503)."""
 LATEST = web.AppKey("latest_status", LatestStatus)
 """Last queue and campaign status, for the WebSocket snapshot."""

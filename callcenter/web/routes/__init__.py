@@ -15,6 +15,7 @@ from callcenter.web.routes import (
     metrics,
     openapi,
     queues,
+    supervision,
     wallboard,
 )
 
@@ -42,6 +43,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_put("/api/agents/{agent_id}/state", agent_actions.set_state, name="agent_state")
     router.add_post("/api/agents/{agent_id}/wrap-up", agent_actions.wrap_up,
                     name="agent_wrap_up")
+    router.add_post("/api/agents/{agent_id}/spy", supervision.spy, name="agent_spy")
     # queue figures and the queue-event log ("stats" is no queue: two segments vs three)
     router.add_get("/api/queues/stats", queues.all_stats, name="queues_stats")
     router.add_get("/api/queues/{queue}/stats", queues.queue_stats, name="queue_stats")
