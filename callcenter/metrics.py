@@ -38,6 +38,11 @@ class AgentCounts(Protocol):
     @property
     def counts(self) -> Mapping[Any, int]: ...
 
+    @property
+    def unregistered(self) -> Mapping[Any, int]:
+        """Per state, how many of ``counts`` have no registered phone."""
+        ...
+
 
 class CallCounts(Protocol):
     """What the metrics read from the call model: its live collections (only ``len`` is used)."""
@@ -99,9 +104,21 @@ class _LiveCollector(Collector):
             yield from _link_families(owner.link)
         if owner.agents is not None:
             agents = GaugeMetricFamily("callcenter_agents", "agents by state", labels=["state"])
+            registered = GaugeMetricFamily(
+                "callcenter_agents_registered",
+                "agents whose phone is registered, by state", labels=["state"])
+            unregistered = GaugeMetricFamily(
+                "callcenter_agents_unregistered",
+                "agents whose phone is not registered (never offered a call), by state",
+                labels=["state"])
+            missing = owner.agents.unregistered
             for state, count in owner.agents.counts.items():
                 agents.add_metric([str(state)], count)
+                registered.add_metric([str(state)], count - missing.get(state, 0))
+                unregistered.add_metric([str(state)], missing.get(state, 0))
             yield agents
+            yield registered
+            yield unregistered
 
 
 def _link_families(link: LinkStats) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:

@@ -118,3 +118,24 @@ def test_agents_by_state_are_read_at_scrape_time() -> None:
     assert 'callcenter_agents{state="ready"} 2.0' in body
     assert 'callcenter_agents{state="paused"} 1.0' in body
     assert 'callcenter_agents{state="offline"} 0.0' in body
+
+
+def test_registered_and_unregistered_phones_per_state() -> None:
+    from callcenter.acd.agents import AgentBoard
+    from callcenter.metrics import Metrics
+
+    board = AgentBoard(requires_registration=True)  # phones unknown until the PBX tells
+    for name in ("a", "b", "c"):
+        board.log_in(board.add(name), 0.0)
+    board.set_registered(board["a"], True, 1.0)
+    metrics = Metrics(agents=board)
+    body = metrics.render()[0].decode()
+    assert 'callcenter_agents_registered{state="ready"} 1.0' in body
+    assert 'callcenter_agents_unregistered{state="ready"} 2.0' in body
+    for name in ("b", "c"):
+        board.set_registered(board[name], True, 2.0)
+    board.set_registered(board["a"], False, 3.0)
+    body = metrics.render()[0].decode()
+    assert 'callcenter_agents_registered{state="ready"} 2.0' in body
+    assert 'callcenter_agents_unregistered{state="ready"} 1.0' in body
+    assert 'callcenter_agents_unregistered{state="offline"} 0.0' in body
