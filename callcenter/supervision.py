@@ -20,10 +20,12 @@ from callcenter import events as ev
 from callcenter.acd.agents import AgentBoard
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.core.clock import Clock
-from callcenter.core.pbx import ChannelInfo, Pbx, SpyMode
+from callcenter.core.pbx import CallInfo, ChannelInfo, Pbx, SpyMode
 
-#: ``PJSIP/9001``: a technology, a slash, then an endpoint name (no dial string options)
-_ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+#: ``PJSIP/9001`` (or ``Local/9001@supervisors``): a technology, a slash, an endpoint name and
+#: at most one ``@context``; no dial-string options, no second channel
+_ENDPOINT = re.compile(
+    r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}(@[A-Za-z0-9_-]{1,64})?$")
 
 
 class SupervisionError(Exception):
@@ -58,7 +60,7 @@ class Supervision:
         if agent_id not in self.board:
             raise UnknownAgent(f"no agent {agent_id!r}")
         agent = self.board[agent_id]
-        call = self.pbx.calls.get_call(agent.call_id) if agent.call_id else None
+        call = self._call_of(agent.call_id) if agent.call_id else None
         if call is None:
             raise NotOnCall(f"agent {agent_id} is {agent.state}, not on a call")
         for leg in call.legs.values():
@@ -68,6 +70,16 @@ class Supervision:
         raise NotOnCall(f"agent {agent_id} is not talking yet (no bridged leg of theirs in "
                         f"call {call.call_id})")
 
+    def _call_of(self, reference: str) -> CallInfo | None:
+        """The call an agent's ``call_id`` names: the ACD reserves agents for a waiting
+        party's channel (a leg of a call), the dialer and others for a call."""
+        calls = self.pbx.calls
+        call = calls.get_call(reference)
+        if call is None:
+            channel = calls.channel(reference)
+            call = calls.get_call(channel.call_id) if channel is not None else None
+        return call
+
     async def spy(self, agent_id: str, supervisor_endpoint: str, mode: SpyMode,
                   supervisor: str = "") -> ev.SpyStarted:
         """Ring ``supervisor_endpoint`` into ChanSpy on ``agent_id``'s leg.
@@ -75,7 +87,7 @@ class Supervision:
         Returns once the PBX accepted the call (the supervisor's phone then rings); PBX errors
         (:mod:`callcenter.core.errors`) pass through for the boundary to map.
         """
-        if not _ENDPOINT.match(supervisor_endpoint):
+        if not _ENDPOINT.fullmatch(supervisor_endpoint):
             raise BadSupervisorPhone(
                 f"supervisor phone {supervisor_endpoint!r} must look like PJSIP/9001")
         if agent_id in self.board and supervisor_endpoint == self.endpoints.endpoint(agent_id):

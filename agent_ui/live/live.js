@@ -59,6 +59,7 @@ const HANDLERS = {
   "channel.dtmf": logOnly,
   "screen.popped": logOnly,
   "agent.state": onAgentState,
+  "agent.registration": onAgentRegistration,
   "queue.changed": onQueueChanged,
   "campaign.changed": onCampaignChanged,
   "pbx.link_up": onPbxLink,
@@ -107,6 +108,7 @@ function onSnapshot(msg) {
         since: agent.since,
         reason: agent.reason || "",
         call_id: agent.call_id || "",
+        registered: typeof agent.registered === "boolean" ? agent.registered : null,
       });
     }
   }
@@ -158,13 +160,21 @@ function onChannelVariable(ev) {
 }
 
 function onAgentState(ev) {
+  const old = agents.get(ev.agent_id);
   agents.set(ev.agent_id, {
     agent_id: ev.agent_id,
     state: ev.state,
     since: ev.at,
     reason: ev.reason || "",
     call_id: ev.call_id || "",
+    registered: old ? old.registered : null,
   });
+}
+
+/** agent.registration: the agent's phone came or went (never offered a call without one). */
+function onAgentRegistration(ev) {
+  const agent = agents.get(ev.agent_id);
+  if (agent && typeof ev.registered === "boolean") agent.registered = ev.registered;
 }
 
 function onQueueChanged(ev) {
@@ -208,6 +218,8 @@ function describe(ev) {
     case "agent.state":
       return `agent ${ev.agent_id}: ${ev.previous} → ${ev.state}` +
         (ev.reason ? ` (${ev.reason})` : "");
+    case "agent.registration":
+      return `agent ${ev.agent_id}: phone ${ev.registered ? "registered" : "not registered"}`;
     case "queue.changed":
       return `${ev.queue}: ${ev.waiting} waiting, oldest ${formatDuration(ev.oldest_wait_s)}, ` +
         `${ev.answered} answered, ${ev.abandoned} abandoned`;
@@ -428,8 +440,13 @@ function renderAgents() {
   for (const agent of sorted) {
     counts[agent.state] = (counts[agent.state] || 0) + 1;
     const detail = agent.reason || (agent.call_id ? `call ${agent.call_id}` : "");
-    boxes.push(el("div", { class: `agent state-${agent.state}`, title: detail },
-      el("div", { class: "id" }, agent.agent_id),
+    const noPhone = agent.registered === false;
+    boxes.push(el("div", { class: `agent state-${agent.state}${noPhone ? " no-phone" : ""}`,
+      title: noPhone ? `phone not registered${detail ? ` · ${detail}` : ""}` : detail,
+      "data-agent": agent.agent_id, "data-registered": agent.registered === null ? null
+        : (agent.registered ? "yes" : "no") },
+      el("div", { class: "id" }, agent.agent_id,
+        noPhone ? el("span", { class: "badge-no-phone" }, "no phone") : null),
       el("div", { class: "state" }, label(agent.state)),
       el("div", { class: "time", "data-since": agent.since }, ""),
       el("div", { class: "detail" }, detail)));

@@ -85,6 +85,16 @@ const TEXT = {
     legend_since: "\"since {t}\": counted by this page from the events received since then",
     phone_ok: "phone registered",
     phone_off: "phone not registered",
+    spy_phone: "My phone for listen / whisper / barge",
+    spy: { listen: "Listen", whisper: "Whisper", barge: "Barge" },
+    spy_title: {
+      listen: "ring my phone to hear this call", whisper: "ring my phone to speak to the agent only",
+      barge: "ring my phone to speak to both",
+    },
+    spy_no_phone: "Enter your phone first (e.g. PJSIP/9001).",
+    spy_ringing: "{mode} {agent}: your phone {phone} is ringing.",
+    spy_failed: "{mode} {agent} refused: {why}",
+    spy_seen: "{who} {mode} {agent}",
     wrap_left: "wrap-up {d} left",
     wrap_over: "wrap-up over",
     waited: "waited {d}",
@@ -138,6 +148,14 @@ const TEXT = {
     legend_since: "“自 {t} 起”：本页根据此后收到的事件统计",
     phone_ok: "话机已注册",
     phone_off: "话机未注册",
+    spy_phone: "我的话机（监听 / 耳语 / 强插）",
+    spy: { listen: "监听", whisper: "耳语", barge: "强插" },
+    spy_title: { listen: "呼叫我的话机，旁听此通话", whisper: "呼叫我的话机，只对坐席说话",
+      barge: "呼叫我的话机，与双方通话" },
+    spy_no_phone: "请先填写您的话机（如 PJSIP/9001）。",
+    spy_ringing: "{mode} {agent}：您的话机 {phone} 正在振铃。",
+    spy_failed: "{mode} {agent} 被拒绝：{why}",
+    spy_seen: "{who} {mode} {agent}",
     wrap_left: "话后处理剩余 {d}",
     wrap_over: "话后处理已到时",
     waited: "等待 {d}",
@@ -197,6 +215,8 @@ let countedFrom = "";        // after the snapshot (a test compares the figures 
 let clockOffset = 0;         // server clock minus local clock, seconds
 let connState = { kind: "connecting", key: "connecting", vars: {} };
 let pbxState = null;         // {pbx, up}
+let lastSpy = null;          // the last spy.started seen (any supervisor)
+let spyNote = null;          // {key, vars, kind} the answer to this page's last spy request
 
 function serverNow() {
   return Date.now() / 1000 + clockOffset;
@@ -240,6 +260,7 @@ const HANDLERS = {
   "queue.abandoned": onAbandoned,
   "agent.state": onAgentState,
   "agent.wrap_up": onWrapUp,
+  "spy.started": (ev) => { lastSpy = ev; },
   "pbx.link_up": (ev) => { pbxState = { pbx: ev.pbx, up: true }; },
   "pbx.link_down": (ev) => { pbxState = { pbx: ev.pbx, up: false }; },
 };
@@ -584,7 +605,10 @@ function renderAgents() {
     el("div", { class: "state" }, stateLabel(agent.state)),
     el("div", { class: "time", "data-since": agent.since }, ""),
     el("div", { class: "detail", "data-wrap-until": agent.state === "wrap_up"
-      ? agent.wrapUntil : null }, detail.join(" · ")));
+      ? agent.wrapUntil : null }, detail.join(" · ")),
+    agent.state === "on_call" ? el("div", { class: "spy" }, ...SPY_MODES.map((mode) =>
+      el("button", { type: "button", "data-spy": mode, "data-spy-agent": agent.agent_id,
+        title: t(`spy_title.${mode}`) }, t(`spy.${mode}`)))) : null);
   });
   document.getElementById("agents").replaceChildren(...cards);
   const chips = AGENT_STATES.filter((s) => counts[s] > 0).map((s) =>
@@ -594,6 +618,54 @@ function renderAgents() {
       t("no_phone", { n: noPhone })));
   }
   document.getElementById("agent-counts").replaceChildren(...chips);
+  renderSpyStatus();
+}
+
+function renderSpyStatus() {
+  const out = document.getElementById("spy-status");
+  if (spyNote) {
+    out.className = `spy-${spyNote.kind}`;
+    out.textContent = t(spyNote.key, spyNote.vars);
+  } else if (lastSpy) {
+    out.className = "spy-seen";
+    out.textContent = t("spy_seen", { who: lastSpy.supervisor || lastSpy.supervisor_endpoint,
+      mode: t(`spy.${lastSpy.mode}`), agent: lastSpy.agent_id });
+  } else {
+    out.textContent = "";
+  }
+}
+
+// --- listen / whisper / barge ------------------------------------------------------------
+
+const SPY_MODES = ["listen", "whisper", "barge"];
+
+/** Ask the server to ring the supervisor's phone into ChanSpy on the agent's leg. */
+async function requestSpy(agentId, mode) {
+  const phone = document.getElementById("spy-phone").value.trim();
+  const vars = { mode: t(`spy.${mode}`), agent: agentId, phone };
+  if (!phone) {
+    spyNote = { key: "spy_no_phone", vars, kind: "error" };
+    renderSpyStatus();
+    document.getElementById("spy-phone").focus();
+    return;
+  }
+  try { window.localStorage.setItem("wallboard.phone", phone); } catch (err) { /* ignore */ }
+  let answer;
+  try {
+    const resp = await fetch(`/api/agents/${encodeURIComponent(agentId)}/spy`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      credentials: "same-origin", body: JSON.stringify({ mode, endpoint: phone }),
+    });
+    answer = { ok: resp.ok, body: await resp.json().catch(() => ({})) };
+  } catch (err) {
+    answer = { ok: false, body: { error: { message: String(err) } } };
+  }
+  if (answer.ok) spyNote = { key: "spy_ringing", vars, kind: "ok" };
+  else {
+    const why = (answer.body.error && answer.body.error.message) || "?";
+    spyNote = { key: "spy_failed", vars: { ...vars, why }, kind: "error" };
+  }
+  renderSpyStatus();
 }
 
 function renderDecisions() {
@@ -675,6 +747,15 @@ document.addEventListener("DOMContentLoaded", () => {
     lang = lang === "zh" ? "en" : "zh";
     try { window.localStorage.setItem("wallboard.lang", lang); } catch (err) { /* ignore */ }
     render();
+  });
+  const phone = document.getElementById("spy-phone");
+  try { phone.value = window.localStorage.getItem("wallboard.phone") || ""; } catch (err) {
+    /* ignore */
+  }
+  document.getElementById("spy-form").addEventListener("submit", (e) => e.preventDefault());
+  document.getElementById("agents").addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-spy]");
+    if (button) requestSpy(button.dataset.spyAgent, button.dataset.spy);
   });
   setInterval(tick, 1000);
   render();

@@ -16,11 +16,15 @@ INNER_DIR = "/tmp/cc-sipp"
 class SippAgent:
     """Agent ``agent_id`` (plain-SIP endpoints 2001..2010, password ``secret<id>``)."""
 
-    def __init__(self, sandbox: Any, agent_id: str, port: int, ring_ms: int = 2000) -> None:
+    def __init__(self, sandbox: Any, agent_id: str, port: int, ring_ms: int = 2000,
+                 echo: bool = False) -> None:
         self.sandbox = sandbox
         self.agent_id = agent_id
         self.port = port
         self.ring_ms = ring_ms
+        #: send the audio it hears back (SIPp -rtp_echo on media port ``port + 2``), like a
+        #: phone whose user talks: without it the agent's leg carries audio one way only
+        self.echo = echo
         self.process: asyncio.subprocess.Process | None = None
 
     def _install_scenarios(self) -> None:
@@ -51,6 +55,7 @@ class SippAgent:
             # -aa answers stray OPTIONS/NOTIFY; a few "calls" so one stray request that
             # is not an INVITE cannot end the phone before the real call arrives
             *self._argv("answer.xml", "-d", str(self.ring_ms), "-timeout", "60", "-aa",
+                        *(("-rtp_echo", "-mp", str(self.port + 2)) if self.echo else ()),
                         calls=5),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         await self._wait_listening()

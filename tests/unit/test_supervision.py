@@ -77,7 +77,8 @@ async def test_refusals_say_why(worlds: Any) -> None:
         await supervision.spy("9999", "PJSIP/9001", SpyMode.LISTEN)
     with pytest.raises(NotOnCall, match="1002 is ready"):
         await supervision.spy("1002", "PJSIP/9001", SpyMode.LISTEN)
-    for phone in ("9001", "PJSIP/9001,qB", "PJSIP/", "PJSIP/9001&PJSIP/9002", "PJSIP/1001"):
+    for phone in ("9001", "PJSIP/9001,qB", "PJSIP/", "PJSIP/9001&PJSIP/9002", "PJSIP/1001",
+                  "Local/9001@a@b", "Local/9001@ctx/n", "PJSIP/9001\n"):
         with pytest.raises(BadSupervisorPhone):
             await supervision.spy("1001", phone, SpyMode.LISTEN)
     assert not [e for e in w.events if isinstance(e, ev.SpyStarted)]
