@@ -387,21 +387,27 @@ Handler = Callable[[DomainEvent], None]
 class LatestStatus:
     """The last ``queue.changed`` per queue and ``campaign.changed`` per campaign: what a
     client connecting now needs to draw those tiles before the next change (a bus handler;
-    the WebSocket snapshot reads it)."""
+    the WebSocket snapshot reads it). Also the time of the last event published
+    (``last_event_at``, on the server's clock — the simulator's runs faster than the wall's):
+    a client reading history up to it and the events after it on the stream misses nothing."""
 
     def __init__(self) -> None:
         self.queues: dict[str, QueueChanged] = {}
         self.campaigns: dict[str, CampaignChanged] = {}
+        self.last_event_at: float | None = None
 
     def on_event(self, event: DomainEvent) -> None:
+        if self.last_event_at is None or event.at > self.last_event_at:
+            self.last_event_at = event.at
         if isinstance(event, QueueChanged):
             self.queues[event.queue] = event
         elif isinstance(event, CampaignChanged):
             self.campaigns[event.campaign] = event
 
-    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+    def snapshot(self) -> dict[str, Any]:
         return {"queues": [e.to_dict() for e in self.queues.values()],
-                "campaigns": [e.to_dict() for e in self.campaigns.values()]}
+                "campaigns": [e.to_dict() for e in self.campaigns.values()],
+                "last_event_at": self.last_event_at}
 
 
 @dataclass(slots=True)

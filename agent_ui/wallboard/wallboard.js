@@ -150,8 +150,10 @@ const TEXT = {
     phone_off: "话机未注册",
     spy_phone: "我的话机（监听 / 耳语 / 强插）",
     spy: { listen: "监听", whisper: "耳语", barge: "强插" },
-    spy_title: { listen: "呼叫我的话机，旁听此通话", whisper: "呼叫我的话机，只对坐席说话",
-      barge: "呼叫我的话机，与双方通话" },
+    spy_title: {
+      listen: "呼叫我的话机，旁听此通话", whisper: "呼叫我的话机，只对坐席说话",
+      barge: "呼叫我的话机，与双方通话",
+    },
     spy_no_phone: "请先填写您的话机（如 PJSIP/9001）。",
     spy_ringing: "{mode} {agent}：您的话机 {phone} 正在振铃。",
     spy_failed: "{mode} {agent} 被拒绝：{why}",
@@ -270,6 +272,7 @@ function handleMessage(msg) {
   const handler = HANDLERS[msg.type];
   if (handler) handler(msg);
   else if (typeof msg.type === "string" && msg.type.includes("registration")) onRegistration(msg);
+  historyEvent(msg);  // history.js: today's intervals
   if (msg.type !== "lagged") lastEvent = `${msg.type}@${msg.at}`;
   if (msg.type === "snapshot") countedFrom = "";
   else if (countedFrom === "" && msg.type !== "lagged") countedFrom = lastEvent;
@@ -303,6 +306,9 @@ function onSnapshot(msg) {
   if (msg.pbx) pbxState = { pbx: msg.pbx.pbx, up: Boolean(msg.pbx.connected) };
   snapshotReceived = true;
   connection.healthy();
+  // history.js: the day so far up to the last event the snapshot reflects, read again after
+  // every snapshot
+  loadHistory(typeof msg.last_event_at === "number" ? msg.last_event_at : msg.at);
 }
 
 function onEntered(ev) {
@@ -467,6 +473,7 @@ function render() {
   renderQueues();
   renderAgents();
   renderDecisions();
+  renderHistory();  // history.js
   renderLegend();
   document.body.dataset.lastEvent = lastEvent;
   document.body.dataset.countedFrom = countedFrom;

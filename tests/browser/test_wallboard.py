@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import itertools
 import json
 import os
@@ -207,6 +208,15 @@ READ_PAGE = """(() => {
       sl: cell("service-level"), asa: cell("asa"), abandonedSince: cell("abandoned"),
       offeredAnswered: cell("offered-answered"), readyPaused: cell("agents-ready-paused"),
     } : null,
+    history: {
+      loading: document.getElementById('history-charts')?.dataset.loading,
+      intervals: [...document.querySelectorAll('[data-chart="calls"] g[data-interval]')].map(
+        (g) => [Number(g.dataset.interval), Number(g.dataset.offered),
+                Number(g.dataset.answered), Number(g.dataset.abandoned)]),
+      sl: Object.fromEntries([...document.querySelectorAll(
+        '[data-chart="service-level"] [data-sl]')].map(
+        (d) => [d.dataset.interval, Number(d.dataset.sl)])),
+    },
     text: document.body.innerText,
   };
 })()"""
@@ -221,6 +231,53 @@ async def read_consistent(page: DevTools, record: ServerRecord) -> tuple[dict[st
             return seen, record.moments[seen["last"]]
         await asyncio.sleep(0.02)
     raise AssertionError(f"the page never showed the end of a run of events: {seen}")
+
+
+async def server_intervals(client: TestClient[Any, Any], start: float,
+                           last_at: float) -> dict[float, list[int]]:
+    """Per interval from ``start`` to ``last_at`` (inclusive), all queues: offered, answered,
+    abandoned, answered within and abandoned within the threshold, from the queue_log."""
+    iso = lambda epoch: dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()  # noqa: E731
+    resp = await client.get("/api/queues/stats", params={
+        "interval": "900", "threshold": str(int(SL_SECONDS)), "from": iso(start),
+        "to": iso(last_at + 0.001)})
+    assert resp.status == 200, await resp.text()
+    server: dict[float, list[int]] = {}
+    for queue in (await resp.json())["queues"]:
+        for row in queue["intervals"]:
+            key = dt.datetime.fromisoformat(row["start"]).timestamp()
+            sums = server.setdefault(key, [0, 0, 0, 0, 0])
+            for i, name in enumerate(("offered", "answered", "abandoned",
+                                      "answered_within_threshold",
+                                      "abandoned_within_threshold")):
+                sums[i] += row[name]
+    return server
+
+
+async def check_history(seen: dict[str, Any], client: TestClient[Any, Any]) -> None:
+    """The page's intervals (rows read at its snapshot + events counted since) equal the
+    server's figures recomputed from the queue_log up to the page's last event (the
+    queue-log writer may be a moment behind the events: the server's side is read again
+    until it has caught up, at most 5 s)."""
+    history = seen["history"]
+    assert history["loading"] == "no" and history["intervals"], history
+    last_at = float(seen["last"].rsplit("@", 1)[1])
+    page = {start: [offered, answered, abandoned]
+            for start, offered, answered, abandoned in history["intervals"]}
+    assert sum(sum(v) for v in page.values()) > 0, "no call in today's chart"
+    deadline = time.monotonic() + 5
+    while True:
+        server = await server_intervals(client, history["intervals"][0][0], last_at)
+        if all(page.get(key, [0, 0, 0]) == sums[:3] for key, sums in server.items()) or (
+                time.monotonic() > deadline):
+            break
+        await asyncio.sleep(0.2)
+    for key, sums in server.items():
+        assert page.get(key, [0, 0, 0]) == sums[:3], (key, page.get(key), sums)
+        judged = sums[1] + sums[2] - sums[4]
+        if judged:
+            assert abs(history["sl"][str(int(key))] - 100 * sums[3] / judged) < 0.06, key
+    assert all(key in server or v == [0, 0, 0] for key, v in page.items())
 
 
 def duration(seconds: float) -> str:
@@ -306,6 +363,8 @@ async def test_the_wallboard_shows_the_demo_as_the_server_sees_it(tmp_path: Path
             assert re.search(r"自 \d\d:\d\d 起", seen["text"]), "counted figures say since when"
             assert seen["queue"]["offeredAnswered"] != "0 / 0", "nothing counted in 5 s"
             assert "为何选这位坐席" in seen["text"] and "fifo-longest-idle" in seen["text"]
+            await check_history(seen, client)
+            assert "每 15 分钟" in seen["text"]
             await page.screenshot(shots / "wallboard-zh.png")
 
             await page.evaluate("document.getElementById('lang').click()")
@@ -318,6 +377,8 @@ async def test_the_wallboard_shows_the_demo_as_the_server_sees_it(tmp_path: Path
                 assert words in seen["text"], words
             assert re.search(r"since \d\d:\d\d", seen["text"])
             assert "排队中" not in seen["text"]
+            assert "Today by 15 minutes" in seen["text"]
+            await check_history(seen, client)
             await page.screenshot(shots / "wallboard-en.png")
     finally:
         await client.close()

@@ -91,3 +91,14 @@ def test_both_languages_have_every_label() -> None:
     assert blocks is not None
     keys = [set(re.findall(r"^\s+(\w+):", block, re.MULTILINE)) for block in blocks.groups()]
     assert keys[0] == keys[1], keys[0] ^ keys[1]
+
+
+def test_the_history_charts_have_every_label_in_both_languages() -> None:
+    script = (SCRIPT.parent / "history.js").read_text(encoding="utf-8")
+    blocks = re.search(r"const HISTORY_TEXT = \{\n  en: \{(.*?)\n  \},\n  zh: \{(.*?)\n  \},\n\};",
+                       script, re.DOTALL)
+    assert blocks is not None
+    keys = [set(re.findall(r"^\s+(\w+):", block, re.MULTILINE)) for block in blocks.groups()]
+    assert keys[0] == keys[1], keys[0] ^ keys[1]
+    used = set(re.findall(r"\bt\(\"(\w+)\"", script))
+    assert used <= keys[0], used - keys[0]
