@@ -231,6 +231,11 @@ function niceMax(value) {
   return 10 * step;
 }
 
+/** 25, 2.5: a half-way tick keeps its decimal rather than rounding to a wrong label. */
+function tickNumber(value) {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}
+
 const CHART = { w: 600, h: 210, left: 44, right: 10, top: 12, bottom: 26 };
 
 /** An empty chart frame with y ticks; returns {root, x(i), y(v), band}. */
@@ -262,7 +267,7 @@ function chartFrame(name, series, yMax, yLabel) {
 function callsChart(series) {
   const yMax = niceMax(Math.max(1, ...series.map((s) => Math.max(s.offered,
     s.answered + s.abandoned))));
-  const { root, x, y, band } = chartFrame("calls", series, yMax, (v) => String(Math.round(v)));
+  const { root, x, y, band } = chartFrame("calls", series, yMax, tickNumber);
   const barW = Math.max(2, band * 0.7);
   series.forEach((s, i) => {
     const left = x(i) + (band - barW) / 2;
@@ -315,7 +320,7 @@ function slChart(series) {
 
 function asaChart(series) {
   const yMax = niceMax(Math.max(1, ...series.map((s) => s.asa || 0)));
-  const { root, x, y, band } = chartFrame("asa", series, yMax, (v) => String(Math.round(v)));
+  const { root, x, y, band } = chartFrame("asa", series, yMax, tickNumber);
   const barW = Math.max(2, band * 0.5);
   series.forEach((s, i) => {
     if (s.asa === null) return;

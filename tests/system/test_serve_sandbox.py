@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,45 +19,15 @@ from callcenter.core.pbx import OriginateRequest
 from tests.event_order import check_event_order
 
 from .conftest import Link
+from .serve_process import free_port, start_serve, wait_healthy
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-3000:]
-
-
-def _start_serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-
-
-async def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited: {_tail(log)}")
-            try:
-                async with session.get(f"{base}/health") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"serve never became healthy: {_tail(log)}")
-
-
 async def test_serve_routes_queued_callers_to_configured_agents(
         link: Link, asterisk_sandbox: Any, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     env = {**os.environ,
@@ -75,9 +42,9 @@ async def test_serve_routes_queued_callers_to_configured_agents(
     env.pop("CALLCENTER_CONFIG", None)
     phones = [SippAgent(asterisk_sandbox, "2001", port=25_331, ring_ms=300),
               SippAgent(asterisk_sandbox, "2002", port=25_332, ring_ms=300)]
-    process = _start_serve(env, log)
+    process = start_serve(env, log)
     try:
-        await _wait_healthy(base, process, log)
+        await wait_healthy(base, process, log)
         for phone in phones:
             await phone.start()
         async with aiohttp.ClientSession() as session, session.ws_connect(

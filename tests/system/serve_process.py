@@ -1,0 +1,43 @@
+"""``callcenter serve`` as an operator runs it: a subprocess on a free port, its log in a file,
+waited for until ``/health`` says it is up (linked to Asterisk and resynced)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+def start_serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+async def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(f"serve exited: {tail(log)}")
+            try:
+                async with session.get(f"{base}/health") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"serve never became healthy: {tail(log)}")
