@@ -296,3 +296,84 @@ class Complaint(Base):
     summary: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- the ACD's configuration as data (issue 10): queues, agents, skills, pause reasons ---------
+# Rows mirror ``callcenter.acd.definitions`` field for field; ``crm_bridge.acd_config`` reads
+# and writes them and checks every change as a whole (overflow targets exist, levels 1..10)
+# before it is committed. Names are the keys: they are what the dialplan (``CC_QUEUE``), the
+# PBX endpoints and the REST paths use, so a surrogate id would only add a join.
+
+LEVEL_CHECK = "level BETWEEN 1 AND 10"
+
+
+class AcdQueueRow(Base):
+    """One inbound queue (``QueueDefinition``); times in seconds, NULL: not used."""
+
+    __tablename__ = "acd_queues"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(32))
+    service_level_s: Mapped[float] = mapped_column(Float)
+    service_level_target: Mapped[float] = mapped_column(Float)
+    max_wait_s: Mapped[float | None] = mapped_column(Float)
+    # no foreign key: a seed inserts a queue and its overflow target in one transaction in any
+    # order; acd_config refuses a missing target and the deletion of a queue still named here
+    overflow_queue: Mapped[str | None] = mapped_column(String(64))
+    overflow_after_s: Mapped[float | None] = mapped_column(Float)
+    callback_after_s: Mapped[float | None] = mapped_column(Float)
+    wrap_up_s: Mapped[float | None] = mapped_column(Float)
+    ring_timeout_s: Mapped[float | None] = mapped_column(Float)
+    music_class: Mapped[str] = mapped_column(String(64))
+    announce_every_s: Mapped[float | None] = mapped_column(Float)
+    record: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class AcdQueueSkillRow(Base):
+    """A skill a queue requires, at a minimum level."""
+
+    __tablename__ = "acd_queue_skills"
+    __table_args__ = (CheckConstraint(LEVEL_CHECK, name="level"),)
+
+    queue: Mapped[str] = mapped_column(
+        String(64), ForeignKey("acd_queues.name", ondelete="CASCADE"), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger)
+
+
+class AcdAgentRow(Base):
+    """One agent (``AgentDefinition``); ``endpoint`` NULL: the center's template."""
+
+    __tablename__ = "acd_agents"
+
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str | None] = mapped_column(String(128))
+    logged_in: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class AcdAgentSkillRow(Base):
+    """A skill an agent has, at a level (1..10)."""
+
+    __tablename__ = "acd_agent_skills"
+    __table_args__ = (CheckConstraint(LEVEL_CHECK, name="level"),)
+
+    agent_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("acd_agents.agent_id", ondelete="CASCADE"), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger)
+
+
+class PauseReasonRow(Base):
+    """A reason an agent may pause with (``PauseReason``)."""
+
+    __tablename__ = "acd_pause_reasons"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    productive: Mapped[bool] = mapped_column(Boolean)
+    max_s: Mapped[float | None] = mapped_column(Float)

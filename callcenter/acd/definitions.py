@@ -20,6 +20,11 @@ from callcenter.acd.routing import ROUTING_STRATEGIES
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: a skill level: 1 (knows the basics) .. 10 (the best)
 MIN_LEVEL, MAX_LEVEL = 1, 10
+#: an agent's PBX endpoint when it overrides the template: ``TECH/resource`` (``PJSIP/alice``,
+#: ``Local/2001@agents-local``), nothing Asterisk would read as a second argument or option
+ENDPOINT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*/[A-Za-z0-9_.@+-]{1,120}$")
+#: the longest display name or label (what the database keeps)
+MAX_LABEL = 200
 
 
 class DefinitionError(ValueError):
@@ -113,6 +118,12 @@ class AgentDefinition:
 
     def __post_init__(self) -> None:
         check_name("agent", self.agent_id)
+        if not isinstance(self.name, str) or len(self.name) > MAX_LABEL:
+            raise DefinitionError(f"agent {self.agent_id}: name must be text of at most "
+                                  f"{MAX_LABEL} characters")
+        if self.endpoint is not None and not ENDPOINT_PATTERN.match(self.endpoint):
+            raise DefinitionError(f"agent {self.agent_id}: endpoint {self.endpoint!r} must "
+                                  "look like TECH/resource (e.g. PJSIP/alice)")
         for skill, level in self.skills.items():
             check_name("skill", skill)
             if not MIN_LEVEL <= level <= MAX_LEVEL:
@@ -138,6 +149,9 @@ class PauseReason:
 
     def __post_init__(self) -> None:
         check_name("pause reason", self.code)
+        if not isinstance(self.label, str) or len(self.label) > MAX_LABEL:
+            raise DefinitionError(f"pause reason {self.code}: label must be text of at most "
+                                  f"{MAX_LABEL} characters")
         if self.code == "no_answer":
             raise DefinitionError("pause reason 'no_answer' is the ACD's own")
         if self.max_s is not None and not self.max_s > 0:
