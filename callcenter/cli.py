@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from callcenter import __version__
 from callcenter.cli_crm import crm
+from callcenter.cli_ivr import ivr
 from callcenter.cli_sim import demo, simulate
 from callcenter.config import (
     ConfigError,
@@ -172,6 +173,7 @@ def recordings_purge(ctx: click.Context, dry_run: bool) -> None:
 cli.add_command(crm)
 cli.add_command(simulate)
 cli.add_command(demo)
+cli.add_command(ivr)
 
 
 def main() -> None:

@@ -166,6 +166,17 @@ class RecordingsSettings(BaseModel):
         None, gt=0, description="recordings older than this are deleted (unset: kept)")
 
 
+class IvrSettings(BaseModel):
+    """Where the IVR flows are and which one callers meet."""
+
+    flows_dir: Path = Field(Path("ivr_flows"), description="folder of the IVR flow files "
+                                                           "(*.yaml), reloaded when edited")
+    default_flow: str = Field("main", description="the flow a caller meets when the dialplan "
+                                                  "names none (CC_IVR_FLOW)")
+    reload_interval_s: float = Field(2.0, gt=0, description="how often the flow files are "
+                                                            "checked for edits")
+
+
 class SandboxSettings(BaseModel):
     """The Debian-unstable chroot that runs a real Asterisk 22 for tests and development."""
 
@@ -217,6 +228,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     acd: AcdSettings = Field(default_factory=AcdSettings)
     recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
+    ivr: IvrSettings = Field(default_factory=IvrSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

@@ -323,6 +323,74 @@ class SpyStarted(DomainEvent):
     supervisor: str = ""
 
 
+# --- the IVR ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IvrStarted(DomainEvent):
+    """A caller entered an IVR flow (``language``: the caller's language at the start)."""
+
+    type: ClassVar[str] = "ivr.started"
+    flow: str
+    call_id: str
+    channel_id: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class IvrNodeEntered(DomainEvent):
+    """The caller reached a node of the flow (``kind``: menu, collect, queue ...)."""
+
+    type: ClassVar[str] = "ivr.node"
+    flow: str
+    call_id: str
+    node: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class IvrInput(DomainEvent):
+    """What the caller gave at a node: ``via`` dtmf or speech; ``value`` the keys or the
+    option it chose (entered codes are not repeated here: they are call data)."""
+
+    type: ClassVar[str] = "ivr.input"
+    flow: str
+    call_id: str
+    node: str
+    via: str
+    value: str
+    result: str  # matched, no_match, no_input, invalid, low_confidence
+
+
+@dataclass(frozen=True, slots=True)
+class IvrRecognition(DomainEvent):
+    """A speech recognition result at a node, accepted or not (below the node's minimum
+    confidence, or matching no option)."""
+
+    type: ClassVar[str] = "ivr.recognition"
+    flow: str
+    call_id: str
+    node: str
+    text: str
+    confidence: float
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IvrExit(DomainEvent):
+    """The caller left the flow: ``outcome`` queue (to an agent), completed (finished in the
+    IVR: self-service, survey, closed hours), hung_up (gave up in the IVR) or error."""
+
+    type: ClassVar[str] = "ivr.exit"
+    flow: str
+    call_id: str
+    node: str
+    outcome: str
+    path: str
+    queue: str = ""
+    intent: str = ""
+
+
 # --- the PBX link itself --------------------------------------------------------------------
 
 
@@ -363,6 +431,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         QueueChanged,
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
         CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
+        IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit,
     )
 }
 
