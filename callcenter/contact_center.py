@@ -36,6 +36,7 @@ from callcenter.acd.connect import AgentConnector
 from callcenter.acd.controls import AgentControls
 from callcenter.acd.definitions import AcdDefinitions
 from callcenter.acd.identity import AgentEndpoints
+from callcenter.acd.lease import HeldLeases, Leases
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
 from callcenter.acd.registration import AgentRegistrations
 from callcenter.acd.routing import make_routing
@@ -142,6 +143,7 @@ def build_contact_center(
     board: AgentBoard | None = None,
     wrap_up_s: Callable[[Agent], float] | None = None,
     rng: random.Random | None = None,
+    leases: Leases | None = None,
 ) -> ContactCenter:
     """Build every part over ``pbx``; see the module docstring for what is wired.
 
@@ -152,7 +154,8 @@ def build_contact_center(
     customer code) turns screen pops on; ``interactions`` records every call and ``queue_log``
     every step of a caller in a queue. ``board`` lets a caller pass agents it made itself (the
     demo's bots); defined agents are added to it. ``wrap_up_s`` overrides the
-    configured wrap-up time per agent.
+    configured wrap-up time per agent. ``leases`` say which queues this process dispatches
+    (several processes on one Redis: ``callcenter.redis_lease``); None: every queue, alone.
     """
     definitions = definitions if definitions is not None else settings.definitions()
     board = board if board is not None else AgentBoard()
@@ -177,12 +180,14 @@ def build_contact_center(
                              max_wrap_up_s=settings.max_wrap_up_s)
     connector = AgentConnector(pbx, bus, phones, endpoints)
     rng = rng or random.Random()
+    leases = leases if leases is not None else HeldLeases()
     queues = {
         queue.name: InboundAcd(
             pbx, bus, board, connector, make_routing(queue.strategy, rng), clock,
             definition=queue,
             ring_timeout_s=queue.ring_timeout_s or settings.ring_timeout_s,
-            recording_file=settings.recording_file if queue.record else None)
+            recording_file=settings.recording_file if queue.record else None,
+            lease=leases.lease(queue.name))
         for queue in definitions.queues
     }
     running: dict[str, PbxCampaign] = {}

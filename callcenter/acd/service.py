@@ -12,6 +12,13 @@ in line (its original arrival time and priority). When the ring could not even b
 PBX link is down) the caller stays where it is in Asterisk, music on hold, and is offered
 again — at its place — once the link is back and resynced: dispatching into a dead link would
 only spin.
+
+With several server processes, only the holder of the queue's lease
+(:mod:`callcenter.acd.lease`) dispatches: a standby ignores callers, and on acquiring the lease
+adopts every caller waiting in the PBX (at its place: priority, then ``CC_HOLD_START``). Each
+ring is claimed with the lease's fencing token just before it goes out; a refused claim puts
+the caller back (or, taken by another process's ring that may still go on, offers it again
+once that ring is over). One process alone holds a :class:`~callcenter.acd.lease.HeldLease`.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ import datetime as dt
 import logging
 
 from callcenter import events as ev
-from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.agents import Agent, AgentBoard, AgentState
 from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.definitions import QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
+from callcenter.acd.lease import HeldLease, QueueLease, RingClaim
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock
 from callcenter.core.errors import PbxError
@@ -58,10 +66,12 @@ class InboundAcd:
     def __init__(self, pbx: Pbx, bus: ev.EventBus, board: AgentBoard, connector: AgentConnector,
                  routing: RoutingStrategy, clock: Clock, *,
                  definition: QueueDefinition | None = None,
-                 ring_timeout_s: float = 20.0, recording_file: str | None = None) -> None:
+                 ring_timeout_s: float = 20.0, recording_file: str | None = None,
+                 lease: QueueLease | None = None) -> None:
         """``definition``: the queue (None: ``default`` with no requirements);
         ``recording_file``: a template (``{queue}``, ``{date}``, ``{call_id}``,
-        ``{channel_id}``) to record each conversation of this queue into; None: not recorded."""
+        ``{channel_id}``) to record each conversation of this queue into; None: not recorded;
+        ``lease``: who dispatches this queue (None: this process alone)."""
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
@@ -81,6 +91,8 @@ class InboundAcd:
         #: requeues) from its first wait to its hang-up
         self._callers: dict[str, tuple[str, float]] = {}
         self._tasks = BackgroundTasks(f"inbound ACD {self.queue}")
+        self.lease = lease or HeldLease(self.queue)
+        self.lease.subscribe(self._on_lease)
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
@@ -104,7 +116,8 @@ class InboundAcd:
             elif channel_id in self._parked:  # gave up while the PBX link was down
                 del self._parked[channel_id]
                 self._abandoned(channel_id, "parked")
-            self._callers.pop(channel_id, None)
+            if self._callers.pop(channel_id, None) is not None:
+                self._tasks.spawn(self.lease.caller_gone(channel_id))
 
     def _abandoned(self, channel_id: str, stage: str) -> None:
         self.abandoned += 1
@@ -117,7 +130,7 @@ class InboundAcd:
 
     def _caller_waiting(self, channel_id: str) -> None:
         channel = self.pbx.calls.channel(channel_id)
-        if (channel is None or channel_id in self.dispatcher.waiting
+        if (channel is None or not self.lease.held or channel_id in self.dispatcher.waiting
                 or channel_id in self._ringing or self.connector.is_ending(channel_id)):
             return
         self._parked.pop(channel_id, None)
@@ -168,7 +181,55 @@ class InboundAcd:
         self._publish()
         self._tasks.spawn(self._connect(channel_id, agent))
 
+    # --- the lease (several processes) ---------------------------------------------------------
+
+    def _on_lease(self, held: bool) -> None:
+        """Acquired: adopt the callers waiting in the PBX. Lost: forget those not being rung
+        (the new holder adopts them); rings under way end as they will."""
+        if held:
+            self.adopt()
+            return
+        for caller_id in list(self.dispatcher.waiting):
+            self.dispatcher.withdraw(caller_id)
+        self._parked.clear()
+        self._publish()
+
+    def adopt(self) -> None:
+        """Offer every caller waiting in the PBX for this queue and not yet in line, in queue
+        order (priority, then when it began to wait): offered one by one, the first takes the
+        first free agent."""
+        waiting = [channel for channel in self.pbx.calls.live_channels()
+                   if "CC_HOLD_START" in channel.variables and not channel.bridge_id
+                   and channel.variables.get("CC_QUEUE", DEFAULT_QUEUE) == self.queue]
+        waiting.sort(key=lambda channel: (-channel_priority(channel), _hold_start(channel)))
+        for channel in waiting:
+            self._caller_waiting(channel.channel_id)
+
+    async def _claim(self, caller_id: str, agent: Agent) -> bool:
+        """Claim the ring across processes; refused, put caller and agent where they belong."""
+        answer = await self.lease.claim_ring(caller_id, agent.agent_id, self.ring_timeout_s)
+        if answer.claim is RingClaim.GRANTED:
+            return True
+        log.info("ring of agent %s for %s (queue %s) refused: %s", agent.agent_id, caller_id,
+                 self.queue, answer.claim)
+        self._ringing.discard(caller_id)
+        if answer.claim is RingClaim.AGENT_BUSY:
+            self._requeue(caller_id)  # another agent takes it; this one is busy elsewhere
+            self.clock.call_at(self.clock.now() + 1.0, self._unreserve, agent, caller_id)
+            return False
+        if answer.claim is RingClaim.CALLER_TAKEN:
+            self.clock.call_at(self.clock.now() + answer.retry_after_s, self._requeue,
+                               caller_id)
+        self._unreserve(agent, caller_id)
+        return False
+
+    def _unreserve(self, agent: Agent, caller_id: str) -> None:
+        if agent.state is AgentState.RESERVED and agent.call_id == caller_id:
+            self.dispatcher.board.move(agent, AgentState.READY, self.clock.now())
+
     async def _connect(self, caller_id: str, agent: Agent) -> None:
+        if not await self._claim(caller_id, agent):
+            return
         caller = self.pbx.calls.channel(caller_id)
 
         def not_connected(result: ConnectResult) -> None:
@@ -192,6 +253,8 @@ class InboundAcd:
             caller_id, agent, caller_id=caller.caller_num if caller else "",
             ring_timeout_s=self.ring_timeout_s, variables={"CC_QUEUE": self.queue},
             on_failure=not_connected)
+        await self.lease.ring_ended(caller_id, agent.agent_id,
+                                    connected=result is ConnectResult.CONNECTED)
         if result is ConnectResult.CONNECTED and caller_id in self._ringing:
             self._ringing.discard(caller_id)
             self.answered += 1
@@ -227,6 +290,7 @@ class InboundAcd:
     def _requeue(self, caller_id: str) -> None:
         """The caller goes back to the queue, keeping its place (arrival time, priority)."""
         channel = self.pbx.calls.channel(caller_id)
-        if channel is None or not is_live(self.pbx.calls, caller_id):
+        if (channel is None or not is_live(self.pbx.calls, caller_id) or not self.lease.held
+                or caller_id in self.dispatcher.waiting or caller_id in self._ringing):
             return
         self._offer(channel)

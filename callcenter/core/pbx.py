@@ -21,7 +21,7 @@ never the adapter's classes, and learn of changes from the domain events on the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -168,6 +168,10 @@ class CallReader(Protocol):
         ...
 
     def get_call(self, call_id: str) -> CallInfo | None: ...
+
+    def live_channels(self) -> Iterable[ChannelInfo]:
+        """Every channel up or ringing now (a new dispatcher adopts the callers waiting)."""
+        ...
 
 
 def is_live(calls: CallReader, channel_id: str) -> bool:

@@ -305,6 +305,10 @@ class CallModel:
     def get_call(self, call_id: str) -> Call | None:
         return self.calls.get(call_id) or self.ended.get(call_id)
 
+    def live_channels(self) -> list[Channel]:
+        """The live channels (a copy: the caller may act on the model while reading it)."""
+        return [channel for channel in self.channels.values() if channel.hungup_at is None]
+
     def channel_by_name(self, name: str) -> Channel | None:
         for channel in self.channels.values():
             if channel.name == name:
