@@ -168,7 +168,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "Debian packages"
-apt_install redis-server postgresql debootstrap chromium fonts-noto-cjk
+apt_install redis-server postgresql debootstrap chromium fonts-noto-cjk espeak-ng sox
 step_done "debian packages" ok
 
 step "Python venv ($VENV)"
