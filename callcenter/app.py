@@ -13,6 +13,7 @@ Everything else receives its collaborators as arguments, so tests can assemble a
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.definitions import AcdDefinitions
 from callcenter.config import Settings
 from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
 from callcenter.core.clock import Clock, RealtimeClock
@@ -36,6 +38,7 @@ from crm_bridge.db import make_engine, session_factory
 from crm_bridge.interactions import InteractionRecorder
 from crm_bridge.queue_log import QueueLogRecorder
 
+log = logging.getLogger(__name__)
 HealthCheck = Callable[[], Awaitable[None]]
 
 
@@ -130,9 +133,12 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
                    clock: Clock | None = None, campaigns: Iterable[CampaignPlan] = (),
                    board: AgentBoard | None = None,
                    wrap_up_s: Callable[[Agent], float] | None = None,
-                   rng: random.Random | None = None) -> Services:
+                   rng: random.Random | None = None,
+                   definitions: AcdDefinitions | None = None) -> Services:
     """Every live object of a process; call it inside the running event loop (the default
-    clock is the loop's). Nothing is started: :func:`build_app` does that."""
+    clock is the loop's). Nothing is started: :func:`build_app` does that. ``definitions``:
+    the queues, agents and pause reasons to run (None: the settings'; see
+    :func:`stored_definitions`)."""
     clock = clock or RealtimeClock()
     bus = EventBus()
     model = CallModel(emit=bus.publish)
@@ -145,7 +151,8 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
     center = build_contact_center(
         parts.pbx, bus, clock, settings.acd, hub=AgentHub(), lookup=crm.lookup,
         interactions=recorder, queue_log=QueueLogRecorder(bus, crm.sessions),
-        campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng)
+        campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng,
+        definitions=definitions)
     metrics.agents = center.board
     return Services(settings=settings, bus=bus, clock=clock, model=model, pbx=parts.pbx,
                     ami=parts.ami, metrics=metrics, crm=crm, center=center)
@@ -170,6 +177,7 @@ def build_app(services: Services) -> web.Application:
                      health_checks=checks, agent_hub=services.hub,
                      crm_sessions=crm.sessions, agents=services.agents,
                      agent_controls=services.center.controls,
+                     acd_runtime=services.center,
                      supervision=Supervision(services.pbx, services.bus, services.center.board,
                                              services.center.endpoints, services.clock))
 
@@ -218,6 +226,28 @@ def build_app(services: Services) -> web.Application:
     return app
 
 
+async def stored_definitions(settings: Settings) -> AcdDefinitions | None:
+    """The definitions stored in the database (brought to the current migration first), or
+    None when none are: then the settings' run. The database wins as soon as it holds one
+    queue, agent or pause reason (``/api/config``, ``callcenter queue ...``, ``acd seed``)."""
+    from crm_bridge.acd_config import load_definitions
+    from crm_bridge.db import make_engine, session_factory, upgrade_database
+
+    url = settings.database_url.get_secret_value()
+    await upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        return await load_definitions(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
 async def serve_app(settings: Settings) -> web.Application:
-    """``callcenter serve``: the contact center on Asterisk (built inside the server's loop)."""
-    return build_app(build_services(settings))
+    """``callcenter serve``: the contact center on Asterisk (built inside the server's loop),
+    running the stored definitions if any, else the settings'."""
+    definitions = await stored_definitions(settings)
+    if definitions is not None:
+        log.info("ACD definitions from the database: %d queues, %d agents, %d pause reasons",
+                 len(definitions.queues), len(definitions.agents),
+                 len(definitions.pause_reasons))
+    return build_app(build_services(settings, definitions=definitions))

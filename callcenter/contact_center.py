@@ -20,21 +20,29 @@ What is wired (each reads the bus, none knows the PBX's kind)::
 Lifecycle: :meth:`ContactCenter.start` (agents from the configuration log in, the interaction
 recorder starts, campaigns start dialling) and :meth:`ContactCenter.close` (the reverse).
 The PBX link itself is started and stopped by whoever owns it (the server's app).
+
+Definitions change while it runs (:meth:`ContactCenter.apply`, called by the REST routes of
+``/api/config/...``): a new queue is served at once, a changed queue's settings apply to the
+callers that arrive next (those waiting keep the line order they joined), a new agent appears on
+the board (logged in if so defined), a changed agent's skills apply at once, or for an agent
+ready now when it next leaves ready (the dispatchers index ready agents by skill), a deleted
+agent is logged out (at the end of its call) and leaves the board, the pause reasons are
+replaced. A ``config.changed`` event tells every console.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from callcenter import events as ev
-from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
 from callcenter.acd.connect import AgentConnector
 from callcenter.acd.controls import AgentControls
-from callcenter.acd.definitions import AcdDefinitions
+from callcenter.acd.definitions import AcdDefinitions, AgentDefinition, QueueDefinition
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd.lease import HeldLeases, Leases
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
@@ -95,6 +103,19 @@ class ContactCenter:
     started: bool = False
     #: writes the queue-event log (every step of every caller in a queue)
     queue_log: QueueLogRecorder | None = None
+    #: what runs now (queues, agents, pause reasons); :meth:`apply` changes it
+    definitions: AcdDefinitions = field(default_factory=AcdDefinitions)
+    #: builds the inbound ACD of a queue (with this center's PBX, board, connector, rng)
+    make_queue: Callable[[QueueDefinition], InboundAcd] | None = None
+    #: deleted agents still busy: they leave the board when they reach offline
+    retiring: set[str] = field(default_factory=set)
+    rng: random.Random = field(default_factory=random.Random)
+
+    #: skills of ready agents, applied when they next leave ready (see :meth:`_define_agent`)
+    pending_skills: dict[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._listen_last()
 
     async def start(self) -> None:
         """Log the configured agents in, start recording interactions and dialling."""
@@ -109,12 +130,112 @@ class ContactCenter:
             campaign.start()
         self.started = True
 
+    async def apply(self, new: AcdDefinitions) -> None:
+        """Run ``new`` from now on (see the module docstring for what changes when)."""
+        now = self.clock.now()
+        self.controls.pause_reasons = tuple(reason.code for reason in new.pause_reasons)
+        for agent in new.agents:
+            self._define_agent(agent, now)
+        defined = {agent.agent_id for agent in new.agents}
+        for old in self.definitions.agents:
+            if old.agent_id not in defined and old.agent_id in self.board:
+                self._retire(old.agent_id, now)
+        for queue in new.queues:
+            running = self.queues.get(queue.name)
+            if running is None:
+                assert self.make_queue is not None
+                self.queues[queue.name] = self.make_queue(queue)
+            elif running.definition != queue:
+                self._redefine(running, queue)
+        self._listen_last()  # after the new queues' dispatchers
+        names = {queue.name for queue in new.queues}
+        for name in [name for name in self.queues if name not in names]:
+            await self.queues.pop(name).close()
+        self.definitions = new
+        self.bus.publish(ev.ConfigChanged(
+            at=now, queues=len(new.queues), agents=len(new.agents),
+            pause_reasons=len(new.pause_reasons)))
+
+    def waiting(self, queue: str) -> int:
+        """Callers in ``queue``'s line now (0 for a queue not served)."""
+        running = self.queues.get(queue)
+        return running.waiting if running is not None else 0
+
+    def _define_agent(self, definition: AgentDefinition, now: float) -> None:
+        agent_id = definition.agent_id
+        before = self.endpoints.endpoint(agent_id)
+        if definition.endpoint is not None:
+            self.endpoints.overrides[agent_id] = definition.endpoint
+        else:
+            self.endpoints.overrides.pop(agent_id, None)
+        endpoint = self.endpoints.endpoint(agent_id)
+        if endpoint != before and agent_id in self.board:  # another phone: is that one up?
+            self.board.set_registered(self.board[agent_id],
+                                      endpoint in self.pbx.registered_endpoints(), now)
+        self.retiring.discard(agent_id)
+        self.pending_skills.pop(agent_id, None)
+        if agent_id in self.board:
+            agent = self.board[agent_id]
+            if agent.state is AgentState.READY:
+                # the dispatchers index ready agents by their skills: changed under them, the
+                # index would no longer match. Applied when the agent next leaves ready.
+                self.pending_skills[agent_id] = dict(definition.skills)
+            else:
+                self._set_skills(agent, definition.skills)
+            return
+        agent = self.board.add(agent_id, skills=frozenset(definition.skills), now=now,
+                               skill_levels=dict(definition.skills))
+        self.board.set_registered(
+            agent, self.endpoints.endpoint(agent_id) in self.pbx.registered_endpoints(), now)
+        if definition.logged_in and self.started:
+            self.board.log_in(agent, now)
+
+    def _retire(self, agent_id: str, now: float) -> None:
+        agent = self.board[agent_id]
+        self.endpoints.overrides.pop(agent_id, None)
+        if agent.state is AgentState.OFFLINE:
+            self.board.remove(agent)
+            return
+        self.retiring.add(agent_id)
+        # now (then _after_move removes it) or at the end of the call and wrap-up
+        self.controls.log_out(agent_id)
+
+    @staticmethod
+    def _set_skills(agent: Agent, levels: Mapping[str, int]) -> None:
+        agent.skills = frozenset(levels)
+        agent.skill_levels = dict(levels)
+
+    def _after_move(self, move: AgentTransition) -> None:
+        """Board listener, kept after every dispatcher's (:meth:`_listen_last`): pending
+        skills once the dispatchers have let go of a ready agent, retirements when offline."""
+        agent = move.agent
+        if agent.state is not AgentState.READY and agent.agent_id in self.pending_skills:
+            self._set_skills(agent, self.pending_skills.pop(agent.agent_id))
+        if agent.agent_id in self.retiring and agent.state is AgentState.OFFLINE:
+            self.retiring.discard(agent.agent_id)
+            self.board.remove(agent)
+
+    def _listen_last(self) -> None:
+        if self._after_move in self.board.listeners:
+            self.board.listeners.remove(self._after_move)
+        self.board.listeners.append(self._after_move)
+
+    def _redefine(self, acd: InboundAcd, queue: QueueDefinition) -> None:
+        """A running queue's new settings, for the callers that come next."""
+        if queue.strategy != acd.definition.strategy:
+            acd.dispatcher.routing = make_routing(queue.strategy, self.rng)
+        acd.definition = queue
+        acd.ring_timeout_s = queue.ring_timeout_s or self.settings.ring_timeout_s
+        acd.recording_file = self.settings.recording_file if queue.record else None
+
     async def close(self) -> None:
         """Stop dialling and routing, then the pops and the recorder (it drains its queue)."""
         for campaign in self.campaigns.values():
             await campaign.close()
         for acd in self.queues.values():
             await acd.close()
+        if self._after_move in self.board.listeners:
+            self.board.listeners.remove(self._after_move)
         await self.connector.close()
         self.phones.close()
         self.agent_events.close()
@@ -167,7 +288,10 @@ def build_contact_center(
                       skill_levels=dict(agent.skills))
         if agent.logged_in:
             configured.append(agent.agent_id)
-    endpoints = AgentEndpoints(settings.agent_endpoint, is_agent=board.__contains__)
+    endpoints = AgentEndpoints(settings.agent_endpoint, is_agent=board.__contains__,
+                               overrides={agent.agent_id: agent.endpoint
+                                          for agent in definitions.agents
+                                          if agent.endpoint is not None})
     # first: every agent starts from the PBX's current view, unannounced
     registrations = AgentRegistrations(board, endpoints, bus, clock, pbx.registered_endpoints())
     agent_events = AgentEventPublisher(board, bus)
@@ -181,15 +305,16 @@ def build_contact_center(
     connector = AgentConnector(pbx, bus, phones, endpoints)
     rng = rng or random.Random()
     leases = leases if leases is not None else HeldLeases()
-    queues = {
-        queue.name: InboundAcd(
+
+    def make_queue(queue: QueueDefinition) -> InboundAcd:
+        return InboundAcd(
             pbx, bus, board, connector, make_routing(queue.strategy, rng), clock,
             definition=queue,
             ring_timeout_s=queue.ring_timeout_s or settings.ring_timeout_s,
             recording_file=settings.recording_file if queue.record else None,
             lease=leases.lease(queue.name))
-        for queue in definitions.queues
-    }
+
+    queues = {queue.name: make_queue(queue) for queue in definitions.queues}
     running: dict[str, PbxCampaign] = {}
     for plan in campaigns:
         if plan.name in running:
@@ -207,5 +332,6 @@ def build_contact_center(
                          controls=controls, connector=connector, queues=queues,
                          campaigns=running, hub=hub, screen_pops=pops, interactions=interactions,
                          queue_log=queue_log,
-                         log_in_at_start=configured, registrations=registrations)
+                         log_in_at_start=configured, registrations=registrations,
+                         definitions=definitions, make_queue=make_queue, rng=rng)
 

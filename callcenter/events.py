@@ -422,6 +422,17 @@ class PbxResynced(DomainEvent):
     duration_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigChanged(DomainEvent):
+    """The ACD's definitions changed (REST ``/api/config/...``) and the server runs them now:
+    consoles and wallboards reload queues, agents and pause reasons."""
+
+    type: ClassVar[str] = "config.changed"
+    queues: int
+    agents: int
+    pause_reasons: int
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
@@ -431,7 +442,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         QueueChanged,
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
         CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
-        IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit,
+        IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
     )
 }
 

@@ -112,6 +112,14 @@ async def load_definitions(sessions: Sessions) -> AcdDefinitions | None:
         return await read_definitions(session)
 
 
+async def adopt(sessions: Sessions, running: AcdDefinitions) -> None:
+    """Before the first change of an empty store: store ``running`` (what the server runs
+    from its settings), so the change adds to it instead of replacing it (the database takes
+    precedence over the settings as soon as it holds anything)."""
+    if await load_definitions(sessions) is None:
+        await seed(sessions, running)
+
+
 def find(definitions: AcdDefinitions, kind: type[Definition], key: str) -> Definition:
     for item in getattr(definitions, _SECTION[kind]):
         if key_of(item) == key:
@@ -260,6 +268,7 @@ __all__ = [
     "DefinitionInUse",
     "DuplicateDefinition",
     "UnknownDefinition",
+    "adopt",
     "create",
     "find",
     "load_definitions",

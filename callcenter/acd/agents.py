@@ -168,6 +168,18 @@ class AgentBoard:
             self.unregistered[AgentState.OFFLINE] += 1
         return agent
 
+    def remove(self, agent: Agent) -> None:
+        """Take an offline agent off the board (its definition was deleted). Only offline: a
+        logged-in agent may be in a dispatcher's ready set or on a call; log it out first."""
+        if agent.state is not AgentState.OFFLINE:
+            raise IllegalTransition(f"agent {agent.agent_id} is {agent.state}: log it out "
+                                    "before removing it")
+        if self.agents.pop(agent.agent_id, None) is None:
+            return
+        self.counts[AgentState.OFFLINE] -= 1
+        if not agent.registered:
+            self.unregistered[AgentState.OFFLINE] -= 1
+
     def snapshot(self) -> list[dict[str, object]]:
         """JSON-ready agents (the wallboard's starting point before ``agent.state`` events)."""
         return [{"agent_id": a.agent_id, "state": a.state.value, "since": a.since,

@@ -74,7 +74,7 @@ class QueueDefinition:
         for skill, level in self.required_skills.items():
             check_name("skill", skill)
             if not MIN_LEVEL <= level <= MAX_LEVEL:
-                raise DefinitionError(f"queue {self.name}: required level of {skill!r} "
+                raise DefinitionError(f"queue {self.name}: required_skills: level of {skill!r} "
                                       f"must be {MIN_LEVEL}..{MAX_LEVEL}, not {level}")
         for name in ("service_level_s", "max_wait_s", "overflow_after_s", "callback_after_s",
                      "ring_timeout_s", "announce_every_s"):
@@ -95,7 +95,7 @@ class QueueDefinition:
         if not self.music_class or not NAME_PATTERN.match(self.music_class):
             raise DefinitionError(f"queue {self.name}: music_class {self.music_class!r}")
         if self.strategy not in ROUTING_STRATEGIES:
-            raise DefinitionError(f"queue {self.name}: unknown strategy {self.strategy!r} "
+            raise DefinitionError(f"queue {self.name}: strategy: unknown {self.strategy!r} "
                                   f"(known: {', '.join(sorted(ROUTING_STRATEGIES))})")
 
     @property
@@ -118,16 +118,16 @@ class AgentDefinition:
 
     def __post_init__(self) -> None:
         check_name("agent", self.agent_id)
-        if not isinstance(self.name, str) or len(self.name) > MAX_LABEL:
+        if not isinstance(self.name, str) or len(self.name) > MAX_LABEL or "\x00" in self.name:
             raise DefinitionError(f"agent {self.agent_id}: name must be text of at most "
-                                  f"{MAX_LABEL} characters")
+                                  f"{MAX_LABEL} characters, without NUL")
         if self.endpoint is not None and not ENDPOINT_PATTERN.match(self.endpoint):
             raise DefinitionError(f"agent {self.agent_id}: endpoint {self.endpoint!r} must "
                                   "look like TECH/resource (e.g. PJSIP/alice)")
         for skill, level in self.skills.items():
             check_name("skill", skill)
             if not MIN_LEVEL <= level <= MAX_LEVEL:
-                raise DefinitionError(f"agent {self.agent_id}: level of {skill!r} must be "
+                raise DefinitionError(f"agent {self.agent_id}: skills: level of {skill!r} must be "
                                       f"{MIN_LEVEL}..{MAX_LEVEL}, not {level}")
 
     def serves(self, queue: QueueDefinition) -> bool:
@@ -149,9 +149,9 @@ class PauseReason:
 
     def __post_init__(self) -> None:
         check_name("pause reason", self.code)
-        if not isinstance(self.label, str) or len(self.label) > MAX_LABEL:
+        if not isinstance(self.label, str) or len(self.label) > MAX_LABEL or "\x00" in self.label:
             raise DefinitionError(f"pause reason {self.code}: label must be text of at most "
-                                  f"{MAX_LABEL} characters")
+                                  f"{MAX_LABEL} characters, without NUL")
         if self.code == "no_answer":
             raise DefinitionError("pause reason 'no_answer' is the ACD's own")
         if self.max_s is not None and not self.max_s > 0:

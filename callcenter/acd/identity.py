@@ -6,7 +6,9 @@ is the PJSIP endpoint name, as in docker/asterisk/pjsip.conf). Asterisk names a 
 that endpoint ``PJSIP/2001-0000002a`` (a Local channel ``Local/2001@agents-local-0000001a;1``):
 the endpoint is the name without its unique suffix. The ACD and the dialer ring
 ``endpoint(agent)``; screen pops and anything else that sees a channel ask ``agent_of(name)``.
-``is_agent`` keeps other endpoints of the same technology (the carrier ``trunk``) out.
+``is_agent`` keeps other endpoints of the same technology (the carrier ``trunk``) out. An agent
+defined with an ``endpoint`` of its own (``PJSIP/alice``) rings there instead: ``overrides``
+(agent -> endpoint) is the assembly's, updated when definitions change.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class AgentEndpoints:
     template: str = DEFAULT_TEMPLATE
     #: which ids are agents (the assembly passes "is on the agent board"; default: numeric)
     is_agent: Callable[[str], bool] = _numeric
+    #: agent -> its own endpoint, in place of the template's (mutable: live definitions)
+    overrides: dict[str, str] = field(default_factory=dict, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -41,13 +45,19 @@ class AgentEndpoints:
 
     def endpoint(self, agent_id: str) -> str:
         """Where to ring ``agent_id`` (``PJSIP/2001``)."""
-        return self.template.format(agent=agent_id)
+        override = self.overrides.get(agent_id)
+        return override if override is not None else self.template.format(agent=agent_id)
 
     def agent_of(self, channel_name: str) -> str | None:
         """The agent whose phone ``channel_name`` is a channel of, or None."""
         endpoint = _CHANNEL_SUFFIX.sub("", channel_name)
+        for agent_id, override in self.overrides.items():
+            if override == endpoint:
+                return agent_id if self.is_agent(agent_id) else None
         match = self._pattern.match(endpoint)
         if match is None:
             return None
         agent_id = match.group("agent")
+        if agent_id in self.overrides:  # rings elsewhere: this endpoint is not its phone
+            return None
         return agent_id if self.is_agent(agent_id) else None

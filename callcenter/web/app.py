@@ -32,6 +32,7 @@ from callcenter.web.csrf import csrf_middleware
 from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
 from callcenter.web.routes import live, setup_routes
 from callcenter.web.state import (
+    ACD_RUNTIME,
     AGENT_CONTROLS,
     AGENT_HUB,
     AGENTS,
@@ -49,6 +50,7 @@ from callcenter.web.state import (
     WEBSOCKETS,
     WS_HEARTBEAT,
     WS_QUEUE_SIZE,
+    AcdRuntime,
     AgentView,
     CallView,
     HealthCheck,
@@ -70,6 +72,7 @@ def create_app(
     agents: AgentView | None = None,
     agent_controls: AgentControls | None = None,
     supervision: Supervision | None = None,
+    acd_runtime: AcdRuntime | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -90,7 +93,9 @@ def create_app(
 
     ``crm_sessions`` (``crm_bridge.db.session_factory(engine)``) serves the customer and
     interaction routes; without it they answer 503 ``crm_unavailable``. The caller owns the
-    engine (migrations before, ``dispose()`` after).
+    engine (migrations before, ``dispose()`` after). ``acd_runtime`` (the contact center)
+    runs configuration changes made through ``/api/config/...`` at once; without it they are
+    stored for the next start.
     """
     checks = dict(health_checks or {})
     if "pbx" in checks:
@@ -125,6 +130,8 @@ def create_app(
     app[CRM_REGION] = settings.crm_default_region
     if crm_sessions is not None:
         app[CRM_SESSIONS] = crm_sessions
+    if acd_runtime is not None:
+        app[ACD_RUNTIME] = acd_runtime
     latest = LatestStatus()
     app[LATEST] = latest
 

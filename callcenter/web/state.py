@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.acd.controls import AgentControls
+from callcenter.acd.definitions import AcdDefinitions
 from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
@@ -54,6 +55,21 @@ PbxStatusSource = Callable[[], PbxStatus]
 HealthCheck = Callable[[], Awaitable[None]]
 """An async probe of one dependency (database, Redis …): returns when healthy, raises if not."""
 
+class AcdRuntime(Protocol):
+    """The running contact center as the configuration routes need it
+    (:class:`callcenter.contact_center.ContactCenter` fits)."""
+
+    definitions: AcdDefinitions
+
+    async def apply(self, new: AcdDefinitions) -> None:
+        """Run ``new`` from now on (and tell the bus)."""
+        ...
+
+    def waiting(self, queue: str) -> int:
+        """Callers in ``queue``'s line now (0 for a queue not served)."""
+        ...
+
+
 SETTINGS = web.AppKey("settings", Settings)
 BUS = web.AppKey("bus", EventBus)
 CALLS = web.AppKey[CallView]("calls")
@@ -74,5 +90,7 @@ AGENT_HUB = web.AppKey("agent_hub", AgentHub)
 WEBSOCKETS = web.AppKey[WeakSet[web.WebSocketResponse]]("websockets")
 CRM_SESSIONS = web.AppKey[async_sessionmaker[AsyncSession]]("crm_sessions")
 """Sessions on the CRM database; absent when the app was built without one (routes: 503)."""
+ACD_RUNTIME = web.AppKey[AcdRuntime]("acd_runtime")
+"""Where configuration changes are applied live; absent: they are stored for the next start."""
 CRM_REGION = web.AppKey("crm_region", str)
 """Where numbers written without a country code are read (``crm_default_region``)."""

@@ -153,3 +153,19 @@ async def test_migration_0005_up_and_down_with_rows(db_url: str) -> None:
         assert [c["name"] for c in checks] == ["ck_acd_queue_skills_level"]
     finally:
         await engine.dispose()
+
+
+async def test_serve_runs_the_stored_definitions_else_the_settings(db_url: str) -> None:
+    """Precedence: the database as soon as it holds a definition, else the settings."""
+    from callcenter.app import stored_definitions
+    from callcenter.config import Settings
+
+    settings = Settings(database_url=db_url)
+    assert await stored_definitions(settings) is None  # migrates an empty database first
+    engine = make_engine(db_url)
+    try:
+        await acd_config.create(session_factory(engine), LUNCH)
+    finally:
+        await engine.dispose()
+    stored = await stored_definitions(settings)
+    assert stored == AcdDefinitions(pause_reasons=(LUNCH,))

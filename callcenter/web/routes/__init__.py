@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter.web.routes import (
+    acd_config,
     agent_actions,
     agents,
     calls,
@@ -52,3 +53,4 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
     wallboard.setup(app)
+    acd_config.setup(app)
