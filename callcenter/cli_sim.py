@@ -153,8 +153,10 @@ def _default_demo_db() -> Path:
 @click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="SQLite CRM file (default: ~/.local/state/callcenter/demo.db).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.option("--ivr-flow", default="main", show_default=True,
+              help="IVR flow callers pass before they queue ('' for none).")
 def demo(host: str, port: int, agents: int, calls_per_minute: float, pacing: str,
-         customers: int, db_path: Path | None, seed: int) -> None:
+         customers: int, db_path: Path | None, seed: int, ivr_flow: str) -> None:
     """Run the whole server in real time on the simulated PBX, with bot agents and traffic."""
     import asyncio
 
@@ -181,7 +183,7 @@ def demo(host: str, port: int, agents: int, calls_per_minute: float, pacing: str
     except (OSError, SQLAlchemyError) as exc:
         raise click.ClickException(f"cannot prepare the demo CRM at {db}: {exc}") from exc
     options = DemoOptions(agents=agents, calls_per_minute=calls_per_minute, pacing=pacing,
-                          seed=seed, customers=customers)
+                          seed=seed, customers=customers, ivr_flow=ivr_flow)
     app = build_demo_app(settings, options)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"callcenter demo: {count} CRM customers in {db}, {agents} bot agents, "

@@ -467,7 +467,8 @@ Handler = Callable[[DomainEvent], None]
 class LatestStatus:
     """The last ``queue.changed`` per queue and ``campaign.changed`` per campaign: what a
     client connecting now needs to draw those tiles before the next change (a bus handler;
-    the WebSocket snapshot reads it). Also the time of the last event published
+    the WebSocket snapshot reads it). The callers in an IVR flow now (``ivr``: call, flow,
+    node). Also the time of the last event published
     (``last_event_at``, on the server's clock — the simulator's runs faster than the wall's):
     a client reading history up to it and the events after it on the stream misses nothing."""
 
@@ -475,11 +476,17 @@ class LatestStatus:
         self.queues: dict[str, QueueChanged] = {}
         self.campaigns: dict[str, CampaignChanged] = {}
         self.last_event_at: float | None = None
+        #: callers in an IVR flow now, by call: where they are
+        self.ivr: dict[str, IvrStarted | IvrNodeEntered] = {}
 
     def on_event(self, event: DomainEvent) -> None:
         if self.last_event_at is None or event.at > self.last_event_at:
             self.last_event_at = event.at
-        if isinstance(event, QueueChanged):
+        if isinstance(event, IvrStarted | IvrNodeEntered):
+            self.ivr[event.call_id] = event
+        elif isinstance(event, IvrExit | CallEnded):
+            self.ivr.pop(event.call_id, None)
+        elif isinstance(event, QueueChanged):
             self.queues[event.queue] = event
         elif isinstance(event, CampaignChanged):
             self.campaigns[event.campaign] = event
@@ -487,6 +494,9 @@ class LatestStatus:
     def snapshot(self) -> dict[str, Any]:
         return {"queues": [e.to_dict() for e in self.queues.values()],
                 "campaigns": [e.to_dict() for e in self.campaigns.values()],
+                "ivr": [{"call_id": e.call_id, "flow": e.flow,
+                         "node": e.node if isinstance(e, IvrNodeEntered) else ""}
+                        for e in self.ivr.values()],
                 "last_event_at": self.last_event_at}
 
 

@@ -23,6 +23,7 @@ const AGENT_STATES = ["ready", "reserved", "on_call", "wrap_up", "paused", "offl
 // --- state ------------------------------------------------------------------------------
 
 const calls = new Map();      // call_id -> see newCall()
+const inIvr = new Map();     // call_id -> {flow, node}: callers in an IVR flow now
 const agents = new Map();     // agent_id -> {agent_id, state, since, reason, call_id}
 const queues = new Map();     // queue name -> last queue.changed
 const campaigns = new Map();  // campaign name -> last campaign.changed
@@ -59,6 +60,9 @@ const HANDLERS = {
   "channel.dtmf": logOnly,
   "screen.popped": logOnly,
   "agent.state": onAgentState,
+  "ivr.started": (ev) => { inIvr.set(ev.call_id, { flow: ev.flow, node: "" }); },
+  "ivr.node": (ev) => { inIvr.set(ev.call_id, { flow: ev.flow, node: ev.node }); },
+  "ivr.exit": (ev) => { inIvr.delete(ev.call_id); },
   "agent.registration": onAgentRegistration,
   "queue.changed": onQueueChanged,
   "campaign.changed": onCampaignChanged,
@@ -91,8 +95,10 @@ function newCall(fields) {
 
 function onSnapshot(msg) {
   calls.clear();
+  inIvr.clear();
   for (const call of msg.calls || []) {
     if (call.state === "ended") continue;
+
     const bridged = (call.legs || [])
       .filter((leg) => leg.bridge_id && leg.state !== "hungup")
       .map((leg) => leg.channel_id);
@@ -116,6 +122,7 @@ function onSnapshot(msg) {
     onPbxLink({ type: msg.pbx.connected ? "pbx.link_up" : "pbx.link_down", pbx: msg.pbx.pbx });
   }
   for (const status of msg.queues || []) onQueueChanged(status);
+  for (const where of msg.ivr || []) inIvr.set(where.call_id, where);
   for (const status of msg.campaigns || []) onCampaignChanged(status);
   snapshotReceived = true;
   connection.healthy();
@@ -136,6 +143,7 @@ function onCallAnswered(ev) {
 
 function onCallEnded(ev) {
   calls.delete(ev.call_id);
+  inIvr.delete(ev.call_id);  // hung up in the IVR (its ivr.exit may follow)
 }
 
 /** A leg ringing makes a call that is still being set up "ringing" (as the server's model). */
@@ -218,6 +226,15 @@ function describe(ev) {
     case "agent.state":
       return `agent ${ev.agent_id}: ${ev.previous} → ${ev.state}` +
         (ev.reason ? ` (${ev.reason})` : "");
+    case "ivr.started": return `call ${ev.call_id} entered IVR ${ev.flow} (${ev.language})`;
+    case "ivr.node": return `call ${ev.call_id}: ${ev.flow} › ${ev.node} (${ev.kind})`;
+    case "ivr.input": return `call ${ev.call_id} at ${ev.node}: ${ev.via} ${ev.value} → ${ev.result}`;
+    case "ivr.recognition":
+      return `call ${ev.call_id} at ${ev.node}: heard "${ev.text}" ` +
+        `(${Math.round(ev.confidence * 100)} %${ev.accepted ? "" : ", not accepted"})`;
+    case "ivr.exit":
+      return `call ${ev.call_id} left IVR ${ev.flow}: ${ev.outcome}` +
+        (ev.queue ? ` → ${ev.queue}` : "") + (ev.intent ? ` (${ev.intent})` : "");
     case "agent.registration":
       return `agent ${ev.agent_id}: phone ${ev.registered ? "registered" : "not registered"}`;
     case "queue.changed":
@@ -351,10 +368,12 @@ function render() {
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined) continue;  // an attribute left out
     if (key === "class") node.className = value;
     else node.setAttribute(key, String(value));
   }
-  node.append(...children.map((child) => (child instanceof Node ? child : String(child))));
+  node.append(...children.filter((child) => child !== null && child !== undefined)
+    .map((child) => (child instanceof Node ? child : String(child))));
   return node;
 }
 
@@ -486,6 +505,7 @@ function renderCalls() {
 function callState(call) {
   if (call.state !== "up") return call.state;
   if (call.bridged.size > 0) return "talking";
+  if (inIvr.has(call.call_id)) return "in IVR";
   // an agent leg ringing for the caller is a leg of the caller's call: still in queue
   if (call.vars.CC_HOLD_START) return "in queue";
   return "answered";
@@ -500,6 +520,11 @@ function callNumber(call) {
 /** "inbound · support", "outbound · renewals", "agent leg · support" ... */
 function callRoute(call) {
   const direction = call.vars.CC_DIRECTION || (call.vars.CC_AGENT ? "agent leg" : "");
+  const ivr = inIvr.get(call.call_id);
+  if (ivr) {
+    return [direction, `IVR ${ivr.flow}${ivr.node ? ` › ${ivr.node}` : ""}`]
+      .filter(Boolean).join(" · ");
+  }
   const via = call.vars.CC_QUEUE || call.vars.CC_CAMPAIGN || "";
   return [direction, via].filter(Boolean).join(" · ");
 }

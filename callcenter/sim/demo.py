@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -26,16 +27,22 @@ from callcenter.contact_center import CampaignPlan
 from callcenter.core.clock import Clock, RealtimeClock, Timer
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
+from callcenter.ivr import Flow, FlowRegistry, IvrSession
+from callcenter.ivr.steps import CallerInfo
+from callcenter.ivr_backend import IvrBackend, customer_answer
 from callcenter.sim.behaviour import Behaviour, Delay
+from callcenter.sim.ivr_caller import IvrCallerBehaviour, SimulatedIvrCaller
 from callcenter.sim.pbx import SimulatedPbx
 
 log = logging.getLogger(__name__)
 
-#: CRM value tier -> queue priority (the ACD serves higher first)
-TIER_PRIORITY = {"platinum": 30, "gold": 20, "silver": 10}
-#: the demo's inbound queue and outbound campaign
-DEMO_QUEUE = "support"
+#: the demo's inbound queues (those the sample main flow sends callers to; the first is where
+#: callers go when the demo runs without IVR) and outbound campaign
+DEMO_QUEUES = ["support", "billing", "complaints"]
+DEMO_QUEUE = DEMO_QUEUES[0]
 DEMO_CAMPAIGN = "renewals"
+#: the sample flows, next to the package in a source checkout
+SAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "ivr_flows"
 
 
 @dataclass(slots=True)
@@ -57,6 +64,8 @@ class DemoOptions:
     break_s: float = 30.0
     #: CRM numbers callers call from and the campaign dials (empty: read from the CRM)
     numbers: list[str] = field(default_factory=list)
+    #: the IVR flow callers go through before they queue (empty: straight to the queue)
+    ivr_flow: str = "main"
 
 
 def demo_behaviour(options: DemoOptions) -> Behaviour:
@@ -95,6 +104,14 @@ class DemoTraffic:
         self.calls_injected = 0
         self._task: asyncio.Task[None] | None = None
         self._break_timer: Timer | None = None
+        self.flow: Flow | None = None
+        self.ivr_callers: set[asyncio.Task[None]] = set()
+        self.ivr_finished = 0
+        self.backend = IvrBackend(pbx, services.bus, services.lookup, services.crm.sessions)
+        if options.ivr_flow:
+            self.flow = _demo_flow(services.settings, options.ivr_flow)
+            if self.flow is not None:
+                pbx.ivr = self._enter_ivr
 
     @property
     def acd(self) -> Any:
@@ -109,6 +126,26 @@ class DemoTraffic:
         if self.options.break_every_s > 0:
             self._break_timer = self.clock.call_later(
                 self.rng.expovariate(1.0 / self.options.break_every_s), self._take_a_break)
+
+    def _enter_ivr(self, channel_id: str) -> None:
+        """A caller reached ``[ivr]``: a simulated caller walks the flow with the engine."""
+        assert self.flow is not None
+        channel = self.pbx.calls.channel(channel_id)
+        if channel is None:
+            return
+        session = IvrSession(self.flow, CallerInfo(channel.call_id, channel_id,
+                                                   channel.caller_num), self.clock)
+        caller = SimulatedIvrCaller(session, self.backend, self.pbx, self.clock,
+                                    random.Random(self.rng.random()), IvrCallerBehaviour())
+        task = asyncio.get_running_loop().create_task(caller.run())
+        self.ivr_callers.add(task)
+        task.add_done_callback(self._ivr_done)
+
+    def _ivr_done(self, task: asyncio.Task[None]) -> None:
+        self.ivr_callers.discard(task)
+        self.ivr_finished += 1
+        if not task.cancelled() and task.exception() is not None:
+            log.error("simulated IVR caller failed", exc_info=task.exception())
 
     def _take_a_break(self) -> None:
         """A ready bot agent pauses for a while, as people do: the wallboard shows it and the
@@ -139,18 +176,23 @@ class DemoTraffic:
             number = f"+1415555{self.rng.randrange(10_000):04d}"
         else:
             number = self.rng.choice(self.options.numbers)
-        priority = 0
-        card: dict[str, Any] = await self.services.lookup(number)
-        match = card.get("match")
-        if match:
-            priority = TIER_PRIORITY.get(match.get("value_tier", ""), 0)
+        patience_s = self.rng.expovariate(1.0 / self.options.patience_s)
         self.calls_injected += 1
+        if self.flow is not None:  # the IVR finds the customer and sets queue and priority
+            self.pbx.inject_inbound_call(number, "8005550100", patience_s=patience_s,
+                                         via_ivr=True)
+            return
+        found = customer_answer(await self.services.lookup(number))
+        priority = found["priority"] if found else "0"
         self.pbx.inject_inbound_call(
-            number, "8005550100",
-            patience_s=self.rng.expovariate(1.0 / self.options.patience_s),
-            variables={"CC_QUEUE": DEMO_QUEUE, "CC_PRIORITY": str(priority)})
+            number, "8005550100", patience_s=patience_s,
+            variables={"CC_QUEUE": DEMO_QUEUE, "CC_PRIORITY": priority})
 
     async def stop(self) -> None:
+        self.pbx.ivr = None
+        for task in list(self.ivr_callers):
+            task.cancel()
+        await asyncio.gather(*self.ivr_callers, return_exceptions=True)
         if self._break_timer is not None:
             self._break_timer.cancel()
         if self._task is not None:
@@ -159,8 +201,8 @@ class DemoTraffic:
 
 
 def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
-    """The demo's center: one inbound queue, the bot agents (logged in at start)."""
-    acd = AcdSettings(queues=[DEMO_QUEUE], wrap_up_s=options.wrap_up_s,
+    """The demo's center: the inbound queues, the bot agents (logged in at start)."""
+    acd = AcdSettings(queues=list(DEMO_QUEUES), wrap_up_s=options.wrap_up_s,
                       agents=[str(1001 + i) for i in range(options.agents)])
     return settings.model_copy(update={"acd": acd})
 
@@ -205,6 +247,20 @@ async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Applic
 
 
 DEMO_KEY = web.AppKey("demo", DemoTraffic)
+
+
+def _demo_flow(settings: Settings, name: str) -> Flow | None:
+    """The flow ``name`` from the configured flows folder, else from the sample flows."""
+    for folder in (settings.ivr.flows_dir, SAMPLE_FLOWS):
+        registry = FlowRegistry(folder)
+        report = registry.reload()
+        for issue in report.errors:
+            log.warning("IVR flow problem: %s", issue)
+        if name in registry:
+            return registry.get(name)
+    log.warning("no IVR flow %r in %s or %s: callers go straight to the queue", name,
+                settings.ivr.flows_dir, SAMPLE_FLOWS)
+    return None
 
 
 async def prepare_crm(url: str, customers: int) -> int:

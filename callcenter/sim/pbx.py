@@ -182,6 +182,10 @@ class SimulatedPbx:
         self.emitted = 0
         #: channel id -> recording file asked for (a simulated call has no audio to write)
         self.recordings: dict[str, str] = {}
+        #: the IVR's part (the AudioSocket server on Asterisk): called with the channel id of
+        #: each caller entering ``[ivr]``, who stays there until :meth:`end_ivr`. None: the
+        #: IVR hands every caller straight on, as a dialplan without a server would.
+        self.ivr: Callable[[str], None] | None = None
         #: registered phones, fed the same ContactStatus events the AMI link feeds its own
         self.registrations = Registrations(emit=model.emit, clock=clock.now)
         self._channels: dict[str, _Chan] = {}
@@ -247,12 +251,13 @@ class SimulatedPbx:
     def inject_inbound_call(self, caller_num: str, dnis: str, *,
                             patience_s: float | None = None,
                             variables: Mapping[str, str] | None = None,
-                            caller_name: str = "") -> str:
+                            caller_name: str = "", via_ivr: bool = False) -> str:
         """A caller arrives on the trunk; returns the channel id (= the call id).
 
         The channel goes ``inbound`` -> ``holding`` (answered, ``CC_DIRECTION``, ``CC_DNIS``,
-        ``variables``, ``CC_HOLD_START``). Unless bridged within ``patience_s`` (None: for
-        ever) the caller hangs up (cause 16): an abandonment."""
+        ``variables``, ``CC_HOLD_START``), or through ``[ivr]`` first (``via_ivr``: see
+        :attr:`ivr`). Unless bridged within ``patience_s`` (None: for ever) of reaching
+        ``[holding]`` the caller hangs up (cause 16): an abandonment."""
         channel_id = self._new_id()
         ch = _Chan(channel_id=channel_id, name=f"PJSIP/trunk-{self._new_suffix()}",
                    linkedid=channel_id, role=_CUSTOMER, state=_RING, caller_num=caller_num,
@@ -266,8 +271,18 @@ class SimulatedPbx:
         self._set_state(ch, _UP)
         for name, value in (variables or {}).items():
             self._setvar(ch, name, str(value))
-        self._goto(ch, "holding", "s")
+        self._goto(ch, "ivr" if via_ivr else "holding", "s")
         return channel_id
+
+    def end_ivr(self, channel_id: str) -> None:
+        """The IVR let the caller go (the AudioSocket closed): the dialplan continues at
+        ``CC_NEXT`` or in ``[holding]``."""
+        ch = self._get(channel_id, "AudioSocket")
+        handler, self.ivr = self.ivr, None
+        try:
+            self._goto(ch, "ivr", "s")
+        finally:
+            self.ivr = handler
 
     # --- the Pbx interface ---------------------------------------------------------------------
 
@@ -491,6 +506,8 @@ class SimulatedPbx:
             if ch.patience_s is not None:
                 ch.timers["patience"] = self.clock.call_at(
                     now + ch.patience_s, self._fail, ch, 16, OriginateReason.HANGUP)
+        elif context == "ivr" and self.ivr is not None and ch.role == _CUSTOMER:
+            self.ivr(ch.channel_id)  # the caller stays in [ivr] until end_ivr
         elif context == "ivr":
             parts = ch.variables.get("CC_NEXT", "").split(",")
             if len(parts) >= 2 and parts[0] and parts[1]:
