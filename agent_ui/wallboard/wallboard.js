@@ -85,6 +85,10 @@ const TEXT = {
     legend_since: "\"since {t}\": counted by this page from the events received since then",
     phone_ok: "phone registered",
     phone_off: "phone not registered",
+    in_ivr: "in the menus now",
+    contained: "Contained (finished in the IVR)",
+    to_agents: "To an agent",
+    hung_up_in_ivr: "Hung up in the IVR",
     spy_phone: "My phone for listen / whisper / barge",
     spy: { listen: "Listen", whisper: "Whisper", barge: "Barge" },
     spy_title: {
@@ -148,6 +152,10 @@ const TEXT = {
     legend_since: "“自 {t} 起”：本页根据此后收到的事件统计",
     phone_ok: "话机已注册",
     phone_off: "话机未注册",
+    in_ivr: "正在语音导航",
+    contained: "自助完成率",
+    to_agents: "转人工",
+    hung_up_in_ivr: "导航中挂断",
     spy_phone: "我的话机（监听 / 耳语 / 强插）",
     spy: { listen: "监听", whisper: "耳语", barge: "强插" },
     spy_title: {
@@ -217,6 +225,8 @@ let countedFrom = "";        // after the snapshot (a test compares the figures 
 let clockOffset = 0;         // server clock minus local clock, seconds
 let connState = { kind: "connecting", key: "connecting", vars: {} };
 let pbxState = null;         // {pbx, up}
+const ivrNow = new Map();     // call_id -> {flow, node}: callers in an IVR flow now
+const ivrExits = new Map();   // flow -> {queue, completed, hung_up, error}, since countingSince
 let lastSpy = null;          // the last spy.started seen (any supervisor)
 let spyNote = null;          // {key, vars, kind} the answer to this page's last spy request
 
@@ -255,6 +265,10 @@ const HANDLERS = {
   "snapshot": onSnapshot,
   "lagged": () => connection.resync(),
   "queue.changed": (ev) => { queueOf(ev.queue).status = ev; },
+  "ivr.started": (ev) => { ivrNow.set(ev.call_id, { flow: ev.flow, node: "" }); },
+  "ivr.node": (ev) => { ivrNow.set(ev.call_id, { flow: ev.flow, node: ev.node }); },
+  "ivr.exit": onIvrExit,
+  "call.ended": (ev) => { ivrNow.delete(ev.call_id); },
   "queue.entered": onEntered,
   "queue.offered": onOffered,
   "queue.connected": onConnected,
@@ -304,11 +318,21 @@ function onSnapshot(msg) {
     }
   }
   if (msg.pbx) pbxState = { pbx: msg.pbx.pbx, up: Boolean(msg.pbx.connected) };
+  ivrNow.clear();
+  ivrExits.clear();
+  for (const where of msg.ivr || []) ivrNow.set(where.call_id, where);
   snapshotReceived = true;
   connection.healthy();
   // history.js: the day so far up to the last event the snapshot reflects, read again after
   // every snapshot
   loadHistory(typeof msg.last_event_at === "number" ? msg.last_event_at : msg.at);
+}
+
+function onIvrExit(ev) {
+  ivrNow.delete(ev.call_id);
+  if (!ivrExits.has(ev.flow)) ivrExits.set(ev.flow, { queue: 0, completed: 0, hung_up: 0, error: 0 });
+  const exits = ivrExits.get(ev.flow);
+  exits[ev.outcome] = (exits[ev.outcome] || 0) + 1;
 }
 
 function onEntered(ev) {
@@ -538,8 +562,30 @@ function renderQueues() {
   const tiles = [...queues.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((queue) => queueTile(queue, counts, since));
+  const flows = new Set([...ivrExits.keys(), ...[...ivrNow.values()].map((w) => w.flow)]);
+  const ivrTiles = [...flows].filter(Boolean).sort().map((flow) => ivrTile(flow, since));
   section.querySelectorAll(".qtile").forEach((node) => node.remove());
-  section.append(...tiles);
+  section.append(...ivrTiles, ...tiles);
+}
+
+/** Callers in an IVR flow now, and what became of those who left it since the snapshot:
+ *  containment = finished in the IVR (self-service, survey) over every exit. */
+function ivrTile(flow, since) {
+  const now = [...ivrNow.values()].filter((w) => w.flow === flow).length;
+  const exits = ivrExits.get(flow) || { queue: 0, completed: 0, hung_up: 0, error: 0 };
+  const left = exits.queue + exits.completed + exits.hung_up + exits.error;
+  const contained = left > 0 ? `${((100 * exits.completed) / left).toFixed(0)} %` : "—";
+  return el("article", { class: "qtile ivr-tile", "data-ivr-flow": flow },
+    el("h2", {}, el("span", { class: "muted" }, "IVR"), " ", flow),
+    el("div", { class: "qbody" },
+      el("div", { class: "hero" },
+        el("div", { class: "fig" },
+          el("span", { class: "big", "data-figure": "in-ivr" }, now),
+          el("label", {}, t("in_ivr")))),
+      el("div", { class: "figs" },
+        figure("contained", t("contained"), contained, since),
+        figure("to-agents", t("to_agents"), exits.queue, since),
+        figure("hung-up-in-ivr", t("hung_up_in_ivr"), exits.hung_up, since))));
 }
 
 function queueTile(queue, counts, since) {

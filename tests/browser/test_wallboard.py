@@ -133,6 +133,12 @@ READ_PAGE = """(() => {
       sl: cell("service-level"), asa: cell("asa"), abandonedSince: cell("abandoned"),
       offeredAnswered: cell("offered-answered"), readyPaused: cell("agents-ready-paused"),
     } : null,
+    ivr: Object.fromEntries([...document.querySelectorAll('.ivr-tile')].map((tile) => [
+      tile.dataset.ivrFlow, {
+        now: tile.querySelector('[data-figure="in-ivr"]').textContent,
+        contained: tile.querySelector('[data-figure="contained"] .value').textContent,
+        toAgents: tile.querySelector('[data-figure="to-agents"] .value').textContent,
+        hungUp: tile.querySelector('[data-figure="hung-up-in-ivr"] .value').textContent}])),
     history: {
       loading: document.getElementById('history-charts')?.dataset.loading,
       intervals: [...document.querySelectorAll('[data-chart="calls"] g[data-interval]')].map(
@@ -254,6 +260,25 @@ def check_against_server(seen: dict[str, Any], moment: Moment, record: ServerRec
                                                                  moment.abandoned)
     assert queue["readyPaused"] == f"{per_state.get('ready', 0)} / {per_state.get('paused', 0)}"
     # what the page counted since it opened, from the server's events over the same span
+    # the IVR tile: callers in the flow at the page's last event, exits counted since
+    in_ivr: set[str] = set()
+    for event in record.events[:record.index[seen["last"]] + 1]:
+        if event.type in ("ivr.started", "ivr.node"):
+            in_ivr.add(event.call_id)  # type: ignore[attr-defined]
+        elif event.type in ("ivr.exit", "call.ended"):
+            in_ivr.discard(event.call_id)  # type: ignore[attr-defined]
+    exits = [e.to_dict() for e in record.between(seen["from"], seen["last"])
+             if e.type == "ivr.exit"]
+    if in_ivr or exits:
+        tile = seen["ivr"]["main"]
+        assert int(tile["now"]) == len(in_ivr), (tile, in_ivr)
+        assert int(tile["toAgents"]) == sum(1 for e in exits if e["outcome"] == "queue")
+        assert int(tile["hungUp"]) == sum(1 for e in exits if e["outcome"] == "hung_up")
+        done = sum(1 for e in exits if e["outcome"] == "completed")
+        if exits:  # rounded by the page (half up) to a whole per cent
+            assert abs(int(tile["contained"].split()[0]) - 100 * done / len(exits)) <= 0.5
+        else:
+            assert tile["contained"] == "—"
     events = [e.to_dict() for e in record.between(seen["from"], seen["last"])
               if getattr(e, "queue", "support") == "support"]  # the tile read is support's
     entered = [e for e in events if e["type"] == "queue.entered" and not e["requeued"]]
