@@ -30,6 +30,8 @@ from callcenter.acd.definitions import (
 
 Definition = QueueDefinition | AgentDefinition | PauseReason
 
+#: the demo's contact center (``callcenter demo``; ``callcenter acd seed`` takes any file)
+DEMO_ACD_FILE = Path(__file__).resolve().parent / "seed" / "acd.yaml"
 #: the document's top-level sections, in the order they are written
 SECTIONS: dict[str, type[Definition]] = {
     "queues": QueueDefinition, "agents": AgentDefinition, "pause_reasons": PauseReason}

@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from callcenter import __version__
+from callcenter.cli_acd import acd, agent, pause_reason, queue
 from callcenter.cli_crm import crm
 from callcenter.cli_ivr import ivr
 from callcenter.cli_sim import demo, simulate
@@ -171,6 +172,10 @@ def recordings_purge(ctx: click.Context, dry_run: bool) -> None:
 
 
 cli.add_command(crm)
+cli.add_command(queue)
+cli.add_command(agent)
+cli.add_command(pause_reason)
+cli.add_command(acd)
 cli.add_command(simulate)
 cli.add_command(demo)
 cli.add_command(ivr)

@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
+from callcenter.acd.definitions import AcdDefinitions, DefinitionError
 from callcenter.acd.routing import ROUTING_STRATEGIES
+from callcenter.acd_documents import DEMO_ACD_FILE
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -132,6 +134,34 @@ def _run_with_progress(spec: Any, count: int, jobs: int | None, run: Any) -> dic
         return run(spec, count, jobs=jobs, progress=bar.update)
 
 
+def _demo_definitions(url: str, file: Path) -> AcdDefinitions:
+    """``file`` stored in the demo's database (an upsert), then what the database holds: the
+    demo runs what ``callcenter serve`` would run on that database."""
+    import asyncio
+
+    from callcenter.acd_documents import load_yaml
+    from crm_bridge import acd_config
+    from crm_bridge.db import make_engine, session_factory
+
+    try:
+        definitions = load_yaml(file)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def store() -> AcdDefinitions:
+        engine = make_engine(url)
+        try:
+            change = await acd_config.seed(session_factory(engine), definitions)
+            return change.definitions
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(store())
+    except DefinitionError as exc:  # the file clashes with what the database holds
+        raise click.ClickException(f"{file}: {exc}") from None
+
+
 def _default_demo_db() -> Path:
     import os
 
@@ -142,8 +172,12 @@ def _default_demo_db() -> Path:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option("--port", type=int, default=8080, show_default=True, help="Listen port.")
-@click.option("--agents", type=click.IntRange(1, 200), default=8, show_default=True,
-              help="Bot agents.")
+@click.option("--acd", "acd_file", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Seed file of queues, agents and pause reasons, stored in the "
+                                 "demo's database and run (default: callcenter/seed/acd.yaml).")
+@click.option("--agents", type=click.IntRange(1, 200), default=None,
+              help="Instead of a seed file: this many numbered bot agents (1001 ...) on one "
+                   "queue, support.")
 @click.option("--calls-per-minute", type=click.FloatRange(min=0), default=6.0,
               show_default=True, help="Inbound callers per minute.")
 @click.option("--pacing", default="progressive", show_default=True,
@@ -155,8 +189,9 @@ def _default_demo_db() -> Path:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @click.option("--ivr-flow", default="main", show_default=True,
               help="IVR flow callers pass before they queue ('' for none).")
-def demo(host: str, port: int, agents: int, calls_per_minute: float, pacing: str,
-         customers: int, db_path: Path | None, seed: int, ivr_flow: str) -> None:
+def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
+         calls_per_minute: float, pacing: str, customers: int, db_path: Path | None,
+         seed: int, ivr_flow: str) -> None:
     """Run the whole server in real time on the simulated PBX, with bot agents and traffic."""
     import asyncio
 
@@ -182,11 +217,21 @@ def demo(host: str, port: int, agents: int, calls_per_minute: float, pacing: str
         count = asyncio.run(prepare_crm(url, customers))
     except (OSError, SQLAlchemyError) as exc:
         raise click.ClickException(f"cannot prepare the demo CRM at {db}: {exc}") from exc
-    options = DemoOptions(agents=agents, calls_per_minute=calls_per_minute, pacing=pacing,
-                          seed=seed, customers=customers, ivr_flow=ivr_flow)
+    if agents is not None and acd_file is not None:
+        raise click.UsageError("--agents and --acd exclude each other")
+    definitions = None
+    if agents is None:
+        definitions = _demo_definitions(url, acd_file or DEMO_ACD_FILE)
+    options = DemoOptions(agents=agents or 8, calls_per_minute=calls_per_minute, pacing=pacing,
+                          seed=seed, customers=customers, definitions=definitions,
+                          ivr_flow=ivr_flow)
     app = build_demo_app(settings, options)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    click.echo(f"callcenter demo: {count} CRM customers in {db}, {agents} bot agents, "
+    bots = len(definitions.agents) if definitions is not None else options.agents
+    queues = (", ".join(q.name for q in definitions.queues) if definitions is not None
+              else "support")
+    click.echo(f"callcenter demo: {count} CRM customers in {db}, {bots} bot agents, queues "
+               f"{queues}, "
                f"{calls_per_minute:g} callers/min, campaign pacing {pacing}")
     try:
         web.run_app(app, host=host, port=port, access_log=None,

@@ -1,9 +1,11 @@
 """``callcenter demo``: the whole server, in real time, on the simulated PBX.
 
 Nothing to install or start: an SQLite CRM seeded with demo customers, bot agents registered on
-the simulated PBX, callers arriving at random (most of them CRM customers, some unknown), an
-outbound campaign dialling CRM numbers. The server is built by the same assembly as
-``callcenter serve`` (:func:`callcenter.app.build_services`, which calls
+the simulated PBX (the agents and queues of a seed file, ``callcenter/seed/acd.yaml`` by
+default, stored in the demo's database and run through the same definitions as ``callcenter
+serve``), callers arriving at random (most of them CRM customers, some unknown), an outbound
+campaign dialling CRM numbers. The server is built by the same assembly as ``callcenter serve``
+(:func:`callcenter.app.build_services`, which calls
 :func:`callcenter.contact_center.build_contact_center`); only the PBX differs. So what moves on
 the live page (``/live/``) is what would move with Asterisk.
 """
@@ -21,6 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.acd.agents import Agent, AgentState
+from callcenter.acd.definitions import AcdDefinitions
+from callcenter.acd.identity import AgentEndpoints
 from callcenter.app import PbxParts, Services, build_app, build_services
 from callcenter.config import AcdSettings, Settings
 from callcenter.contact_center import CampaignPlan
@@ -29,7 +33,7 @@ from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.ivr import Flow, FlowRegistry, IvrSession
 from callcenter.ivr.steps import CallerInfo
-from callcenter.ivr_backend import IvrBackend, customer_answer
+from callcenter.ivr_backend import TIER_PRIORITY, IvrBackend, customer_answer
 from callcenter.sim.behaviour import Behaviour, Delay
 from callcenter.sim.ivr_caller import IvrCallerBehaviour, SimulatedIvrCaller
 from callcenter.sim.pbx import SimulatedPbx
@@ -66,6 +70,10 @@ class DemoOptions:
     numbers: list[str] = field(default_factory=list)
     #: the IVR flow callers go through before they queue (empty: straight to the queue)
     ivr_flow: str = "main"
+    #: the queues, agents and pause reasons to run (a seed file's); None: ``agents`` numbered
+    #: bots (1001, 1002 ...) on one queue, ``support``. Callers of the gold and platinum tiers
+    #: call ``vip`` when it is defined, the others any other queue but ``default``.
+    definitions: AcdDefinitions | None = None
 
 
 def demo_behaviour(options: DemoOptions) -> Behaviour:
@@ -186,7 +194,18 @@ class DemoTraffic:
         priority = found["priority"] if found else "0"
         self.pbx.inject_inbound_call(
             number, "8005550100", patience_s=patience_s,
-            variables={"CC_QUEUE": DEMO_QUEUE, "CC_PRIORITY": priority})
+            variables={"CC_QUEUE": self._queue_for(int(priority)), "CC_PRIORITY": priority})
+
+    def _queue_for(self, priority: int) -> str:
+        """The queue a caller without the IVR dials (see :attr:`DemoOptions.definitions`)."""
+        definitions = self.options.definitions
+        if definitions is None:
+            return DEMO_QUEUE
+        names = [queue.name for queue in definitions.queues]
+        if priority >= TIER_PRIORITY["gold"] and "vip" in names:
+            return "vip"
+        others = [name for name in names if name not in ("vip", "default")] or names
+        return self.rng.choice(others)
 
     async def stop(self) -> None:
         self.pbx.ivr = None
@@ -201,16 +220,28 @@ class DemoTraffic:
 
 
 def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
-    """The demo's center: the inbound queues, the bot agents (logged in at start)."""
-    acd = AcdSettings(queues=list(DEMO_QUEUES), wrap_up_s=options.wrap_up_s,
-                      agents=[str(1001 + i) for i in range(options.agents)])
+    """The demo's center: the inbound queues, the bot agents (logged in at start); with
+    ``options.definitions`` those run instead (the settings keep the defaults)."""
+    if options.definitions is not None:
+        acd = AcdSettings(wrap_up_s=options.wrap_up_s)
+    else:
+        acd = AcdSettings(queues=list(DEMO_QUEUES), wrap_up_s=options.wrap_up_s,
+                          agents=[str(1001 + i) for i in range(options.agents)])
     return settings.model_copy(update={"acd": acd})
+
+
+def demo_definitions(settings: Settings, options: DemoOptions) -> AcdDefinitions:
+    return options.definitions or settings.acd.definitions()
 
 
 async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
     """The server of ``callcenter serve``, on a simulated PBX with bots and traffic. Built
     inside the running loop (the real-time clock is the loop's)."""
     settings = demo_settings(settings, options)
+    definitions = demo_definitions(settings, options)
+    endpoints = AgentEndpoints(settings.acd.agent_endpoint, overrides={
+        agent.agent_id: agent.endpoint for agent in definitions.agents
+        if agent.endpoint is not None})
     if not options.numbers:
         options.numbers = await _demo_numbers(settings.database_url.get_secret_value(), 500)
     clock = RealtimeClock(speed=options.speed)
@@ -219,8 +250,8 @@ async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Applic
     def simulated_pbx(pbx_clock: Clock, model: CallModel, bus: EventBus) -> PbxParts:
         pbx = SimulatedPbx(pbx_clock, model, random.Random(options.seed + 1),
                            demo_behaviour(options))
-        for agent in settings.acd.agents:
-            pbx.register_endpoint(settings.acd.agent_endpoint.format(agent=agent.agent_id))
+        for agent in definitions.agents:  # every defined agent's phone is a bot
+            pbx.register_endpoint(endpoints.endpoint(agent.agent_id))
         made.append(pbx)
         return PbxParts(pbx)
 
@@ -232,7 +263,7 @@ async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Applic
         campaigns=[CampaignPlan(DEMO_CAMPAIGN, lambda: dial_rng.choice(numbers),
                                 pacing=options.pacing)],
         wrap_up_s=lambda _agent: wrap_rng.uniform(0.5, 1.5) * options.wrap_up_s,
-        rng=random.Random(options.seed + 3))
+        rng=random.Random(options.seed + 3), definitions=definitions)
     demo = DemoTraffic(services, made[0], clock, options)
     app = build_app(services)
     app[DEMO_KEY] = demo

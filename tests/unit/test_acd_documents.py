@@ -17,6 +17,7 @@ from callcenter.acd.definitions import (
 )
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd_documents import (
+    DEMO_ACD_FILE,
     definitions_document,
     definitions_from_document,
     from_document,
@@ -40,7 +41,7 @@ def test_a_document_round_trip_keeps_every_field() -> None:
 
 
 def test_the_shipped_seed_file_loads() -> None:
-    seed = load_yaml(Path(__file__).resolve().parents[2] / "docker" / "seed" / "acd.yaml")
+    seed = load_yaml(DEMO_ACD_FILE)
     names = {q.name for q in seed.queues}
     assert {"support", "billing", "complaints", "vip"} <= names
     assert seed.queue("complaints").overflow_queue == "support"
