@@ -1,5 +1,6 @@
 """Routing decision benchmark (issue 10): how long the dispatcher takes to decide, with 2,000
-agents and 20,000 callers waiting across 50 queues with skills (levels 1..10).
+agents and 20,000 callers waiting across 50 queues with skills (levels 1..10; a third of the
+queues also require a minimum level, 2..5, in one of their skills).
 
     python bench/acd.py [--agents 2000] [--waiting 20000] [--queues 50] [--decisions 5000]
                         [--runs 3] [--routing skills-level] [--json]
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
-from callcenter.acd.routing import make_routing
+from callcenter.acd.routing import make_routing, meets_levels
 from callcenter.sim.runner import percentile
 
 SKILLS = [f"s{i:02d}" for i in range(20)]
@@ -52,7 +53,7 @@ class NaiveScan(Dispatcher):
         best: WaitingCall | None = None
         best_key: tuple[tuple[float, float], int] | None = None
         for call in self.waiting.values():
-            if call.skills <= agent.skills:
+            if call.skills <= agent.skills and meets_levels(agent, call.min_levels):
                 candidate = (key(call), call.seq)
                 if best_key is None or candidate < best_key:
                     best, best_key = call, candidate
@@ -61,28 +62,40 @@ class NaiveScan(Dispatcher):
         return best
 
     def _candidates(self, call: WaitingCall) -> list[Agent]:
-        return [a for a in self.board if self._eligible(a) and call.skills <= a.skills]
+        return [a for a in self.board if self._eligible(a) and call.skills <= a.skills
+                and meets_levels(a, call.min_levels)]
 
 
-def _queues(rng: random.Random, count: int) -> list[frozenset[str]]:
-    """``count`` distinct required-skill sets of one or two skills."""
+#: a queue's requirement: skills, and minimum levels above 1
+Queue = tuple[frozenset[str], tuple[tuple[str, int], ...]]
+
+
+def _queues(rng: random.Random, count: int) -> list[Queue]:
+    """``count`` distinct required-skill sets of one or two skills; one in three also needs a
+    minimum level (2..5) in one of them."""
     found: dict[frozenset[str], None] = {}
     while len(found) < count:
         found[frozenset(rng.sample(SKILLS, rng.choice((1, 1, 2))))] = None
-    return list(found)
+    return [(skills, ((min(skills), rng.randint(2, 5)),) if i % 3 == 0 else ())
+            for i, skills in enumerate(found)]
 
 
-def _agents(board: AgentBoard, rng: random.Random, count: int,
-            queues: list[frozenset[str]]) -> None:
-    """Agents with four to six skills, levels 1..10, each able to serve at least one queue."""
+def _agents(board: AgentBoard, rng: random.Random, count: int, queues: list[Queue]) -> None:
+    """Agents with four to six skills, levels 1..10, each able to serve at least one queue
+    (good enough for its levels)."""
     for i in range(count):
-        skills = set(rng.choice(queues)) | set(rng.sample(SKILLS, rng.randint(3, 5)))
-        board.add(f"a{i}", skill_levels={s: rng.randint(1, 10) for s in skills})
+        skills, levels = rng.choice(queues)
+        more = set(rng.sample(SKILLS, rng.randint(3, 5)))
+        skill_levels = {s: rng.randint(1, 10) for s in skills | more}
+        for skill, level in levels:
+            skill_levels[skill] = max(skill_levels[skill], level)
+        board.add(f"a{i}", skill_levels=skill_levels)
 
 
-def _call(rng: random.Random, n: int, now: float, queues: list[frozenset[str]]) -> WaitingCall:
-    return WaitingCall(f"c{n}", now, priority=rng.choice((0, 0, 0, 10)),
-                       skills=rng.choice(queues))
+def _call(rng: random.Random, n: int, now: float, queues: list[Queue]) -> WaitingCall:
+    skills, levels = rng.choice(queues)
+    return WaitingCall(f"c{n}", now, priority=rng.choice((0, 0, 0, 10)), skills=skills,
+                       min_levels=levels)
 
 
 FREEZE = True

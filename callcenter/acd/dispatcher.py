@@ -13,9 +13,13 @@ or priority with bounded aging); a caller put back in the queue, e.g. after an a
 answer, keeps its place (its arrival time). A call that needs skills waits for an agent who has
 them all.
 
-Why one heap per required-skill set: a freed agent looks only at the heads of the lines it can
-serve (a handful of skill sets), never at every waiting call — with 20,000 callers waiting that
-is the difference between microseconds and tens of milliseconds per decision (bench/acd.py).
+A queue may also require minimum *levels* (``WaitingCall.min_levels``): an agent below any of
+them is not a candidate, and a freed agent skips the lines it is not good enough for.
+
+Why one heap per requirement (skill set and levels): a freed agent looks only at the heads of
+the lines it can serve (a handful of them), never at every waiting call — with 20,000 callers
+waiting that is the difference between microseconds and tens of milliseconds per decision
+(bench/acd.py).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from callcenter.acd.agents import (
 )
 from callcenter.acd.calls import WaitingCall
 from callcenter.acd.queueing import QueueKey
-from callcenter.acd.routing import Choice, RoutingDecision, RoutingStrategy
+from callcenter.acd.routing import Choice, RoutingDecision, RoutingStrategy, meets_levels
 
 __all__ = ["Assign", "Dispatcher", "RoutingDecision", "WaitingCall"]
 
@@ -42,6 +46,10 @@ Assign = Callable[[WaitingCall, Agent, float, RoutingDecision], None]
 
 #: (queue order's key, offer sequence, call): the sequence is unique, calls are never compared
 _Entry = tuple[QueueKey, int, WaitingCall]
+#: what a line requires: the skills, and the levels above the basic one
+_Requirement = tuple[frozenset[str], tuple[tuple[str, int], ...]]
+#: a line an agent's skills can serve, with the levels it must also meet (often none)
+_Servable = tuple[tuple[tuple[str, int], ...], list[_Entry]]
 
 
 @dataclass(slots=True)
@@ -52,10 +60,11 @@ class Dispatcher:
     #: how many phones the driver rings for one call: ring-all reserves up to this many agents
     max_ring: int = 1
     waiting: dict[str, WaitingCall] = field(default_factory=dict)
-    #: required skills -> heap of the calls needing exactly those
-    _lines: dict[frozenset[str], list[_Entry]] = field(default_factory=dict)
-    #: an agent's skills -> the lines such an agent can serve (cleared when a line is added)
-    _servable: dict[frozenset[str], list[list[_Entry]]] = field(default_factory=dict)
+    #: required skills and levels -> heap of the calls needing exactly those
+    _lines: dict[_Requirement, list[_Entry]] = field(default_factory=dict)
+    #: an agent's skills -> the lines such an agent can serve if good enough (cleared when a
+    #: line is added)
+    _servable: dict[frozenset[str], list[_Servable]] = field(default_factory=dict)
     _ready: dict[str, Agent] = field(default_factory=dict)
     #: skill -> the ready agents who have it, in the same relative order as ``_ready`` (so a
     #: strategy sees the same candidates in the same order either way)
@@ -85,9 +94,10 @@ class Dispatcher:
         self._seq += 1
         call.seq = self._seq
         self.waiting[call.call_id] = call
-        line = self._lines.get(call.skills)
+        requirement = (call.skills, call.min_levels)
+        line = self._lines.get(requirement)
         if line is None:
-            line = self._lines[call.skills] = []
+            line = self._lines[requirement] = []
             self._servable.clear()
         heapq.heappush(line, (self.routing.order.key(call), call.seq, call))
         return None
@@ -176,7 +186,9 @@ class Dispatcher:
         # only the ready agents with the rarest of the required skills can qualify
         by_skill = self._ready_by_skill
         pool = min((by_skill.get(skill, {}) for skill in required), key=len)
-        return [a for a in pool.values() if required <= a.skills and eligible(a)]
+        levels = call.min_levels
+        return [a for a in pool.values() if required <= a.skills and eligible(a)
+                and (not levels or meets_levels(a, levels))]
 
     def _live(self, call: WaitingCall) -> bool:
         """Heap entries are removed lazily: an entry counts only while it is *the* waiting
@@ -184,14 +196,18 @@ class Dispatcher:
         return self.waiting.get(call.call_id) is call
 
     def _next_call_for(self, agent: Agent) -> WaitingCall | None:
-        """The first in queue order among the heads of the lines ``agent`` can serve."""
+        """The first in queue order among the heads of the lines ``agent`` can serve (skills
+        and levels)."""
         lines = self._servable.get(agent.skills)
         if lines is None:
-            lines = [line for skills, line in self._lines.items() if skills <= agent.skills]
+            lines = [(levels, line) for (skills, levels), line in self._lines.items()
+                     if skills <= agent.skills]
             self._servable[agent.skills] = lines
         waiting = self.waiting
         best: list[_Entry] | None = None
-        for line in lines:
+        for levels, line in lines:
+            if levels and not meets_levels(agent, levels):
+                continue  # the agent has the skills, not the level this line needs
             while line and waiting.get(line[0][2].call_id) is not line[0][2]:
                 heapq.heappop(line)  # withdrawn or already served
             if line and (best is None or line[0] < best[0]):

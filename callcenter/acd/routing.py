@@ -50,6 +50,15 @@ def call_level(agent: Agent, skills: frozenset[str]) -> int:
                for skill in skills)
 
 
+def meets_levels(agent: Agent, levels: tuple[tuple[str, int], ...]) -> bool:
+    """Whether ``agent`` has every skill of ``levels`` at least at its level (a skill without
+    a level counts as :data:`DEFAULT_LEVEL`)."""
+    agent_levels = agent.skill_levels
+    skills = agent.skills
+    return all(skill in skills and agent_levels.get(skill, DEFAULT_LEVEL) >= level
+               for skill, level in levels)
+
+
 def _idle(agent: Agent, now: float) -> str:
     return f"idle {now - agent.idle_since:.0f} s"
 

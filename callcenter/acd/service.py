@@ -28,6 +28,7 @@ import logging
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.acd.calls import min_levels
 from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.definitions import QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
@@ -153,8 +154,9 @@ class InboundAcd:
         self.bus.publish(ev.CallQueued(
             at=now, queue=self.queue, call_id=channel.call_id, channel_id=channel.channel_id,
             priority=priority, waiting=self.waiting + 1, requeued=known is not None))
-        self.dispatcher.offer(WaitingCall(channel.channel_id, arrived, priority=priority,
-                                          skills=self.definition.skills), now)
+        self.dispatcher.offer(WaitingCall(
+            channel.channel_id, arrived, priority=priority, skills=self.definition.skills,
+            min_levels=min_levels(self.definition.required_skills)), now)
         self._publish()
 
     @property

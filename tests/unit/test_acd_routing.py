@@ -8,6 +8,7 @@ import random
 import pytest
 
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.acd.calls import min_levels
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.queueing import AgedPriority, StrictPriority
 from callcenter.acd.routing import (
@@ -18,6 +19,7 @@ from callcenter.acd.routing import (
     SkillsLevel,
     VipPriority,
     call_level,
+    meets_levels,
     skill_level,
 )
 
@@ -266,3 +268,47 @@ def test_eligibility_is_one_place_for_both_directions() -> None:
     assert log.pairs == [("k1", "a")]
     assert dispatcher.offer(WaitingCall("k2", 3.0), 3.0) is None
     assert board["b"].state is S.READY
+
+
+# --- minimum levels (a queue's required_skills {skill: level}) ------------------------------------
+
+
+def test_min_levels_keep_only_the_levels_above_the_basic_one() -> None:
+    assert min_levels({"fr": 1, "billing": 4, "de": 2}) == (("billing", 4), ("de", 2))
+    call = WaitingCall("k", 0.0, min_levels=(("billing", 4),))
+    assert call.skills == {"billing"}  # a level implies the skill
+
+
+def test_an_offered_call_skips_ready_agents_below_its_level() -> None:
+    board = AgentBoard()
+    _ready(board, "novice", 0.0, {"billing": 3})  # idle the longest, not good enough
+    _ready(board, "expert", 5.0, {"billing": 4})
+    dispatcher, log = _dispatcher(board, LongestIdle())
+    dispatcher.offer(WaitingCall("k1", 10.0, skills=frozenset({"billing"}),
+                                 min_levels=(("billing", 4),)), 10.0)
+    assert log.pairs == [("k1", "expert")]
+    assert "1 ready" in log.decisions[0].reason  # the novice was never a candidate
+    # nobody else is good enough: the next such caller waits, the novice stays ready
+    assert dispatcher.offer(WaitingCall("k2", 11.0, skills=frozenset({"billing"}),
+                                        min_levels=(("billing", 4),)), 11.0) is None
+    assert board["novice"].state is S.READY and set(dispatcher.waiting) == {"k2"}
+
+
+def test_a_freed_agent_below_a_lines_level_takes_the_next_line_it_is_good_enough_for() -> None:
+    board = AgentBoard()
+    novice = board.add("novice", skill_levels={"billing": 2})
+    dispatcher, log = _dispatcher(board, LongestIdle())
+    dispatcher.offer(WaitingCall("hard", 1.0, min_levels=(("billing", 5),)), 1.0)
+    dispatcher.offer(WaitingCall("easy", 2.0, skills=frozenset({"billing"})), 2.0)
+    board.log_in(novice, 3.0)  # "hard" is older, but needs level 5
+    assert log.pairs == [("easy", "novice")]
+    expert = board.add("expert", skill_levels={"billing": 7})
+    board.log_in(expert, 4.0)
+    assert log.pairs[-1] == ("hard", "expert") and not dispatcher.waiting
+
+
+def test_an_unlevelled_skill_counts_as_level_one_against_a_minimum() -> None:
+    board = AgentBoard()
+    plain = board.add("plain", frozenset({"fr"}))
+    assert meets_levels(plain, (("fr", 1),)) and not meets_levels(plain, (("fr", 2),))
+    assert not meets_levels(plain, (("de", 1),))
