@@ -32,6 +32,8 @@ from callcenter.cti.asterisk_pbx import AsteriskPbx
 from callcenter.cti.link import LinkStats
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
+from callcenter.ivr_media.crm import CrmEffects
+from callcenter.ivr_media.service import IvrMediaService
 from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from crm_bridge.db import make_engine, session_factory
@@ -104,6 +106,8 @@ class Services:
     metrics: Metrics
     crm: Crm
     center: ContactCenter
+    #: the IVR on AudioSocket (Asterisk only: the simulated PBX has no media)
+    ivr: IvrMediaService | None = None
 
     @property
     def agents(self) -> AgentBoard:
@@ -154,13 +158,19 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
         campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng,
         definitions=definitions)
     metrics.agents = center.board
+    ivr = None
+    if parts.ami is not None and settings.audiosocket.enabled:
+        ivr = IvrMediaService(pbx=parts.pbx, bus=bus, clock=clock, ivr=settings.ivr,
+                              audiosocket=settings.audiosocket, speech=settings.speech,
+                              effects=CrmEffects(crm.sessions, crm.lookup))
     return Services(settings=settings, bus=bus, clock=clock, model=model, pbx=parts.pbx,
-                    ami=parts.ami, metrics=metrics, crm=crm, center=center)
+                    ami=parts.ami, metrics=metrics, crm=crm, center=center, ivr=ivr)
 
 
 def build_app(services: Services) -> web.Application:
     """The aiohttp application serving ``services``; ``cleanup_ctx`` starts and stops them
-    (in order: Redis relay, CRM, contact center, PBX link; stopped in reverse)."""
+    (in order: Redis relay, CRM, contact center, PBX link, IVR (AudioSocket); stopped in
+    reverse)."""
     from callcenter.health_checks import database_check, redis_check
     from callcenter.supervision import Supervision
     from callcenter.web.app import create_app
@@ -216,13 +226,23 @@ def build_app(services: Services) -> web.Application:
         yield
         await services.ami.stop()
 
+    async def ivr_media(_: web.Application) -> AsyncIterator[None]:
+        """Callers reach the IVR once the PBX link is up (its channels match the sockets)."""
+        if services.ivr is None:
+            yield
+            return
+        await services.ivr.start()
+        yield
+        await services.ivr.stop()
+
     async def recordings(_: web.Application) -> AsyncIterator[None]:
         from callcenter.recordings import retention_task
 
         async for _step in retention_task(settings.recordings):
             yield
 
-    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link, recordings])
+    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link, ivr_media,
+                            recordings])
     return app
 
 

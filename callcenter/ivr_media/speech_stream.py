@@ -1,0 +1,93 @@
+"""The caller's speech from one listen into a recogniser, off the event loop.
+
+Audio arrives in 20 ms frames on the loop; a recogniser is CPU-bound C code. Frames are put on
+a queue and one task per stream hands them to the recogniser in a worker thread, as many as
+have piled up at once (so a busy machine does fewer, larger calls rather than falling behind).
+Nothing is decoded before the caller starts speaking: the last ``preroll_ms`` of audio are kept
+so that the first syllable, which the energy endpointer needs a few frames to notice, is still
+heard. :meth:`SpeechStream.finish` drains the queue and asks for the result; :meth:`close`
+cancels whatever is left (a caller who hung up mid-sentence leaves no task behind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from callcenter.speech.backend import Recognition, Recognizer
+from callcenter.speech.utterance import BYTES_PER_MS
+
+PREROLL_MS = 300
+
+
+class SpeechStream:
+    def __init__(self, make_recognizer: Callable[[], Recognizer], executor: Executor | None,
+                 preroll_ms: int = PREROLL_MS) -> None:
+        self._executor = executor
+        self._loop = asyncio.get_running_loop()
+        self._recognizer = self._loop.run_in_executor(executor, make_recognizer)
+        self._preroll: collections.deque[bytes] = collections.deque()
+        self._preroll_bytes = 0
+        self._preroll_max = preroll_ms * BYTES_PER_MS
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._speaking = False
+        self._pump: asyncio.Task[None] | None = None
+        self.bytes_decoded = 0
+
+    def feed(self, pcm: bytes) -> None:
+        """Audio of the caller (before speech starts it is only kept as pre-roll)."""
+        if self._speaking:
+            self._queue.put_nowait(pcm)
+            return
+        self._preroll.append(pcm)
+        self._preroll_bytes += len(pcm)
+        while self._preroll_bytes - len(self._preroll[0]) >= self._preroll_max:
+            self._preroll_bytes -= len(self._preroll.popleft())
+
+    def speech_started(self) -> None:
+        """From now on everything is decoded, starting with the pre-roll."""
+        if self._speaking:
+            return
+        self._speaking = True
+        for chunk in self._preroll:
+            self._queue.put_nowait(chunk)
+        self._preroll.clear()
+        self._pump = self._loop.create_task(self._run(), name="speech-stream")
+
+    async def finish(self) -> Recognition:
+        """Decode what is queued and return the recognition (nothing heard: empty text)."""
+        if self._pump is None:
+            return Recognition("", 0.0)
+        self._queue.put_nowait(None)
+        await self._pump
+        recognizer = await self._recognizer
+        return await self._loop.run_in_executor(self._executor, recognizer.result)
+
+    async def close(self) -> None:
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+        if not self._recognizer.done():
+            self._recognizer.cancel()
+        await asyncio.gather(self._recognizer, return_exceptions=True)
+
+    async def _run(self) -> None:
+        recognizer = await self._recognizer
+        while True:
+            chunk = await self._queue.get()
+            batch = [chunk] if chunk is not None else []
+            ended = chunk is None
+            while not ended and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    ended = True
+                else:
+                    batch.append(more)
+            if batch:
+                pcm = b"".join(batch)
+                await self._loop.run_in_executor(self._executor, recognizer.accept, pcm)
+                self.bytes_decoded += len(pcm)
+            if ended:
+                return
