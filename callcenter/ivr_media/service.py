@@ -27,12 +27,13 @@ from callcenter.core.pbx import ChannelInfo, Pbx
 from callcenter.events import EventBus
 from callcenter.ivr import steps as s
 from callcenter.ivr.engine import IvrSession
+from callcenter.ivr.model import Flow, Prompt, Retry
 from callcenter.ivr.registry import FlowRegistry, UnknownFlow
 from callcenter.ivr_media.call import IvrCall, IvrEffects
 from callcenter.ivr_media.exchange import ExchangeSettings
 from callcenter.ivr_media.speech_stream import SpeechStream
 from callcenter.speech.backend import SpeechBackend, SpeechUnavailable
-from callcenter.speech.prompts import PromptLibrary
+from callcenter.speech.prompts import PromptError, PromptLibrary
 from callcenter.speech.utterance import EndpointSettings
 from callcenter.speech.vosk_backend import VoskBackend, packaged_models
 from callcenter.tasks import BackgroundTasks
@@ -42,6 +43,20 @@ log = logging.getLogger(__name__)
 UUID_VARIABLE = "CC_IVR_UUID"
 #: how long a connection waits for the AMI link to report its channel
 MATCH_TIMEOUT_S = 3.0
+
+
+def prompts_of(flow: Flow) -> list[Prompt]:
+    """Every prompt a flow can play (node prompts, apologies, retries)."""
+    found: list[Prompt] = []
+    for node in flow.nodes.values():
+        for name in ("prompt", "no_input", "no_match", "low_confidence", "invalid"):
+            value = getattr(node, name, None)
+            if isinstance(value, Prompt):
+                found.append(value)
+        retry = getattr(node, "retry", None)
+        if isinstance(retry, Retry):
+            found.extend(p for p in (retry.no_input, retry.no_match) if p is not None)
+    return found
 
 
 def speech_backend(settings: SpeechSettings) -> VoskBackend:
@@ -86,12 +101,12 @@ class IvrMediaService:
         loop = asyncio.get_running_loop()
         for language in sorted(self.backend.languages()):
             try:  # load now, not while the first caller waits
-                await loop.run_in_executor(self.executor, self.backend.recognizer, language,
-                                           ["warm-up"])
+                await loop.run_in_executor(self.executor, self.backend.load, language)
             except SpeechUnavailable as exc:
                 log.error("speech for %s unavailable: %s", language, exc)
         await self.server.start()
         self._tasks.spawn(self._watch_flows())
+        self._tasks.spawn(self._render_prompts())
 
     async def stop(self) -> None:
         await self._tasks.close()
@@ -107,6 +122,22 @@ class IvrMediaService:
                 for issue in report.errors:
                     log.error("ivr flow rejected (the previous version stays): %s", issue)
                 log.info("ivr flows reloaded: %s", ", ".join(report.loaded) or "none")
+
+    async def _render_prompts(self) -> None:
+        """Render every fixed prompt of the flows now, so no caller waits for espeak-ng (a
+        prompt with call data in it, ``{name}``, is rendered when it is first played)."""
+        rendered = 0
+        for name in self.registry.names():
+            flow = self.registry.get(name)
+            for prompt in prompts_of(flow):
+                for code, part in prompt.parts.items():
+                    if part.text and "{" not in part.text:
+                        try:
+                            await self.prompts.speech(part.text, flow.language(code).voice)
+                            rendered += 1
+                        except PromptError as exc:
+                            log.error("ivr flow %s: prompt not rendered: %s", name, exc)
+        log.info("ivr prompts ready: %d", rendered)
 
     # --- one caller ------------------------------------------------------------------------
 

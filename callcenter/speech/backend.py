@@ -40,6 +40,9 @@ class SpeechBackend(Protocol):
     def languages(self) -> frozenset[str]:
         """The languages there is a model for."""
 
+    def load(self, language: str) -> None:
+        """Load the model of ``language`` now (slow: call off the event loop at start-up)."""
+
     def recognizer(self, language: str, phrases: Sequence[str]) -> Recognizer:
         """A recogniser restricted to ``phrases``; :class:`SpeechUnavailable` without a model."""
 

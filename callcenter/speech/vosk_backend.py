@@ -98,6 +98,9 @@ class VoskBackend:
                 self._models[language] = model
             return model
 
+    def load(self, language: str) -> None:
+        self.model(language)
+
     def recognizer(self, language: str, phrases: Sequence[str]) -> VoskRecognizer:
         import vosk
 

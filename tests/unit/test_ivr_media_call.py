@@ -39,7 +39,8 @@ start: menu
 nodes:
   menu:
     type: menu
-    prompt: "요금 문의는 1번 또는 요금이라고 말씀하세요. 상담원 연결은 0번 또는 상담원이라고 말씀하세요. 고객 번호는 5번을 누르세요."
+    prompt: "요금 문의는 1번 또는 요금이라고 말씀하세요. 상담원 연결은 0번 또는 상담원이라고
+      말씀하세요. 고객 번호는 5번을 누르세요."
     options:
       - {key: "1", say: {ko: [요금]}, intent: billing, next: to_billing}
       - {key: "0", say: {ko: [상담원]}, intent: agent, next: to_agent}
