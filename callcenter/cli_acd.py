@@ -8,8 +8,8 @@ definitions' own, so a refused value names its field as the REST API does. Field
 
 These commands change the database, not a running server: ``callcenter serve`` runs them from
 its next start (use ``/api/config/...`` to change a running server). While the database holds
-no definition the server runs its settings'; the first change here stores those first, so it
-adds to them rather than replacing them.
+no definition the server runs its settings'; the first ``add``/``set``/``remove`` stores those
+first, so it adds to them rather than replacing them (``acd seed`` stores just its file).
 """
 
 from __future__ import annotations
@@ -107,14 +107,17 @@ def _parse(kind: type[Definition], document: dict[str, Any]) -> Definition:
         raise click.ClickException(str(exc)) from None
 
 
-def _store(ctx: click.Context, url: str, write: Callable[[Any], Any]) -> Any:
-    """``write(sessions)`` after adopting the settings' definitions into an empty store."""
+def _store(ctx: click.Context, url: str, write: Callable[[Any], Any], *,
+           adopt: bool = True) -> Any:
+    """``write(sessions)``; with ``adopt``, after storing the settings' definitions into an
+    empty store (one ``queue add`` then adds to what ran; a seed file says it all)."""
     from crm_bridge import acd_config
 
-    running = _settings(ctx).acd.definitions()
+    running = _settings(ctx).acd.definitions() if adopt else None
 
     async def work(sessions: Any) -> Any:
-        await acd_config.adopt(sessions, running)
+        if running is not None:
+            await acd_config.adopt(sessions, running)
         return await write(sessions)
 
     try:
@@ -251,14 +254,16 @@ def acd() -> None:
 @click.pass_context
 def seed(ctx: click.Context, file: Path, db_url: str | None) -> None:
     """Store FILE's queues, agents and pause reasons (an upsert: running it twice changes
-    nothing; stored entries the file does not name are kept)."""
+    nothing; stored entries the file does not name are kept; into an empty database, exactly
+    the file, not the settings' definitions)."""
     from crm_bridge import acd_config
 
     try:
         definitions = load_yaml(file)
     except DefinitionError as exc:
         raise click.ClickException(str(exc)) from None
-    change = _store(ctx, _db(ctx, db_url), lambda s: acd_config.seed(s, definitions))
+    change = _store(ctx, _db(ctx, db_url), lambda s: acd_config.seed(s, definitions),
+                    adopt=False)
     stored = change.definitions
     click.echo(f"seeded {file}: {len(definitions.queues)} queues, {len(definitions.agents)} "
                f"agents, {len(definitions.pause_reasons)} pause reasons (stored now: "
