@@ -33,7 +33,8 @@ class Line:
     line_id: str
     record: Any
     placed_at: float
-    #: dialing -> waiting (a person, per AMD) -> connected; or ended
+    #: dialing -> waiting (a person, per AMD) -> connecting (an agent reserved, their phone
+    #: ringing) -> connected (bridged with the agent); or ended
     stage: str = "dialing"
     answered_at: float = 0.0
     agent_id: str | None = None
@@ -47,7 +48,8 @@ class LinePort(Protocol):
         ...
 
     def connect(self, line: Line, agent: Agent) -> None:
-        """Bridge the person waiting on ``line`` with ``agent`` (already reserved)."""
+        """Bridge the person waiting on ``line`` with ``agent`` (already reserved); report
+        :meth:`DialerLoop.line_bridged` once they talk, or the person's hang-up (a drop)."""
         ...
 
 
@@ -149,14 +151,26 @@ class DialerLoop:
         return self.dispatcher.offer(WaitingCall(line.line_id, now), now)
 
     def line_dropped(self, line: Line) -> None:
-        """The connect limit passed with no agent: the PBX played the message and hung up."""
-        if line.stage != "waiting":
+        """The person was never bridged to an agent: the connect limit passed (the PBX played
+        the message and hung up), or the agent's phone failed after it was reserved. Either
+        way the law counts an abandoned call, and so does the pacer."""
+        if line.stage == "waiting":
+            self.dispatcher.withdraw(line.line_id)
+            self.waiting -= 1
+        elif line.stage == "connecting":
+            self.connected -= 1
+        else:
             raise ValueError(f"{line.line_id}: drop reported in stage {line.stage}")
-        self.dispatcher.withdraw(line.line_id)
-        self.waiting -= 1
         line.stage = "ended"
         del self.lines[line.line_id]
         self.pacer.record(LineOutcome.DROPPED, self.clock.now())
+
+    def line_bridged(self, line: Line) -> None:
+        """The person and the agent talk: only now is the line connected for the pacer."""
+        if line.stage != "connecting":
+            raise ValueError(f"{line.line_id}: bridge reported in stage {line.stage}")
+        line.stage = "connected"
+        self.pacer.record(LineOutcome.CONNECTED, self.clock.now())
 
     def line_ended(self, line: Line) -> None:
         """A connected call ended."""
@@ -170,8 +184,7 @@ class DialerLoop:
                    decision: RoutingDecision) -> None:
         line = self.lines[call.call_id]
         self.waiting -= 1
-        self.connected += 1
-        line.stage = "connected"
+        self.connected += 1  # the agent is taken: counted with the connected lines
+        line.stage = "connecting"
         line.agent_id = agent.agent_id
-        self.pacer.record(LineOutcome.CONNECTED, now)
         self.port.connect(line, agent)

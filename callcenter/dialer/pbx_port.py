@@ -27,7 +27,7 @@ from typing import Any
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard
-from callcenter.acd.connect import AgentConnector
+from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock
 from callcenter.core.errors import OutcomeUnknown, PbxError, PbxUnavailable
@@ -141,9 +141,19 @@ class PbxCampaign:
             self._fail(line, LineOutcome.FAILED)
 
     def connect(self, line: Line, agent: Agent) -> None:
-        self._tasks.spawn(self.connector.connect(
+        self._tasks.spawn(self._connect(line, agent))
+
+    async def _connect(self, line: Line, agent: Agent) -> None:
+        """Ring the agent and bridge. The line is connected when the PBX shows the person in
+        a bridge (:meth:`on_event`), not when an agent is reserved: if the agent's phone
+        fails, the person stays unbridged, the dialplan abandons the call at the connect
+        limit (the message plays) and the hang-up counts it as a drop."""
+        result = await self.connector.connect(
             line.port_data, agent, caller_id=self.number_of(line.record),
-            ring_timeout_s=self.connect_timeout_s, variables={"CC_CAMPAIGN": self.campaign}))
+            ring_timeout_s=self.connect_timeout_s, variables={"CC_CAMPAIGN": self.campaign})
+        if result is not ConnectResult.CONNECTED:
+            log.info("line %s: agent %s not connected (%s)", line.line_id, agent.agent_id,
+                     result)
 
     # --- PBX events ------------------------------------------------------------------------
 
@@ -160,11 +170,16 @@ class PbxCampaign:
             self.humans += 1
             self.loop.line_human(line)
             self._publish(LineOutcome.HUMAN)
+        elif isinstance(event, ev.ChannelBridged):
+            line = self._by_channel.get(event.channel_id)
+            if line is not None and line.stage == "connecting":
+                self.loop.line_bridged(line)
+                self._publish(LineOutcome.CONNECTED)
         elif isinstance(event, ev.ChannelHungUp):
             line = self._by_channel.pop(event.channel_id, None)
             if line is None:
                 return
-            if line.stage == "waiting":
+            if line.stage in ("waiting", "connecting"):  # never bridged to an agent
                 self.dropped += 1
                 self.loop.line_dropped(line)
                 self._publish(LineOutcome.DROPPED)

@@ -191,6 +191,7 @@ class OutboundSimulation:
         fate: Fate = line.record
         now = self.clock.now()
         self.board.answer(agent, now)
+        self.loop.line_bridged(line)  # simulated agents answer at once
         if fate.kind == HUMAN:
             talk = fate.talk
             self.day.connected += 1

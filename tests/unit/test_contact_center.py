@@ -421,3 +421,32 @@ async def test_a_wrap_up_can_be_extended_and_ended_early(world_factory: Any) -> 
     assert agent.state is AgentState.WRAP_UP
     controls.ready("1001")  # done with the notes
     assert agent.state is AgentState.READY
+
+
+async def test_a_person_whose_agent_never_answers_is_a_drop_not_a_connect(
+        world_factory: Any) -> None:
+    """Reserving an agent is not connecting the person: the agent's phone rings out, the
+    dialplan abandons the customer at the connect limit, and the pacer hears a drop."""
+    pacer = OneLine()
+    numbers = iter(["5551000"])
+    w = world_factory(["1001"], campaigns=[CampaignPlan("c1", lambda: next(numbers, None),
+                                                        pacing=pacer)])
+    w.sim.register_endpoint("PJSIP/1001", answers=False)
+    await w.center.start()
+    campaign = w.center.campaigns["c1"]
+    await w.until(lambda: LineOutcome.DROPPED in pacer.outcomes, 60, "dropped")
+    assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.DROPPED]
+    assert campaign.dropped == 1 and campaign.loop.connected == 0
+    assert any(isinstance(e, ev.ChannelVariableSet) and e.name == "CC_ABANDONED"
+               for e in w.events)
+
+
+async def test_a_person_bridged_to_an_agent_is_connected(world_factory: Any) -> None:
+    pacer = OneLine()
+    numbers = iter(["5551000"])
+    w = world_factory(["1001"], campaigns=[CampaignPlan("c1", lambda: next(numbers, None),
+                                                        pacing=pacer)], answer_after=0.5)
+    await w.center.start()
+    await w.until(lambda: LineOutcome.CONNECTED in pacer.outcomes, 30, "connected")
+    assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.CONNECTED]
+    assert w.center.campaigns["c1"].dropped == 0

@@ -45,8 +45,11 @@ class ScriptedPacer:
 
 
 class RecordingPort:
+    """Records what the loop asks; the agent answers at once (as the simulator's do)."""
+
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
+        self.loop: DialerLoop | None = None
         self.placed: list[tuple[float, str, Any]] = []
         self.lines: list[Line] = []
         self.connects: list[tuple[float, str, str, AgentState, str | None]] = []
@@ -58,6 +61,8 @@ class RecordingPort:
     def connect(self, line: Line, agent: Agent) -> None:
         self.connects.append((self.clock.now(), line.line_id, agent.agent_id, agent.state,
                               agent.call_id))
+        assert self.loop is not None
+        self.loop.line_bridged(line)
 
 
 def _records(n: int) -> Iterator[str]:
@@ -76,6 +81,7 @@ def _loop(script: list[int], *, agents: int = 0, records: int = 1000,
     source = _records(records)
     loop = DialerLoop(clock, pacer, board, LongestIdle(), port, lambda: next(source, None),
                       stop_at=stop_at)
+    port.loop = loop
     return loop, clock, pacer, port, board
 
 
@@ -369,3 +375,20 @@ def test_virtual_clock_cancel_and_run_until() -> None:
     assert clock.now() == 200.0
     assert clock.events_run == 3
     assert clock.pending == 0
+
+
+def test_an_agent_reserved_but_never_bridged_makes_a_drop_not_a_connect() -> None:
+    """Reserving an agent is not connecting the person: until the port reports the bridge
+    the line is 'connecting', and a person lost then is an abandoned call for the law."""
+    loop, clock, pacer, port, _ = _dial([1], agents=1)
+    port.connect = lambda line, agent: port.connects.append(  # type: ignore[method-assign]
+        (clock.now(), line.line_id, agent.agent_id, agent.state, agent.call_id))
+    line = port.lines[0]
+    loop.line_human(line)
+    assert line.stage == "connecting" and loop.connected == 1
+    assert pacer.count(Out.CONNECTED) == 0
+    with pytest.raises(ValueError, match="end reported in stage connecting"):
+        loop.line_ended(line)
+    loop.line_dropped(line)
+    assert [o for o, _ in pacer.outcomes] == [Out.DIALED, Out.HUMAN, Out.DROPPED]
+    assert (loop.connected, loop.waiting, loop.dialing) == (0, 0, 0)
