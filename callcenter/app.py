@@ -203,8 +203,16 @@ def build_app(services: Services) -> web.Application:
         await crm.engine.dispose()
 
     async def center_context(_: web.Application) -> AsyncIterator[None]:
+        from callcenter.definitions_follower import DefinitionsFollower
+        from crm_bridge.acd_config import load_definitions
+
         await services.center.start()
+        # another process's definitions change (relayed over Redis): reload and run them
+        follower = DefinitionsFollower(services.bus, services.center.origin,
+                                       lambda: load_definitions(crm.sessions),
+                                       services.center.apply)
         yield
+        await follower.close()
         await services.center.close()
 
     async def redis_relay(_: web.Application) -> AsyncIterator[None]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,8 @@ class ContactCenter:
     #: deleted agents still busy: they leave the board when they reach offline
     retiring: set[str] = field(default_factory=set)
     rng: random.Random = field(default_factory=random.Random)
+    #: this process's name in ``config.changed`` (another process's change is followed)
+    origin: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     #: skills of ready agents, applied when they next leave ready (see :meth:`_define_agent`)
     pending_skills: dict[str, Mapping[str, int]] = field(default_factory=dict)
@@ -130,8 +133,10 @@ class ContactCenter:
             campaign.start()
         self.started = True
 
-    async def apply(self, new: AcdDefinitions) -> None:
-        """Run ``new`` from now on (see the module docstring for what changes when)."""
+    async def apply(self, new: AcdDefinitions, *, announce: bool = True) -> None:
+        """Run ``new`` from now on (see the module docstring for what changes when).
+        ``announce``: publish ``config.changed`` (not when following another process's
+        change, which was announced already)."""
         now = self.clock.now()
         self.controls.pause_reasons = tuple(reason.code for reason in new.pause_reasons)
         for agent in new.agents:
@@ -152,9 +157,10 @@ class ContactCenter:
         for name in [name for name in self.queues if name not in names]:
             await self.queues.pop(name).close()
         self.definitions = new
-        self.bus.publish(ev.ConfigChanged(
-            at=now, queues=len(new.queues), agents=len(new.agents),
-            pause_reasons=len(new.pause_reasons)))
+        if announce:
+            self.bus.publish(ev.ConfigChanged(
+                at=now, queues=len(new.queues), agents=len(new.agents),
+                pause_reasons=len(new.pause_reasons), origin=self.origin))
 
     def waiting(self, queue: str) -> int:
         """Callers in ``queue``'s line now (0 for a queue not served)."""

@@ -431,6 +431,8 @@ class ConfigChanged(DomainEvent):
     queues: int
     agents: int
     pause_reasons: int
+    #: the process that made the change (the others reload the definitions from the database)
+    origin: str = ""
 
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
