@@ -4,7 +4,8 @@
 over AMI by default, or what ``make_pbx`` makes: the demo's simulated PBX), metrics, the CRM
 and the contact center from :func:`callcenter.contact_center.build_contact_center` — complete
 when constructed. :func:`build_app` serves them over HTTP and starts and stops them in order
-(``cleanup_ctx``): Redis relay, CRM (migrations, warm-up), contact center, PBX link.
+(``cleanup_ctx``): Redis relay, CRM (migrations, warm-up), contact center, PBX link, dispatch
+leases (with ``redis_url``: several processes, one dispatcher per queue), IVR.
 ``callcenter serve``, ``callcenter demo`` and the system tests all go through here.
 
 Everything else receives its collaborators as arguments, so tests can assemble any subset
@@ -35,6 +36,7 @@ from callcenter.events import EventBus
 from callcenter.ivr_media.crm import CrmEffects
 from callcenter.ivr_media.service import IvrMediaService
 from callcenter.metrics import Metrics
+from callcenter.redis_lease import RedisLeases
 from callcenter.screenpop.hub import AgentHub
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.interactions import InteractionRecorder
@@ -108,6 +110,8 @@ class Services:
     center: ContactCenter
     #: the IVR on AudioSocket (Asterisk only: the simulated PBX has no media)
     ivr: IvrMediaService | None = None
+    #: who dispatches which queue, when several processes share one Redis (None: alone)
+    leases: RedisLeases | None = None
 
     @property
     def agents(self) -> AgentBoard:
@@ -152,25 +156,35 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
     bus.add_handler(metrics.on_event)
     crm = _crm(settings)
     recorder = InteractionRecorder(bus, crm.sessions, settings.crm_default_region)
+    board = board if board is not None else AgentBoard()
+    leases = None
+    if settings.redis_url is not None:
+        cluster = settings.cluster
+        leases = RedisLeases(settings.redis_url.get_secret_value(), board, clock,
+                             node_id=cluster.node_id or None, ttl_s=cluster.lease_ttl_s,
+                             renew_s=cluster.lease_renew_s,
+                             ready=lambda: parts.pbx.status().connected)
     center = build_contact_center(
         parts.pbx, bus, clock, settings.acd, hub=AgentHub(), lookup=crm.lookup,
         interactions=recorder, queue_log=QueueLogRecorder(bus, crm.sessions),
         campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng,
-        definitions=definitions)
+        definitions=definitions, leases=leases, follow_other_legs=leases is not None)
     metrics.agents = center.board
+    metrics.leases = lambda: {name: acd.lease.held for name, acd in center.queues.items()}
     ivr = None
     if parts.ami is not None and settings.audiosocket.enabled:
         ivr = IvrMediaService(pbx=parts.pbx, bus=bus, clock=clock, ivr=settings.ivr,
                               audiosocket=settings.audiosocket, speech=settings.speech,
                               effects=CrmEffects(crm.sessions, crm.lookup))
     return Services(settings=settings, bus=bus, clock=clock, model=model, pbx=parts.pbx,
-                    ami=parts.ami, metrics=metrics, crm=crm, center=center, ivr=ivr)
+                    ami=parts.ami, metrics=metrics, crm=crm, center=center, ivr=ivr,
+                    leases=leases)
 
 
 def build_app(services: Services) -> web.Application:
     """The aiohttp application serving ``services``; ``cleanup_ctx`` starts and stops them
-    (in order: Redis relay, CRM, contact center, PBX link, IVR (AudioSocket); stopped in
-    reverse)."""
+    (in order: Redis relay, CRM, contact center, PBX link, dispatch leases, IVR (AudioSocket);
+    stopped in reverse)."""
     from callcenter.health_checks import database_check, redis_check
     from callcenter.supervision import Supervision
     from callcenter.web.app import create_app
@@ -243,14 +257,24 @@ def build_app(services: Services) -> web.Application:
         yield
         await services.ivr.stop()
 
+    async def dispatch_leases(_: web.Application) -> AsyncIterator[None]:
+        """After the PBX link: a new dispatcher adopts the callers its link shows. Released
+        first on stop, so another process takes the queues over at once."""
+        if services.leases is None:
+            yield
+            return
+        await services.leases.start()
+        yield
+        await services.leases.stop()
+
     async def recordings(_: web.Application) -> AsyncIterator[None]:
         from callcenter.recordings import retention_task
 
         async for _step in retention_task(settings.recordings):
             yield
 
-    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link, ivr_media,
-                            recordings])
+    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link,
+                            dispatch_leases, ivr_media, recordings])
     return app
 
 

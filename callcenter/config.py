@@ -14,7 +14,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -227,6 +234,24 @@ class SandboxSettings(BaseModel):
     )
 
 
+class ClusterSettings(BaseModel):
+    """Several server processes on one Redis (``redis_url``): one dispatcher per queue."""
+
+    node_id: str = Field(
+        "", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$",
+        description="this process's name in leases and logs (empty: a random one per start)")
+    lease_ttl_s: float = Field(
+        3.0, gt=0, description="a dispatcher that stops renewing loses its queues after this")
+    lease_renew_s: float = Field(
+        1.0, gt=0, description="how often leases are renewed, or taken by a standby")
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> ClusterSettings:
+        if self.lease_renew_s >= self.lease_ttl_s:
+            raise ValueError("cluster.lease_renew_s must be shorter than cluster.lease_ttl_s")
+        return self
+
+
 class Settings(BaseSettings):
     """All options of ``callcenter``; every field is listed in README's configuration table."""
 
@@ -258,6 +283,7 @@ class Settings(BaseSettings):
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     audiosocket: AudioSocketSettings = Field(default_factory=AudioSocketSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

@@ -271,6 +271,7 @@ def build_contact_center(
     wrap_up_s: Callable[[Agent], float] | None = None,
     rng: random.Random | None = None,
     leases: Leases | None = None,
+    follow_other_legs: bool = False,
 ) -> ContactCenter:
     """Build every part over ``pbx``; see the module docstring for what is wired.
 
@@ -283,6 +284,7 @@ def build_contact_center(
     demo's bots); defined agents are added to it. ``wrap_up_s`` overrides the
     configured wrap-up time per agent. ``leases`` say which queues this process dispatches
     (several processes on one Redis: ``callcenter.redis_lease``); None: every queue, alone.
+    ``follow_other_legs``: agents' phones rung by other processes make them busy here too.
     """
     definitions = definitions if definitions is not None else settings.definitions()
     board = board if board is not None else AgentBoard()
@@ -304,7 +306,8 @@ def build_contact_center(
     default_wrap_up = settings.wrap_up_s
     phones = AgentPhones(board, bus, clock,
                          wrap_up_s=wrap_up_s or (lambda _agent: default_wrap_up),
-                         pause_after_misses=settings.no_answer_pause_after)
+                         pause_after_misses=settings.no_answer_pause_after,
+                         endpoints=endpoints if follow_other_legs else None)
     controls = AgentControls(board, phones, clock,
                              pause_reasons=[reason.code for reason in definitions.pause_reasons],
                              max_wrap_up_s=settings.max_wrap_up_s)

@@ -102,6 +102,14 @@ class _LiveCollector(Collector):
             yield up
         if owner.link is not None:
             yield from _link_families(owner.link)
+        if owner.leases is not None:
+            leases = GaugeMetricFamily(
+                "callcenter_dispatch_leases_held",
+                "1 for each queue this process dispatches now (its lease), 0 on standby",
+                labels=["queue"])
+            for queue, held in sorted(owner.leases().items()):
+                leases.add_metric([queue], 1.0 if held else 0.0)
+            yield leases
         if owner.agents is not None:
             agents = GaugeMetricFamily("callcenter_agents", "agents by state", labels=["state"])
             registered = GaugeMetricFamily(
@@ -157,6 +165,8 @@ class Metrics:
         #: the PBX link's neutral status (``Pbx.status``), whatever the PBX
         self.pbx_status = pbx_status
         self.agents = agents
+        #: queue -> whether this process holds its dispatch lease now
+        self.leases: Callable[[], Mapping[str, bool]] | None = None
         self.domain_events: Counter[str] = Counter()
         self.websocket_clients = Gauge(
             "callcenter_websocket_clients",

@@ -5,6 +5,12 @@ which tells :class:`AgentPhones` which channel is ringing whom (:meth:`AgentPhon
 From then on the PBX's own events drive the agent: the leg answered → on call; the leg hung up
 → wrap-up, then ready after the wrap-up time. A leg never answered is released by whoever rang
 it (:meth:`AgentPhones.leg_failed`), after it has decided what becomes of the waiting party.
+
+With several server processes (``endpoints`` given), a leg on an agent's phone that this
+process did not ring — another process's dispatcher rang it, or it existed before this process
+started — moves the agent just the same: reserved while it rings, on call once up, wrap-up and
+ready after its hang-up. Every process sees the same PBX events, so every board knows the agent
+is busy without asking the process that rang.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Callable
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
+from callcenter.acd.identity import AgentEndpoints
 from callcenter.core.clock import Clock, Timer
 
 #: the pause reason of an agent whose phone rang out too many times in a row
@@ -27,8 +34,13 @@ class AgentPhones:
 
     def __init__(self, board: AgentBoard, bus: ev.EventBus, clock: Clock,
                  wrap_up_s: Callable[[Agent], float] = lambda agent: 10.0,
-                 pause_after_misses: int = 3) -> None:
+                 pause_after_misses: int = 3,
+                 endpoints: AgentEndpoints | None = None) -> None:
+        """``endpoints``: follow the legs other processes place on agents' phones too."""
         self.board = board
+        self.endpoints = endpoints
+        #: legs on agents' phones this process did not ring (it releases the agent itself)
+        self._other_legs: set[str] = set()
         self.bus = bus
         self.clock = clock
         self.wrap_up_s = wrap_up_s
@@ -66,13 +78,22 @@ class AgentPhones:
         self._work_done(agent, now)
 
     def on_event(self, event: ev.DomainEvent) -> None:
-        if isinstance(event, ev.ChannelStateChanged):
+        if isinstance(event, ev.ChannelCreated):
+            if self.endpoints is not None and event.channel_id not in self._legs:
+                self._other_leg(event, self.endpoints)
+        elif isinstance(event, ev.ChannelStateChanged):
             agent = self._legs.get(event.channel_id)
             if agent is not None and event.state == "up" and agent.state is AgentState.RESERVED:
                 self.misses.pop(agent.agent_id, None)
                 self.board.answer(agent, self.clock.now())
         elif isinstance(event, ev.ChannelHungUp):
             agent = self._legs.get(event.channel_id)
+            if event.channel_id in self._other_legs:
+                self._other_legs.discard(event.channel_id)
+                if agent is not None and agent.state is AgentState.RESERVED:
+                    del self._legs[event.channel_id]  # rung elsewhere, not answered
+                    self._work_done(agent, self.clock.now())
+                    return
             if agent is None or agent.state is AgentState.RESERVED:
                 # a ring that ended unanswered: whoever rang (the connector) releases the agent
                 # once it has put the waiting party back in line (leg_failed)
@@ -86,6 +107,24 @@ class AgentPhones:
                     self._schedule_wrap_up_end(agent, now + wrap_up)
                 else:
                     self._work_done(agent, now)
+
+    def _other_leg(self, event: ev.ChannelCreated, endpoints: AgentEndpoints) -> None:
+        """A leg on an agent's phone that this process did not ring: the agent is busy."""
+        agent_id = endpoints.agent_of(event.name)
+        if agent_id is None:
+            return
+        agent = self.board[agent_id]
+        if agent.state not in (AgentState.READY, AgentState.WRAP_UP):
+            return  # already busy (or away) here: nothing to learn
+        now = self.clock.now()
+        wrap_up = self._wrap_ups.pop(agent_id, None)
+        if wrap_up is not None:
+            wrap_up[0].cancel()
+        self._legs[event.channel_id] = agent
+        self._other_legs.add(event.channel_id)
+        self.board.reserve(agent, event.call_id, now)
+        if event.state == "up":  # found talking (a resync after this process started)
+            self.board.answer(agent, now)
 
     # --- wrap-up -------------------------------------------------------------------------------
 

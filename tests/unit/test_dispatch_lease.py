@@ -19,6 +19,7 @@ from callcenter.acd.lease import ClaimAnswer, HeldLease, LeaseListener, QueueLea
 from callcenter.config import AcdSettings
 from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
+from callcenter.core.pbx import OriginateRequest
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
@@ -76,7 +77,8 @@ class ScriptedLeases:
 
 
 class World:
-    def __init__(self, agents: list[str], *, answer_after: float = 1.0) -> None:
+    def __init__(self, agents: list[str], *, answer_after: float = 1.0,
+                 follow_other_legs: bool = False) -> None:
         self.clock = RealtimeClock(speed=SPEED)
         self.bus = EventBus()
         self.events: list[ev.DomainEvent] = []
@@ -92,7 +94,8 @@ class World:
         settings = AcdSettings(queues=["support"], agents=agents, wrap_up_s=2.0,
                                ring_timeout_s=10.0)
         self.center: ContactCenter = build_contact_center(
-            self.sim, self.bus, self.clock, settings, leases=self.leases)
+            self.sim, self.bus, self.clock, settings, leases=self.leases,
+            follow_other_legs=follow_other_legs)
         self.lease = self.leases.made["support"]
         self.acd = self.center.queues["support"]
 
@@ -221,3 +224,37 @@ def test_one_process_alone_always_holds_its_lease() -> None:
     lease = HeldLease("support")
     assert lease.held and lease.token == 1
     assert asyncio.run(lease.claim_ring("c", "a", 20.0)).claim is RingClaim.GRANTED
+
+
+async def test_an_agent_rung_by_another_process_is_busy_here_too(world: Any) -> None:
+    """Another process's dispatcher rings agent 1001 (its Originate, not ours): this
+    process's board follows that leg, so its own dispatcher offers the caller to 1002."""
+    w = world(["1001", "1002"], answer_after=2.0, follow_other_legs=True)
+    w.lease.set(True)
+    await w.center.start()
+    agent = w.center.board["1001"]
+    handle = await w.sim.originate(OriginateRequest(
+        endpoint="PJSIP/1001", context="agent-connect", exten="s", timeout_s=10.0))
+    assert agent.state is AgentState.RESERVED
+    caller = w.caller("+14155550150")
+    assert w.offered() == [(caller, "1002")]
+    assert (await handle.outcome).answered
+    await w.until(lambda: agent.state is AgentState.ON_CALL, what="on call elsewhere")
+    await w.sim.hangup(handle.channel_id)
+    await w.until(lambda: agent.state is AgentState.READY, what="wrap-up done")
+    moves = [f"{e.previous}>{e.state}" for e in w.events
+             if isinstance(e, ev.AgentStateChanged) and e.agent_id == "1001"]
+    assert moves == ["offline>ready", "ready>reserved", "reserved>on_call", "on_call>wrap_up",
+                     "wrap_up>ready"]
+
+
+async def test_without_following_other_legs_a_foreign_ring_changes_nothing(
+        world: Any) -> None:
+    """One process alone (the default): a call on an agent's phone the server did not
+    place does not move the agent — exactly as before leases existed."""
+    w = world(["1001"], follow_other_legs=False)
+    w.lease.set(True)
+    await w.center.start()
+    await w.sim.originate(OriginateRequest(
+        endpoint="PJSIP/1001", context="agent-connect", exten="s", timeout_s=10.0))
+    assert w.center.board["1001"].state is AgentState.READY

@@ -139,3 +139,13 @@ def test_registered_and_unregistered_phones_per_state() -> None:
     assert 'callcenter_agents_registered{state="ready"} 2.0' in body
     assert 'callcenter_agents_unregistered{state="ready"} 1.0' in body
     assert 'callcenter_agents_unregistered{state="offline"} 0.0' in body
+
+
+def test_dispatch_leases_held_are_read_at_scrape_time() -> None:
+    metrics = Metrics()
+    held = {"sales": True, "support": False}
+    metrics.leases = lambda: held
+    assert samples(metrics)[("callcenter_dispatch_leases_held", (("queue", "sales"),))] == 1.0
+    assert samples(metrics)[("callcenter_dispatch_leases_held", (("queue", "support"),))] == 0.0
+    held["support"] = True  # this process took the queue over
+    assert samples(metrics)[("callcenter_dispatch_leases_held", (("queue", "support"),))] == 1.0
