@@ -146,6 +146,7 @@ async def test_a_standby_offers_nothing_then_adopts_every_waiting_caller_at_its_
     assert w.offered() == [(vip, "1001")]
     assert list(w.acd.dispatcher.waiting) == [first, third]
     await w.until(lambda: w.center.board["1001"].state is AgentState.ON_CALL, what="on call")
+    await w.until(lambda: w.lease.ended != [], what="ring over")
     assert w.lease.claims == [(vip, "1001")]
     assert w.lease.ended == [(vip, "1001", True)]
 
