@@ -14,6 +14,7 @@ from callcenter import __version__
 from callcenter.cli_acd import acd, agent, pause_reason, queue
 from callcenter.cli_crm import crm
 from callcenter.cli_ivr import ivr
+from callcenter.cli_recognize import recognize
 from callcenter.cli_sim import demo, simulate
 from callcenter.config import (
     ConfigError,
@@ -179,6 +180,7 @@ cli.add_command(acd)
 cli.add_command(simulate)
 cli.add_command(demo)
 cli.add_command(ivr)
+ivr.add_command(recognize)
 
 
 def main() -> None:

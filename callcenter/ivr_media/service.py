@@ -104,6 +104,8 @@ class IvrMediaService:
                 await loop.run_in_executor(self.executor, self.backend.load, language)
             except SpeechUnavailable as exc:
                 log.error("speech for %s unavailable: %s", language, exc)
+                continue
+            await loop.run_in_executor(self.executor, self._check_phrases, language)
         await self.server.start()
         self._tasks.spawn(self._watch_flows())
         self._tasks.spawn(self._render_prompts())
@@ -112,6 +114,19 @@ class IvrMediaService:
         await self._tasks.close()
         await self.server.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def _check_phrases(self, language: str) -> None:
+        """A phrase with a word the model does not know can never be heard: say so now."""
+        for name in self.registry.names():
+            flow = self.registry.get(name)
+            for node in flow.nodes.values():
+                phrases = getattr(node, "phrases", None)
+                if not callable(phrases):
+                    continue
+                for word in self.backend.unknown_words(language, phrases(language)):
+                    log.warning("ivr flow %s node %s: %r is not in the %s speech model's "
+                                "vocabulary: it can never be recognised", name, node.node_id,
+                                word, language)
 
     async def _watch_flows(self) -> None:
         """Hot reload: edited flow files serve the calls that start after the edit."""

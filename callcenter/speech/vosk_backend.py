@@ -93,7 +93,7 @@ class VoskBackend:
                 if not path.is_dir():
                     raise SpeechUnavailable(f"speech model for {language!r}: {path} is not a "
                                             "folder")
-                vosk.SetLogLevel(-1)
+                vosk.SetLogLevel(-2)  # errors only: unknown words are reported by us
                 model = vosk.Model(str(path))
                 self._models[language] = model
             return model
