@@ -28,7 +28,13 @@ if [[ -z ${CALLCENTER_AMI__PORT:-} ]]; then
         'from callcenter.config import Settings; print(Settings().sandbox.ami_port)')
     export CALLCENTER_AMI__PORT
 fi
+# The IVR's AudioSocket listener where the sandbox's dialplan sends [ivr] calls.
+if [[ -z ${CALLCENTER_AUDIOSOCKET__PORT:-} ]]; then
+    CALLCENTER_AUDIOSOCKET__PORT=$(.venv/bin/python -c \
+        'from callcenter.config import Settings; print(Settings().sandbox.audiosocket_port)')
+    export CALLCENTER_AUDIOSOCKET__PORT
+fi
 # The sandbox's SIP agents (pjsip.conf 2001-2010; register a softphone or SIPp as one of them).
 export CALLCENTER_ACD__AGENTS=${CALLCENTER_ACD__AGENTS:-'["2001", "2002", "2003", "2004"]'}
-echo "==> callcenter serve (AMI 127.0.0.1:$CALLCENTER_AMI__PORT, agents $CALLCENTER_ACD__AGENTS); Ctrl-C to stop"
+echo "==> callcenter serve (AMI 127.0.0.1:$CALLCENTER_AMI__PORT, IVR AudioSocket :$CALLCENTER_AUDIOSOCKET__PORT, agents $CALLCENTER_ACD__AGENTS); Ctrl-C to stop"
 "$CC" serve "$@"
