@@ -97,6 +97,8 @@ async def test_queues_are_created_changed_and_deleted_live(
     stored = await acd_config.load_definitions(sessions)
     assert stored is not None and [q.name for q in stored.queues] == ["support", "vip"]
     assert "vip" in world.center.queues  # served now
+    stats = await _json(client, "GET", "/api/queues/stats")  # and reported, even idle
+    assert {q["queue"] for q in stats["queues"]} == {"support", "vip"}
     changed = [e for e in world.events if isinstance(e, ev.ConfigChanged)]
     assert changed and changed[-1].queues == 2
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import crm_route, int_param, sessions
-from callcenter.web.state import SETTINGS
+from callcenter.web.state import ACD_RUNTIME, SETTINGS
 from crm_bridge.queue_figures import DEFAULT_INTERVAL_S, DEFAULT_THRESHOLD_S, queue_figures
 from crm_bridge.queue_log import read_entries, read_log
 
@@ -69,6 +69,14 @@ def _queue(request: web.Request) -> str:
     return queue
 
 
+def _served(request: web.Request) -> list[str]:
+    """The queues the server runs (its definitions: the database's or the settings')."""
+    runtime = request.app.get(ACD_RUNTIME)
+    if runtime is not None:
+        return [definition.name for definition in runtime.definitions.queues]
+    return list(request.app[SETTINGS].acd.queues)
+
+
 async def _stats(request: web.Request, queue: str | None) -> web.Response:
     start, end = _range(request)
     interval_s = int_param(request, "interval", int(DEFAULT_INTERVAL_S), MIN_INTERVAL_S,
@@ -81,7 +89,7 @@ async def _stats(request: web.Request, queue: str | None) -> web.Response:
                        "or a shorter range)")
     async with sessions(request)() as session:
         entries = await read_entries(session, start, end, queue)
-    configured = [queue] if queue is not None else list(request.app[SETTINGS].acd.queues)
+    configured = [queue] if queue is not None else _served(request)
     reports = queue_figures(entries, start.timestamp(), end.timestamp(),
                             interval_s=interval_s, threshold_s=threshold_s, queues=configured)
 
