@@ -14,6 +14,7 @@ first, so it adds to them rather than replacing them (``acd seed`` stores just i
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -149,8 +150,11 @@ def _table(kind: type[Definition], items: tuple[Definition, ...]) -> str:
 def _group(kind: type[Definition], name: str, label: str) -> click.Group:
     key_field = KEY_FIELD[kind]
     section = _SECTION[kind]
+    fields = ", ".join(item.name for item in dataclasses.fields(kind)
+                       if item.name != key_field)
     set_option = click.option("-s", "--set", "assignments", multiple=True,
-                              metavar="FIELD=VALUE", help="A field (the value read as YAML).")
+                              metavar="FIELD=VALUE",
+                              help=f"A field, the value read as YAML; fields: {fields}.")
     skill_option = click.option("--skill", "skills", multiple=True, metavar="SKILL=LEVEL",
                                 help="A skill and its level 1..10 (repeat for more).")
 
