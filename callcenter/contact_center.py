@@ -178,10 +178,12 @@ class ContactCenter:
         if endpoint != before and agent_id in self.board:  # another phone: is that one up?
             self.board.set_registered(self.board[agent_id],
                                       endpoint in self.pbx.registered_endpoints(), now)
-        self.retiring.discard(agent_id)
         self.pending_skills.pop(agent_id, None)
         if agent_id in self.board:
             agent = self.board[agent_id]
+            if agent_id in self.retiring:  # deleted, defined again before its call ended
+                self.retiring.discard(agent_id)
+                agent.leaving = False
             if agent.state is AgentState.READY:
                 # the dispatchers index ready agents by their skills: changed under them, the
                 # index would no longer match. Applied when the agent next leaves ready.
