@@ -316,6 +316,9 @@ def build_contact_center(
     connector = AgentConnector(pbx, bus, phones, endpoints)
     rng = rng or random.Random()
     leases = leases if leases is not None else HeldLeases()
+    #: every queue of this process by name (the same dict the center keeps: overflow and
+    #: transfers find a queue added later by :meth:`ContactCenter.apply`)
+    queues: dict[str, InboundAcd] = {}
 
     def make_queue(queue: QueueDefinition) -> InboundAcd:
         return InboundAcd(
@@ -323,9 +326,10 @@ def build_contact_center(
             definition=queue,
             ring_timeout_s=queue.ring_timeout_s or settings.ring_timeout_s,
             recording_file=settings.recording_file if queue.record else None,
-            lease=leases.lease(queue.name))
+            lease=leases.lease(queue.name), peers=queues.get)
 
-    queues = {queue.name: make_queue(queue) for queue in definitions.queues}
+    for queue in definitions.queues:
+        queues[queue.name] = make_queue(queue)
     running: dict[str, PbxCampaign] = {}
     for plan in campaigns:
         if plan.name in running:

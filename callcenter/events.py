@@ -263,6 +263,35 @@ class CallAbandoned(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallOverflowed(DomainEvent):
+    """A caller waited ``overflow_after_s`` in ``queue`` and is now *also* offered to
+    ``to_queue``'s agents, keeping its place (arrival time, priority) in both lines."""
+
+    type: ClassVar[str] = "queue.overflowed"
+    queue: str
+    call_id: str
+    channel_id: str
+    to_queue: str
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred(DomainEvent):
+    """A caller left ``queue`` for ``to_queue`` keeping its priority and arrival time
+    (``reason``: ``max_wait`` — its wait ran out —, ``transfer`` — asked over the API); with
+    ``to_queue`` ``queue-timeout`` it left to the dialplan's ``[queue-timeout]`` (message,
+    then voicemail or hang-up), not to another queue."""
+
+    type: ClassVar[str] = "queue.transferred"
+    queue: str
+    call_id: str
+    channel_id: str
+    to_queue: str
+    waited_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignChanged(DomainEvent):
     """An outbound campaign's lines changed (``outcome`` = what just happened to a line)."""
 
@@ -443,6 +472,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, AgentWrapUp,
         QueueChanged,
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
+        CallOverflowed, CallTransferred,
         CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
         IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
     )

@@ -229,8 +229,10 @@ class QueueLogRow(Base):
     ring that could not be sent), ``offer`` (an agent's phone rings: ``agent``, ``wait_s``,
     ``detail`` = why that agent), ``answer`` (bridged: ``agent``, ``wait_s``),
     ``not_connected`` (``detail`` = the ring's result, e.g. ``not_answered``), ``abandon``
-    (``wait_s``, ``detail`` = stage: waiting, ringing, parked); ``overflow`` and ``transfer``
-    are reserved for the ACD's moves between queues. ``wait_s`` counts from the caller's
+    (``wait_s``, ``detail`` = stage: waiting, ringing, parked); ``overflow`` (also offered
+    to another queue's agents: ``detail`` = that queue), ``transfer`` (left for another queue
+    or the dialplan's ``queue-timeout``: ``detail`` = ``reason -> where``, the reason
+    ``max_wait`` or ``transfer``). ``wait_s`` counts from the caller's
     first entry (kept across requeues); ``priority`` is the caller's at its entry, carried
     onto its later rows so per-class reports need no join; ``waiting`` is the line's length
     after an entry.

@@ -113,12 +113,19 @@ class QueueLogTracker:
                                 detail=_cut(event.stage) or None)
             self.priority.pop(event.channel_id, None)
             return entry
+        if isinstance(event, ev.CallOverflowed):
+            return self._entry(event, "overflow", wait_s=event.waited_s,
+                               detail=_cut(event.to_queue))
+        if isinstance(event, ev.CallTransferred):
+            return self._entry(event, "transfer", wait_s=event.waited_s,
+                               detail=f"{event.reason} -> {event.to_queue}"[:_LONG])
         if isinstance(event, ev.ChannelHungUp):
             self.priority.pop(event.channel_id, None)
         return None
 
     def _entry(self, event: ev.CallOffered | ev.CallNotConnected | ev.CallConnected
-               | ev.CallAbandoned, kind: str, **values: Any) -> QueueLogEntry:
+               | ev.CallAbandoned | ev.CallOverflowed | ev.CallTransferred, kind: str,
+               **values: Any) -> QueueLogEntry:
         return QueueLogEntry(event.at, _cut(event.queue), _cut(event.call_id),
                              _cut(event.channel_id), kind,
                              priority=self.priority.get(event.channel_id), **values)

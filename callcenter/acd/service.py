@@ -19,12 +19,22 @@ adopts every caller waiting in the PBX (at its place: priority, then ``CC_HOLD_S
 ring is claimed with the lease's fencing token just before it goes out; a refused claim puts
 the caller back (or, taken by another process's ring that may still go on, offers it again
 once that ring is over). One process alone holds a :class:`~callcenter.acd.lease.HeldLease`.
+
+Queue behaviour (decided by the pure :mod:`callcenter.acd.queue_policy`; one timer per waiting
+caller on the clock): after ``overflow_after_s`` a caller is *also* offered to the overflow
+queue's agents as a *guest* of that queue (its place kept: arrival time and priority; whichever
+queue assigns it first withdraws it from the other, so it is rung once); after ``max_wait_s`` it
+leaves the line, handed over to the overflow queue (if any) or sent to ``[queue-timeout]``;
+every ``announce_every_s`` it hears its position and expected wait. :meth:`InboundAcd.transfer`
+moves a caller to another queue keeping its priority and arrival time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import deque
+from collections.abc import Callable
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
@@ -33,8 +43,9 @@ from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.definitions import QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.lease import HeldLease, QueueLease, RingClaim
+from callcenter.acd.queue_policy import Step, Timeline, expected_wait_s, next_due
 from callcenter.acd.routing import RoutingStrategy
-from callcenter.core.clock import Clock
+from callcenter.core.clock import Clock, Timer
 from callcenter.core.errors import PbxError
 from callcenter.core.pbx import ChannelInfo, Pbx, is_live
 from callcenter.tasks import BackgroundTasks
@@ -43,6 +54,17 @@ log = logging.getLogger(__name__)
 
 #: the queue of a caller whose channel names none
 DEFAULT_QUEUE = "default"
+#: where a caller goes whose max wait ran out with no overflow queue (the dialplan's
+#: ``[queue-timeout]``: a message, then voicemail or hang-up)
+TIMEOUT_CONTEXT = "queue-timeout"
+#: the dialplan tells a caller its position (``CC_POSITION``, ``CC_EXPECTED_WAIT``) here,
+#: then takes it back to ``[holding]``'s music
+ANNOUNCE_CONTEXT = "queue-announce"
+#: ``[holding]``'s extension that (re)starts the music in ``CC_MUSIC_CLASS`` without
+#: touching ``CC_HOLD_START``
+MUSIC_EXTEN = "moh"
+#: answers remembered for the expected-wait estimate
+_RECENT_ANSWERS = 20
 
 
 def channel_priority(channel: ChannelInfo) -> int:
@@ -68,11 +90,13 @@ class InboundAcd:
                  routing: RoutingStrategy, clock: Clock, *,
                  definition: QueueDefinition | None = None,
                  ring_timeout_s: float = 20.0, recording_file: str | None = None,
-                 lease: QueueLease | None = None) -> None:
+                 lease: QueueLease | None = None,
+                 peers: Callable[[str], InboundAcd | None] = lambda _name: None) -> None:
         """``definition``: the queue (None: ``default`` with no requirements);
         ``recording_file``: a template (``{queue}``, ``{date}``, ``{call_id}``,
         ``{channel_id}``) to record each conversation of this queue into; None: not recorded;
-        ``lease``: who dispatches this queue (None: this process alone)."""
+        ``lease``: who dispatches this queue (None: this process alone); ``peers``: the
+        other queues of this process by name (overflow and transfers)."""
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
@@ -91,6 +115,16 @@ class InboundAcd:
         #: caller channel -> (its call id, when it joined the line: its place, kept across
         #: requeues) from its first wait to its hang-up
         self._callers: dict[str, tuple[str, float]] = {}
+        #: caller channel -> what its queue already did to it, and the timer of the next step
+        self._timelines: dict[str, Timeline] = {}
+        self._timers: dict[str, Timer] = {}
+        #: other queues' callers overflowed to this one: channel -> their home queue
+        self._guests: dict[str, InboundAcd] = {}
+        #: this queue's callers overflowed to another queue: channel -> that queue
+        self._hosted_in: dict[str, InboundAcd] = {}
+        #: recent answers (epoch seconds), for the expected wait
+        self._answers: deque[float] = deque(maxlen=_RECENT_ANSWERS)
+        self.peers = peers
         self._tasks = BackgroundTasks(f"inbound ACD {self.queue}")
         self.lease = lease or HeldLease(self.queue)
         self.lease.subscribe(self._on_lease)
@@ -98,17 +132,28 @@ class InboundAcd:
 
     async def close(self) -> None:
         self.bus.remove_handler(self.on_event)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         await self._tasks.close()
 
     def on_event(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelVariableSet) and event.name == "CC_HOLD_START":
             self._caller_waiting(event.channel_id)
+        elif (isinstance(event, ev.ChannelVariableSet) and event.name == "CC_QUEUE"
+              and event.value == self.queue):
+            self._moved_here(event.channel_id)
         elif isinstance(event, ev.PbxResynced):
             parked, self._parked = list(self._parked), {}
             for caller_id in parked:
                 self._requeue(caller_id)
         elif isinstance(event, ev.ChannelHungUp):
             channel_id = event.channel_id
+            if self._guests.pop(channel_id, None) is not None:  # its home queue counts it
+                self.dispatcher.withdraw(channel_id)
+                return
+            self._forget_steps(channel_id)
+            self._unhost(channel_id)
             if self.dispatcher.withdraw(channel_id) is not None:
                 self._abandoned(channel_id, "waiting")
             elif channel_id in self._ringing:  # gave up while the agent's phone rang
@@ -139,30 +184,54 @@ class InboundAcd:
             return
         self._offer(channel)
 
-    def _offer(self, channel: ChannelInfo) -> None:
+    def _moved_here(self, channel_id: str) -> None:
+        """A waiting caller's ``CC_QUEUE`` now names this queue: handed over by another
+        process (in this one :meth:`_take` has already put it in line)."""
+        channel = self.pbx.calls.channel(channel_id)
+        if channel is not None and "CC_HOLD_START" in channel.variables \
+                and not channel.bridge_id:
+            self._caller_waiting(channel_id)
+
+    def _offer(self, channel: ChannelInfo, *, entered: bool = False) -> None:
+        """Put the caller in line at its place. ``entered``: it has just been handed over
+        from another queue (a new entry here, its arrival already in ``_callers``)."""
         now = self.clock.now()
-        known = self._callers.get(channel.channel_id)
+        channel_id = channel.channel_id
+        known = self._callers.get(channel_id)
         if known is None:
             # CC_HOLD_START has whole seconds: callers seen arriving keep our finer clock (two
             # in the same second keep their order); one adopted after a restart, its hold start
             hold_start = _hold_start(channel)
             arrived = hold_start if now - hold_start > 2.0 else now
-            self._callers[channel.channel_id] = (channel.call_id, arrived)
+            self._callers[channel_id] = (channel.call_id, arrived)
         else:
             arrived = known[1]
+        if channel_id not in self._timelines:
+            self._timelines[channel_id] = Timeline(joined=arrived if known is None else now)
+            self._set_music(channel)
         priority = channel_priority(channel)
         self.bus.publish(ev.CallQueued(
-            at=now, queue=self.queue, call_id=channel.call_id, channel_id=channel.channel_id,
-            priority=priority, waiting=self.waiting + 1, requeued=known is not None))
-        self.dispatcher.offer(WaitingCall(
-            channel.channel_id, arrived, priority=priority, skills=self.definition.skills,
-            min_levels=min_levels(self.definition.required_skills)), now)
+            at=now, queue=self.queue, call_id=channel.call_id, channel_id=channel_id,
+            priority=priority, waiting=self.waiting + 1,
+            requeued=known is not None and not entered))
+        call = self._waiting_call(channel_id, arrived, priority)
+        self.dispatcher.offer(call, now)
+        if channel_id in self.dispatcher.waiting:  # not assigned at once
+            self._schedule(channel_id)
+            if self._timelines[channel_id].overflowed:
+                self._overflow(channel_id, call, announce=False)
         self._publish()
+
+    def _waiting_call(self, channel_id: str, arrived: float, priority: int) -> WaitingCall:
+        return WaitingCall(channel_id, arrived, priority=priority,
+                           skills=self.definition.skills,
+                           min_levels=min_levels(self.definition.required_skills))
 
     @property
     def waiting(self) -> int:
-        """Callers in line, including those waiting for the PBX link to come back."""
-        return self.dispatcher.queue_length + len(self._parked)
+        """Callers in line, including those waiting for the PBX link to come back (not other
+        queues' callers overflowed here: they count in their own queue)."""
+        return self.dispatcher.queue_length - len(self._guests) + len(self._parked)
 
     def _publish(self) -> None:
         now = self.clock.now()
@@ -173,13 +242,22 @@ class InboundAcd:
 
     def _on_assign(self, call: WaitingCall, agent: Agent, now: float,
                    decision: RoutingDecision) -> None:
+        home = self._guests.pop(call.call_id, None)
+        if home is not None:  # overflowed here: its home queue rings the agent
+            home._assign_guest(call, agent, now, decision, self.queue)
+            return
+        self._ring(call, agent, now, decision.summary)
+
+    def _ring(self, call: WaitingCall, agent: Agent, now: float, reason: str) -> None:
         channel_id = call.call_id  # the dispatcher's call is the caller's channel
+        self._unhost(channel_id)
+        self._forget_steps(channel_id, keep_timeline=True)
         self._ringing.add(channel_id)
         call_id = self._callers.get(channel_id, (channel_id, now))[0]
         self.bus.publish(ev.CallOffered(
             at=now, queue=self.queue, call_id=call_id, channel_id=channel_id,
             agent_id=agent.agent_id, waited_s=round(now - call.arrived, 3),
-            reason=decision.summary))
+            reason=reason))
         self._publish()
         self._tasks.spawn(self._connect(channel_id, agent))
 
@@ -193,6 +271,9 @@ class InboundAcd:
             return
         for caller_id in list(self.dispatcher.waiting):
             self.dispatcher.withdraw(caller_id)
+            self._unhost(caller_id)
+            self._forget_steps(caller_id)
+        self._guests.clear()
         self._parked.clear()
         self._publish()
 
@@ -259,8 +340,10 @@ class InboundAcd:
                                     connected=result is ConnectResult.CONNECTED)
         if result is ConnectResult.CONNECTED and caller_id in self._ringing:
             self._ringing.discard(caller_id)
+            self._forget_steps(caller_id)
             self.answered += 1
             now = self.clock.now()
+            self._answers.append(now)
             arrived = self._callers.get(caller_id, ("", now))[1]
             self.bus.publish(ev.CallConnected(
                 at=now, queue=self.queue, call_id=self._call_of(caller_id),
@@ -296,3 +379,205 @@ class InboundAcd:
                 or caller_id in self.dispatcher.waiting or caller_id in self._ringing):
             return
         self._offer(channel)
+
+    # --- queue behaviour: overflow, max wait, announcements, transfers -------------------------
+
+    def _schedule(self, channel_id: str) -> None:
+        """One timer per waiting caller, for the next step :func:`next_due` names."""
+        old = self._timers.pop(channel_id, None)
+        if old is not None:
+            old.cancel()
+        timeline = self._timelines.get(channel_id)
+        due = next_due(self.definition, timeline) if timeline is not None else None
+        if due is not None:
+            self._timers[channel_id] = self.clock.call_at(
+                max(due.at, self.clock.now()), self._on_due, channel_id, due.step)
+
+    def _forget_steps(self, channel_id: str, *, keep_timeline: bool = False) -> None:
+        timer = self._timers.pop(channel_id, None)
+        if timer is not None:
+            timer.cancel()
+        if not keep_timeline:
+            self._timelines.pop(channel_id, None)
+
+    def _on_due(self, channel_id: str, step: Step) -> None:
+        self._timers.pop(channel_id, None)
+        timeline = self._timelines.get(channel_id)
+        call = self.dispatcher.waiting.get(channel_id)
+        if timeline is None or call is None or channel_id in self._guests:
+            return  # rung, gone or moved meanwhile: a requeue schedules again
+        if step is Step.MAX_WAIT:
+            self._max_wait(channel_id)
+            return
+        if step is Step.OVERFLOW:
+            timeline.overflowed = True
+            self._overflow(channel_id, call, announce=True)
+        elif step is Step.ANNOUNCE:
+            timeline.announced_at = self.clock.now()
+            self._tasks.spawn(self._announce(channel_id))
+        if channel_id in self.dispatcher.waiting:
+            self._schedule(channel_id)
+
+    def _overflow(self, channel_id: str, call: WaitingCall, *, announce: bool) -> None:
+        """Offer the caller to the overflow queue's agents too, at its place in line."""
+        name = self.definition.overflow_queue
+        target = self.peers(name) if name is not None else None
+        if target is None or not target.lease.held:
+            log.info("queue %s: overflow queue %s is not dispatched by this process",
+                     self.queue, name)
+            return
+        if announce:
+            now = self.clock.now()
+            self.bus.publish(ev.CallOverflowed(
+                at=now, queue=self.queue, call_id=self._call_of(channel_id),
+                channel_id=channel_id, to_queue=target.queue,
+                waited_s=round(now - call.arrived, 3)))
+        self._hosted_in[channel_id] = target
+        target._host(channel_id, call.arrived, call.priority, self)
+
+    def _host(self, channel_id: str, arrived: float, priority: int, home: InboundAcd) -> None:
+        """``home``'s caller waits in this line too (it may be assigned at once)."""
+        if channel_id in self.dispatcher.waiting:
+            return
+        self._guests[channel_id] = home
+        self.dispatcher.offer(self._waiting_call(channel_id, arrived, priority),
+                              self.clock.now())
+
+    def _unhost(self, channel_id: str) -> None:
+        """The caller is taken (or gone) here: out of the overflow queue's line too."""
+        target = self._hosted_in.pop(channel_id, None)
+        if target is not None and target._guests.get(channel_id) is self:
+            del target._guests[channel_id]
+            target.dispatcher.withdraw(channel_id)
+
+    def _assign_guest(self, call: WaitingCall, agent: Agent, now: float,
+                      decision: RoutingDecision, via: str) -> None:
+        """An agent of the overflow queue ``via`` was chosen for this queue's caller: it
+        leaves this line too, and this queue rings the agent (one caller, one ring)."""
+        self._hosted_in.pop(call.call_id, None)
+        waiting = self.dispatcher.withdraw(call.call_id)
+        self._ring(waiting or call, agent, now, f"overflow to {via}: {decision.summary}")
+
+    def _max_wait(self, channel_id: str) -> None:
+        """The caller waited ``max_wait_s`` here: to the overflow queue, else the dialplan's
+        ``[queue-timeout]``."""
+        self.dispatcher.withdraw(channel_id)
+        self._unhost(channel_id)
+        self._forget_steps(channel_id)
+        channel = self.pbx.calls.channel(channel_id)
+        name = self.definition.overflow_queue
+        target = self.peers(name) if name is not None else None
+        if channel is not None and target is not None:
+            self._hand_over(channel, target, "max_wait")
+        else:
+            self._tasks.spawn(self._time_out(channel_id))
+        self._publish()
+
+    async def _time_out(self, channel_id: str) -> None:
+        try:
+            await self.pbx.redirect(channel_id, TIMEOUT_CONTEXT, "s")
+        except PbxError as exc:
+            log.warning("caller %s (queue %s) could not leave for %s: %s", channel_id,
+                        self.queue, TIMEOUT_CONTEXT, exc)
+            channel = self.pbx.calls.channel(channel_id)
+            if channel is not None and is_live(self.pbx.calls, channel_id):
+                self._offer(channel, entered=True)  # still here: back at its place
+            return
+        call_id, arrived = self._callers.pop(channel_id, (channel_id, self.clock.now()))
+        now = self.clock.now()
+        self.bus.publish(ev.CallTransferred(
+            at=now, queue=self.queue, call_id=call_id, channel_id=channel_id,
+            to_queue=TIMEOUT_CONTEXT, waited_s=round(now - arrived, 3), reason="max_wait"))
+        self._publish()
+
+    def _hand_over(self, channel: ChannelInfo, target: InboundAcd, reason: str) -> None:
+        """The caller leaves this queue for ``target``, keeping its arrival and priority.
+        ``CC_QUEUE`` on the channel says so to a process that adopts it after a restart."""
+        channel_id = channel.channel_id
+        call_id, arrived = self._callers.pop(channel_id, (channel.call_id, self.clock.now()))
+        now = self.clock.now()
+        self.bus.publish(ev.CallTransferred(
+            at=now, queue=self.queue, call_id=call_id, channel_id=channel_id,
+            to_queue=target.queue, waited_s=round(now - arrived, 3), reason=reason))
+        self._publish()
+        self._tasks.spawn(self._set_queue(channel_id, target.queue))
+        target._take(channel, call_id, arrived)
+
+    async def _set_queue(self, channel_id: str, queue: str) -> None:
+        try:
+            await self.pbx.set_variable(channel_id, "CC_QUEUE", queue)
+        except PbxError as exc:  # served here now; only a restart would look for it
+            log.warning("CC_QUEUE of %s not set to %s: %s", channel_id, queue, exc)
+
+    def _take(self, channel: ChannelInfo, call_id: str, arrived: float) -> None:
+        """A caller handed over from another queue joins this line at its place (with
+        several processes, the holder of this queue's lease takes it on its ``CC_QUEUE``)."""
+        if not self.lease.held:
+            return
+        self._callers[channel.channel_id] = (call_id, arrived)
+        self._offer(channel, entered=True)
+
+    def transfer(self, channel_id: str, target: InboundAcd) -> None:
+        """Move a caller waiting here to ``target``, keeping its priority and arrival.
+        ``LookupError`` if it does not wait in this queue (being rung, talking or gone: an
+        agent's ring is not pulled from under it); ``ValueError`` for its own queue."""
+        if target is self:
+            raise ValueError(f"the caller is already in queue {self.queue}")
+        channel = self.pbx.calls.channel(channel_id)
+        if channel is None or channel_id not in self.dispatcher.waiting or \
+                channel_id in self._guests:
+            raise LookupError(f"caller {channel_id} is not waiting in queue {self.queue}")
+        self.dispatcher.withdraw(channel_id)
+        self._unhost(channel_id)
+        self._forget_steps(channel_id)
+        self._hand_over(channel, target, "transfer")
+
+    def caller_channel(self, call_or_channel_id: str) -> str | None:
+        """The channel of a caller of this queue (by call id or channel id), if any."""
+        if call_or_channel_id in self._callers:
+            return call_or_channel_id
+        for channel_id, (call_id, _arrived) in self._callers.items():
+            if call_id == call_or_channel_id:
+                return channel_id
+        return None
+
+    def position(self, channel_id: str) -> int:
+        """1 = the next this queue's agents take (by the queue order's keys)."""
+        call = self.dispatcher.waiting[channel_id]
+        order = self.dispatcher.routing.order
+        mine = (order.key(call), call.seq)
+        return 1 + sum(1 for other in self.dispatcher.waiting.values()
+                       if (order.key(other), other.seq) < mine)
+
+    async def _announce(self, channel_id: str) -> None:
+        """Tell the caller its position and expected wait (``[queue-announce]`` says them,
+        then the music goes on)."""
+        if channel_id not in self.dispatcher.waiting:
+            return
+        position = self.position(channel_id)
+        expected = expected_wait_s(position, list(self._answers))
+        try:
+            await self.pbx.set_variable(channel_id, "CC_POSITION", str(position))
+            await self.pbx.set_variable(channel_id, "CC_EXPECTED_WAIT",
+                                        "" if expected is None else str(round(expected)))
+            if channel_id in self.dispatcher.waiting:
+                await self.pbx.redirect(channel_id, ANNOUNCE_CONTEXT, "s")
+        except PbxError as exc:  # the caller keeps waiting, unannounced
+            log.info("announcement to %s (queue %s) not played: %s", channel_id, self.queue,
+                     exc)
+
+    def _set_music(self, channel: ChannelInfo) -> None:
+        """The queue's music class: ``[holding]`` plays ``CC_MUSIC_CLASS`` (restarted when
+        the class changes, i.e. a caller arriving with another one)."""
+        wanted = self.definition.music_class
+        if (channel.variables.get("CC_MUSIC_CLASS") or "default") == wanted:
+            return
+        self._tasks.spawn(self._restart_music(channel.channel_id, wanted))
+
+    async def _restart_music(self, channel_id: str, music_class: str) -> None:
+        try:
+            await self.pbx.set_variable(channel_id, "CC_MUSIC_CLASS", music_class)
+            if channel_id in self.dispatcher.waiting:
+                await self.pbx.redirect(channel_id, "holding", MUSIC_EXTEN)
+        except PbxError as exc:
+            log.info("music class %s for %s not set: %s", music_class, channel_id, exc)

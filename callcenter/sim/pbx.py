@@ -44,7 +44,10 @@ Behaviour contract (the dialplan of ``docker/asterisk/extensions.conf``, simulat
   else -> ``outbound-connect``: ``CC_CONNECT_START``, wait ``CC_CONNECT_TIMEOUT`` (default
   2 s) for a bridge, else ``outbound-abandon``: ``CC_ABANDONED=1``, the message plays
   (Behaviour's ``abandon_message``), hang up cause 16. ``CC_AMD=no`` skips detection.
-  ``holding``: ``CC_HOLD_START``; a caller with a patience hangs up (16) when it runs out.
+  ``holding``: ``CC_HOLD_START`` (kept if the caller has one: a transfer), not on the
+  ``moh`` extension; a caller with a patience hangs up (16) when it runs out.
+  ``queue-announce``: after 4 s back to ``holding,moh``; ``queue-timeout``:
+  ``CC_TIMED_OUT``, the message plays 4 s, hang up (16).
   ``ivr``: no AudioSocket here: straight on to ``CC_NEXT`` or ``holding``. Other contexts:
   the channel idles there until hung up or redirected.
 * Inbound. :meth:`SimulatedPbx.inject_inbound_call` makes ``PJSIP/trunk-xxxxxxxx`` in
@@ -107,6 +110,8 @@ _CAUSE_TEXT = {
 #: timers that belong to ringing, not to the dialplan (kept when a channel changes place)
 _RING_TIMERS = ("ring", "timeout")
 _AGENT_WAIT_S = 600.0
+#: how long the queue's position announcement and the max-wait message play
+_ANNOUNCE_S = 4.0
 _DEFAULT_RING_TIMEOUT_S = 30.0
 _DEFAULT_CONNECT_TIMEOUT_S = 2.0
 _SPY_OPTIONS = {SpyMode.LISTEN: "qE", SpyMode.WHISPER: "qEw", SpyMode.BARGE: "qEB"}
@@ -502,7 +507,9 @@ class SimulatedPbx:
         self._emit(ch, "Newexten")
         now = self.clock.now()
         if context == "holding":
-            self._setvar(ch, "CC_HOLD_START", str(int(now)))
+            if exten != "moh":  # moh: the music restarts (announcement over, new class)
+                self._setvar(ch, "CC_HOLD_START", ch.variables.get("CC_HOLD_START")
+                             or str(int(now)))
             if ch.patience_s is not None:
                 ch.timers["patience"] = self.clock.call_at(
                     now + ch.patience_s, self._fail, ch, 16, OriginateReason.HANGUP)
@@ -543,6 +550,13 @@ class SimulatedPbx:
             wait = _float(ch.variables.get("CC_CONNECT_TIMEOUT")) or _DEFAULT_CONNECT_TIMEOUT_S
             ch.timers["connect"] = self.clock.call_at(
                 now + wait, self._goto, ch, "outbound-abandon", "s", 1)
+        elif context == "queue-announce":
+            ch.timers["announce"] = self.clock.call_at(
+                now + _ANNOUNCE_S, self._goto, ch, "holding", "moh", 1)
+        elif context == "queue-timeout":
+            self._setvar(ch, "CC_TIMED_OUT", str(int(now)))
+            ch.timers["message"] = self.clock.call_at(
+                now + _ANNOUNCE_S, self._fail, ch, 16, OriginateReason.HANGUP)
         elif context == "outbound-abandon":
             self._setvar(ch, "CC_ABANDONED", "1")
             ch.timers["message"] = self.clock.call_at(

@@ -226,10 +226,24 @@ def test_ivr_falls_through_to_next_or_holding(dialplan: Dialplan) -> None:
 
 def test_holding_records_start_and_waits(dialplan: Dialplan) -> None:
     apps = dialplan["holding"]["s"]
-    assert apps[0] == "Set(CC_HOLD_START=${EPOCH})"
+    # a caller sent back to holding (a transfer between queues) keeps its wait
+    assert apps[0] == ("Set(CC_HOLD_START=${IF($[${LEN(${CC_HOLD_START})}>0]?"
+                       "${CC_HOLD_START}:${EPOCH})})")
     assert "Answer()" in apps
-    assert any("MusicOnHold(" in a for a in apps)
-    assert apps[-1].startswith("Goto("), "holding must loop, never fall off the dialplan"
+    assert apps[-1] == "Goto(moh,1)"
+    music = dialplan["holding"]["moh"]
+    assert music[0] == "TryExec(MusicOnHold(${CC_MUSIC_CLASS},3600))"
+    assert not any("CC_HOLD_START" in a for a in music), "the music restarts, the wait goes on"
+    assert music[-1].startswith("Goto("), "holding must loop, never fall off the dialplan"
+
+
+def test_queue_announce_and_timeout_contexts(dialplan: Dialplan) -> None:
+    announce = dialplan["queue-announce"]["s"]
+    assert any("${CC_POSITION}" in a for a in announce)
+    assert announce[-1] == "Goto(holding,moh,1)", "back to the music, not a new wait"
+    timeout = dialplan["queue-timeout"]["s"]
+    assert timeout[0].startswith("Set(CC_TIMED_OUT=")
+    assert timeout[-1].startswith("Hangup(")
 
 
 def test_agent_and_outbound_dials(dialplan: Dialplan) -> None:
