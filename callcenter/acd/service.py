@@ -552,8 +552,10 @@ class InboundAcd:
     async def _announce(self, channel_id: str) -> None:
         """Tell the caller its position and expected wait (``[queue-announce]`` says them,
         then the music goes on)."""
-        if channel_id not in self.dispatcher.waiting:
-            return
+        channel = self.pbx.calls.channel(channel_id)
+        if channel_id not in self.dispatcher.waiting or channel is None \
+                or channel.context == ANNOUNCE_CONTEXT:
+            return  # still hearing the last one (a period shorter than the message)
         position = self.position(channel_id)
         expected = expected_wait_s(position, list(self._answers))
         try:
