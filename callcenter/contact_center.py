@@ -286,7 +286,8 @@ def build_contact_center(
     demo's bots); defined agents are added to it. ``wrap_up_s`` overrides the
     configured wrap-up time per agent. ``leases`` say which queues this process dispatches
     (several processes on one Redis: ``callcenter.redis_lease``); None: every queue, alone.
-    ``follow_other_legs``: agents' phones rung by other processes make them busy here too.
+    ``follow_other_legs``: agents' phones rung by other processes make them busy here too, and
+    pairs other processes bridged are ended here too when one side hangs up.
     """
     definitions = definitions if definitions is not None else settings.definitions()
     board = board if board is not None else AgentBoard()
@@ -313,7 +314,7 @@ def build_contact_center(
     controls = AgentControls(board, phones, clock,
                              pause_reasons=[reason.code for reason in definitions.pause_reasons],
                              max_wrap_up_s=settings.max_wrap_up_s)
-    connector = AgentConnector(pbx, bus, phones, endpoints)
+    connector = AgentConnector(pbx, bus, phones, endpoints, end_other_pairs=follow_other_legs)
     rng = rng or random.Random()
     leases = leases if leases is not None else HeldLeases()
     #: every queue of this process by name (the same dict the center keeps: overflow and

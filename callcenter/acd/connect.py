@@ -17,6 +17,12 @@ is hung up as soon as the PBX shows it (now, or after the link's resync) and nev
 waiting party (the ACD puts a caller back in its place in line) in ``on_failure``, which runs
 *before* the agent is free again — so a caller put back at the head of the line is the one
 that agent's next assignment sees, not a caller who arrived later.
+
+With several server processes (``end_other_pairs``), the process that bridged a pair may die
+while they talk; then nobody would hang up the agent's leg when the caller leaves (it would
+wait in ``[agent-connect]``, the agent stuck on a call). So every process also watches the
+bridges it did not make: when one side of a two-party bridge with an agent's leg hangs up, it
+hangs up the other (a no-op if the owner, still alive, did it first).
 """
 
 from __future__ import annotations
@@ -66,8 +72,14 @@ async def hang_up_if_alive(pbx: Pbx, channel_id: str) -> None:
 class AgentConnector:
     def __init__(self, pbx: Pbx, bus: ev.EventBus, phones: AgentPhones,
                  endpoints: AgentEndpoints, *,
-                 new_channel_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+                 new_channel_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 end_other_pairs: bool = False) -> None:
         self.pbx = pbx
+        self.end_other_pairs = end_other_pairs
+        #: bridge -> its channels, and channel -> the other one of its two-party bridge
+        #: (kept after it left, until it hangs up), for pairs another process made
+        self._bridges: dict[str, set[str]] = {}
+        self._peer: dict[str, str] = {}
         self.bus = bus
         self.phones = phones
         self.endpoints = endpoints
@@ -200,6 +212,8 @@ class AgentConnector:
         await hang_up_if_alive(self.pbx, leg_id)
 
     def on_event(self, event: ev.DomainEvent) -> None:
+        if self.end_other_pairs:
+            self._watch_other_pairs(event)
         if isinstance(event, ev.ChannelHungUp):
             self._orphans.pop(event.channel_id, None)
             self._ending.discard(event.channel_id)
@@ -216,3 +230,30 @@ class AgentConnector:
         elif isinstance(event, ev.ChannelCreated | ev.ChannelStateChanged):
             if event.channel_id in self._orphans:
                 self._tasks.spawn(self._hang_up_orphan(event.channel_id))
+
+    def _watch_other_pairs(self, event: ev.DomainEvent) -> None:
+        if isinstance(event, ev.ChannelBridged):
+            members = self._bridges.setdefault(event.bridge_id, set())
+            members.add(event.channel_id)
+            if len(members) == 2:
+                one, other = members
+                self._peer[one], self._peer[other] = other, one
+        elif isinstance(event, ev.ChannelUnbridged):
+            left = self._bridges.get(event.bridge_id)
+            if left is not None:
+                left.discard(event.channel_id)
+                if not left:
+                    del self._bridges[event.bridge_id]
+        elif isinstance(event, ev.ChannelHungUp):
+            peer = self._peer.pop(event.channel_id, None)
+            if peer is None or event.channel_id in self._pairs or peer in self._pairs:
+                return  # not a pair, or ours: on_event's own rule ends it
+            self._peer.pop(peer, None)
+            channel = self.pbx.calls.channel(peer)
+            if channel is None or not (self.endpoints.agent_of(event.name)
+                                       or self.endpoints.agent_of(channel.name)):
+                return
+            log.info("%s left a conversation another process bridged: hanging up %s",
+                     event.channel_id, peer)
+            self._ending.add(peer)  # now: a caller sent back to [holding] is not a new wait
+            self._tasks.spawn(self._end(peer))

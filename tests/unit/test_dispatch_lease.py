@@ -259,3 +259,54 @@ async def test_without_following_other_legs_a_foreign_ring_changes_nothing(
     await w.sim.originate(OriginateRequest(
         endpoint="PJSIP/1001", context="agent-connect", exten="s", timeout_s=10.0))
     assert w.center.board["1001"].state is AgentState.READY
+
+
+@dataclass
+class _Leg:
+    channel_id: str
+    name: str
+    hungup_at: float | None = None
+
+
+@dataclass
+class _Pbx:
+    """Just enough PBX for the connector's bridge watch: channels by id, hang-ups recorded."""
+
+    legs: dict[str, _Leg]
+    hung_up: list[str] = field(default_factory=list)
+
+    @property
+    def calls(self) -> Any:
+        return self
+
+    def channel(self, channel_id: str) -> _Leg | None:
+        return self.legs.get(channel_id)
+
+    async def hangup(self, channel_id: str) -> None:
+        self.hung_up.append(channel_id)
+
+
+@pytest.mark.parametrize("watch", [True, False])
+async def test_a_pair_another_process_bridged_is_ended_here_when_one_side_leaves(
+        watch: bool) -> None:
+    """The process that bridged a caller with agent 1001 died: when the caller hangs up, this
+    one hangs the agent's leg up (with ``end_other_pairs``; alone, the owner does)."""
+    from callcenter.acd.connect import AgentConnector
+    from callcenter.acd.identity import AgentEndpoints
+
+    bus = EventBus()
+    pbx = _Pbx({"caller": _Leg("caller", "Local/5550101@inbound-0001;2"),
+                "leg": _Leg("leg", "PJSIP/1001-00000007")})
+    connector = AgentConnector(pbx, bus, None, AgentEndpoints(  # type: ignore[arg-type]
+        "PJSIP/{agent}", is_agent=lambda agent: agent == "1001"), end_other_pairs=watch)
+    for channel in ("caller", "leg"):
+        bus.publish(ev.ChannelBridged(at=1.0, call_id="c", channel_id=channel, bridge_id="b"))
+    bus.publish(ev.ChannelUnbridged(at=2.0, call_id="c", channel_id="caller", bridge_id="b"))
+    del pbx.legs["caller"]
+    bus.publish(ev.ChannelHungUp(at=2.0, call_id="c", channel_id="caller",
+                                 name="Local/5550101@inbound-0001;2", cause=16,
+                                 cause_text="Normal Clearing"))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the hang-up runs as a task
+    await connector.close()
+    assert pbx.hung_up == (["leg"] if watch else [])
