@@ -106,12 +106,13 @@ class RedisQueueLease:
     def subscribe(self, listener: LeaseListener) -> None:
         self.listeners.append(listener)
 
-    def _set(self, token: int) -> None:
+    def _set(self, token: int, *, releasing: bool = False) -> None:
         was = self.held
         if token != self.token and was:  # lost, or lost and taken again (a new token)
             self.token = 0
-            log.warning("dispatch lease of queue %s lost by node %s", self.queue,
-                        self.owner.node_id)
+            log.log(logging.INFO if releasing else logging.WARNING,
+                    "dispatch lease of queue %s %s by node %s", self.queue,
+                    "released" if releasing else "lost", self.owner.node_id)
             self._tell(False)
         if token and not self.held:
             self.token = token
@@ -214,7 +215,7 @@ class RedisLeases:
         mine = {self._key("lease", name): f"{self.node_id}:{lease.token}"
                 for name, lease in self._leases.items() if lease.held}
         for lease in self._leases.values():
-            lease._set(0)
+            lease._set(0, releasing=True)
         try:
             await self._touch({**mine, **self._kept}, ttl_ms=0)
         except Exception as exc:  # Redis gone: the TTL frees them
@@ -247,7 +248,7 @@ class RedisLeases:
             held = {self._key("lease", name): f"{self.node_id}:{lease.token}"
                     for name, lease in self._leases.items() if lease.held}
             for lease in self._leases.values():
-                lease._set(0)
+                lease._set(0, releasing=True)
             await self._touch(held, ttl_ms=0)
             self._last_kept = self.clock.now()
             return
