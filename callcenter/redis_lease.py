@@ -106,6 +106,10 @@ class RedisQueueLease:
     def subscribe(self, listener: LeaseListener) -> None:
         self.listeners.append(listener)
 
+    def unsubscribe(self, listener: LeaseListener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
     def _set(self, token: int, *, releasing: bool = False) -> None:
         was = self.held
         if token != self.token and was:  # lost, or lost and taken again (a new token)

@@ -68,6 +68,10 @@ class QueueLease(Protocol):
         """Hear every acquisition and loss, in the event loop, in order."""
         ...
 
+    def unsubscribe(self, listener: LeaseListener) -> None:
+        """Stop hearing them (a queue redefined at run time closes its old ACD)."""
+        ...
+
     async def claim_ring(self, caller_id: str, agent_id: str,
                          ring_timeout_s: float) -> ClaimAnswer:
         """Claim ``caller_id`` and ``agent_id`` for a ring of up to ``ring_timeout_s``, with
@@ -102,6 +106,10 @@ class HeldLease:
 
     def subscribe(self, listener: LeaseListener) -> None:
         self.listeners.append(listener)  # never called: the lease is never lost
+
+    def unsubscribe(self, listener: LeaseListener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
 
     async def claim_ring(self, caller_id: str, agent_id: str,
                          ring_timeout_s: float) -> ClaimAnswer:

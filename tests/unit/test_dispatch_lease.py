@@ -50,6 +50,9 @@ class ScriptedLease:
     def subscribe(self, listener: LeaseListener) -> None:
         self.listeners.append(listener)
 
+    def unsubscribe(self, listener: LeaseListener) -> None:
+        self.listeners.remove(listener)
+
     def set(self, held: bool) -> None:
         self.is_held = held
         self.token += held
@@ -310,3 +313,11 @@ async def test_a_pair_another_process_bridged_is_ended_here_when_one_side_leaves
         await asyncio.sleep(0)  # the hang-up runs as a task
     await connector.close()
     assert pbx.hung_up == (["leg"] if watch else [])
+
+
+async def test_a_closed_queue_no_longer_hears_its_lease(world: Any) -> None:
+    """A queue redefined at run time closes its old ACD: only the new one adopts callers."""
+    w = world(["1001"])
+    assert len(w.lease.listeners) == 1
+    await w.acd.close()
+    assert w.lease.listeners == []
