@@ -51,7 +51,8 @@ class ScriptedLease:
         self.listeners.append(listener)
 
     def unsubscribe(self, listener: LeaseListener) -> None:
-        self.listeners.remove(listener)
+        if listener in self.listeners:  # closing twice is harmless
+            self.listeners.remove(listener)
 
     def set(self, held: bool) -> None:
         self.is_held = held
