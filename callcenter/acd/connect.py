@@ -120,13 +120,14 @@ class AgentConnector:
                       ring_timeout_s: float = 20.0,
                       variables: Mapping[str, str] | None = None,
                       on_failure: Callable[[ConnectResult], None] | None = None,
-                      ) -> ConnectResult:
+                      wrap_up_s: float | None = None) -> ConnectResult:
         """Ring ``agent`` (already reserved) and bridge it with the channel ``party_id``.
 
         ``on_failure(result)`` runs when the party is still there but no conversation came of
-        it (not sent, not answered, unknown, bridge failed), before the agent is released."""
+        it (not sent, not answered, unknown, bridge failed), before the agent is released.
+        ``wrap_up_s``: the agent's wrap-up after this call (None: the center's)."""
         leg_id = self.new_channel_id()
-        self.phones.expect(leg_id, agent)
+        self.phones.expect(leg_id, agent, wrap_up_s)
         self._ringing[party_id] = leg_id
         try:
             result = await self._ring_and_bridge(party_id, leg_id, agent, caller_id,

@@ -46,6 +46,8 @@ class AgentPhones:
         self.wrap_up_s = wrap_up_s
         self.pause_after_misses = pause_after_misses
         self._legs: dict[str, Agent] = {}
+        #: leg -> the wrap-up its call's queue asks for (absent: the center's)
+        self._leg_wrap_up: dict[str, float] = {}
         #: agent id -> rings unanswered in a row
         self.misses: dict[str, int] = {}
         #: agent id -> (timer, when the wrap-up ends) while the agent wraps up
@@ -57,14 +59,18 @@ class AgentPhones:
     def close(self) -> None:
         self.bus.remove_handler(self.on_event)
 
-    def expect(self, channel_id: str, agent: Agent) -> None:
-        """``channel_id`` is the leg ringing ``agent`` (already reserved)."""
+    def expect(self, channel_id: str, agent: Agent, wrap_up_s: float | None = None) -> None:
+        """``channel_id`` is the leg ringing ``agent`` (already reserved); ``wrap_up_s``: the
+        wrap-up after this call (its queue's), None: the center's for this agent."""
         self._legs[channel_id] = agent
+        if wrap_up_s is not None:
+            self._leg_wrap_up[channel_id] = wrap_up_s
 
     def leg_failed(self, channel_id: str, *, missed: bool = False) -> None:
         """The leg could not be placed or was not answered: the agent is free again — or
         paused, when ``missed`` (the phone rang out) made too many misses in a row."""
         agent = self._legs.pop(channel_id, None)
+        self._leg_wrap_up.pop(channel_id, None)
         if agent is None or agent.state is not AgentState.RESERVED:
             return
         now = self.clock.now()
@@ -99,9 +105,11 @@ class AgentPhones:
                 # once it has put the waiting party back in line (leg_failed)
                 return
             del self._legs[event.channel_id]
+            queue_wrap_up = self._leg_wrap_up.pop(event.channel_id, None)
             if agent.state is AgentState.ON_CALL:
                 now = self.clock.now()
-                wrap_up = self.wrap_up_s(agent)
+                # one agent, one wrap-up: the one of the queue whose call just ended
+                wrap_up = self.wrap_up_s(agent) if queue_wrap_up is None else queue_wrap_up
                 if wrap_up > 0:
                     self.board.end_call(agent, now, wrap_up=True)
                     self._schedule_wrap_up_end(agent, now + wrap_up)

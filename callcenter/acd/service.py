@@ -336,7 +336,7 @@ class InboundAcd:
         result = await self.connector.connect(
             caller_id, agent, caller_id=caller.caller_num if caller else "",
             ring_timeout_s=self.ring_timeout_s, variables={"CC_QUEUE": self.queue},
-            on_failure=not_connected)
+            on_failure=not_connected, wrap_up_s=self.definition.wrap_up_s)
         await self.lease.ring_ended(caller_id, agent.agent_id,
                                     connected=result is ConnectResult.CONNECTED)
         if result is ConnectResult.CONNECTED and caller_id in self._ringing:

@@ -274,3 +274,23 @@ async def test_a_queues_music_class_is_set_on_its_callers(world_factory: Any) ->
     await world.until(lambda: world.sim._channels[caller].exten == "moh", what="music restart")
     assert world.sim.calls.channel(caller).variables["CC_MUSIC_CLASS"] == "calm"  # type: ignore[union-attr]
     assert world.center.queues["vip"].waiting == 1
+
+
+async def test_the_agent_wraps_up_for_the_time_of_the_calls_queue(world_factory: Any) -> None:
+    """One agent in two queues, one wrap-up: the length of the queue whose call ended (the
+    center's 2 s when the queue sets none)."""
+    world = world_factory([QueueDefinition("slow", wrap_up_s=9.0), QueueDefinition("plain")],
+                          {"a1": {}})
+    world.log_in("a1")
+    first = world.caller("5551010", "slow")
+    await world.until(lambda: world.of(ev.CallConnected), what="connected")
+    await world.sim.hangup(first)
+    await world.until(lambda: len(world.of(ev.AgentWrapUp)) == 1, what="wrap-up")
+    await world.until(lambda: world.center.board["a1"].state is AgentState.READY, 30,
+                      "ready again")
+    second = world.caller("5551011", "plain")
+    await world.until(lambda: len(world.of(ev.CallConnected)) == 2, what="connected again")
+    await world.sim.hangup(second)
+    await world.until(lambda: len(world.of(ev.AgentWrapUp)) == 2, what="second wrap-up")
+    lengths = [e.until - e.at for e in world.of(ev.AgentWrapUp)]
+    assert lengths == [pytest.approx(9.0, abs=0.3), pytest.approx(2.0, abs=0.3)]
