@@ -167,6 +167,21 @@ class ContactCenter:
         running = self.queues.get(queue)
         return running.waiting if running is not None else 0
 
+    def transfer(self, call_id: str, queue: str) -> dict[str, str]:
+        """Move the waiting caller of call ``call_id`` (or its channel id) to ``queue``,
+        keeping its priority and arrival time. ``KeyError``: no such queue; ``LookupError``:
+        no caller of that call waits in a queue here; ``ValueError``: already in ``queue``."""
+        target = self.queues.get(queue)
+        if target is None:
+            raise KeyError(queue)
+        for name, acd in self.queues.items():
+            channel_id = acd.caller_channel(call_id)
+            if channel_id is not None:
+                acd.transfer(channel_id, target)
+                return {"call_id": call_id, "channel_id": channel_id, "from_queue": name,
+                        "queue": queue}
+        raise LookupError(f"no caller of call {call_id!r} waits in a queue")
+
     def _define_agent(self, definition: AgentDefinition, now: float) -> None:
         agent_id = definition.agent_id
         before = self.endpoints.endpoint(agent_id)

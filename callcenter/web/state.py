@@ -69,6 +69,11 @@ class AcdRuntime(Protocol):
         """Callers in ``queue``'s line now (0 for a queue not served)."""
         ...
 
+    def transfer(self, call_id: str, queue: str) -> dict[str, str]:
+        """Move a waiting caller to ``queue`` keeping priority and arrival (KeyError: no
+        such queue, LookupError: not waiting, ValueError: already there)."""
+        ...
+
 
 SETTINGS = web.AppKey("settings", Settings)
 BUS = web.AppKey("bus", EventBus)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter import events as ev
 from callcenter.acd.agents import AgentBoard, AgentState
@@ -19,11 +20,13 @@ from callcenter.acd.definitions import AcdDefinitions, AgentDefinition, QueueDef
 from callcenter.acd.dispatcher import Dispatcher
 from callcenter.acd.queue_policy import Due, Step, Timeline, expected_wait_s, next_due
 from callcenter.acd.routing import make_routing
-from callcenter.config import AcdSettings
+from callcenter.config import AcdSettings, Settings
 from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.cti.model import CallModel
+from callcenter.metrics import Metrics
 from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
+from callcenter.web import create_app
 from crm_bridge.queue_log import entries_of
 
 pytestmark = pytest.mark.unit
@@ -197,7 +200,7 @@ async def test_max_wait_hands_the_caller_over_keeping_priority_and_arrival(
     assert waiting.priority == 5
     assert world.clock.now() - waiting.arrived >= 14.0  # its wait goes on, not restarted
     await world.until(lambda: world.sim.calls.channel(early) is not None
-                      and world.sim.calls.channel(early).variables.get("CC_QUEUE")  # type: ignore[union-attr]
+                      and world.sim.calls.channel(early).variables.get("CC_QUEUE")
                       == "support", what="CC_QUEUE set")
     entered = [e for e in world.of(ev.CallQueued) if e.queue == "support"]
     assert len(entered) == 1 and not entered[0].requeued
@@ -217,7 +220,7 @@ async def test_max_wait_without_overflow_sends_the_caller_to_queue_timeout(
     moved = world.of(ev.CallTransferred)[0]
     assert (moved.to_queue, moved.reason) == ("queue-timeout", "max_wait")
     await world.until(lambda: world.sim.calls.channel(caller) is None
-                      or "CC_TIMED_OUT" in world.sim.calls.channel(caller).variables,  # type: ignore[union-attr]
+                      or "CC_TIMED_OUT" in world.sim.calls.channel(caller).variables,
                       what="in [queue-timeout]")
     # the caller hears the message and hangs up: not an abandon, the queue let it go
     await world.until(lambda: any(isinstance(e, ev.ChannelHungUp) and e.channel_id == caller
@@ -272,7 +275,7 @@ async def test_a_queues_music_class_is_set_on_its_callers(world_factory: Any) ->
     world = world_factory([QueueDefinition("vip", music_class="calm")], {"s1": {}})
     caller = world.caller("5551009", "vip")
     await world.until(lambda: world.sim._channels[caller].exten == "moh", what="music restart")
-    assert world.sim.calls.channel(caller).variables["CC_MUSIC_CLASS"] == "calm"  # type: ignore[union-attr]
+    assert world.sim.calls.channel(caller).variables["CC_MUSIC_CLASS"] == "calm"
     assert world.center.queues["vip"].waiting == 1
 
 
@@ -294,3 +297,30 @@ async def test_the_agent_wraps_up_for_the_time_of_the_calls_queue(world_factory:
     await world.until(lambda: len(world.of(ev.AgentWrapUp)) == 2, what="second wrap-up")
     lengths = [e.until - e.at for e in world.of(ev.AgentWrapUp)]
     assert lengths == [pytest.approx(9.0, abs=0.3), pytest.approx(2.0, abs=0.3)]
+
+
+async def test_the_transfer_route_moves_a_waiting_caller_and_refuses_the_rest(
+        world_factory: Any) -> None:
+    world = world_factory([QueueDefinition("sales"), QueueDefinition("support")], {"h1": {}})
+    app = create_app(settings=Settings(), bus=world.bus, calls=world.model, metrics=Metrics(),
+                     agent_controls=world.center.controls, acd_runtime=world.center)
+    caller = world.caller("5551012", "sales", priority=3)
+    await world.until(lambda: world.center.queues["sales"].waiting == 1)
+    call_id = world.sim.calls.channel(caller).call_id
+    async with TestClient(TestServer(app)) as client:
+        async def post(path: str, body: Any) -> tuple[int, Any]:
+            response = await client.post(path, json=body)
+            return response.status, await response.json()
+
+        assert (await post(f"/api/calls/{call_id}/transfer", {"queue": "nowhere"}))[0] == 404
+        status, answer = await post(f"/api/calls/{call_id}/transfer", {"queue": "sales"})
+        assert (status, answer["error"]["code"]) == (409, "same_queue")
+        status, answer = await post(f"/api/calls/{call_id}/transfer", {"queue": "b a d"})
+        assert status == 400
+        status, answer = await post(f"/api/calls/{call_id}/transfer", {"queue": "support"})
+        assert status == 200, answer
+        assert answer == {"call_id": call_id, "channel_id": caller, "from_queue": "sales",
+                          "queue": "support"}
+        assert world.center.queues["support"].dispatcher.waiting[caller].priority == 3
+        status, answer = await post("/api/calls/nobody/transfer", {"queue": "sales"})
+        assert (status, answer["error"]["code"]) == (409, "not_waiting")

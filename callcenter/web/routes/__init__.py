@@ -29,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/openapi.yaml", openapi.handle_yaml, name="openapi_yaml")
     router.add_get("/api/calls", calls.list_calls, name="calls")
     router.add_get("/api/calls/{call_id}", calls.get_call, name="call")
+    router.add_post("/api/calls/{call_id}/transfer", calls.transfer, name="call_transfer")
     # CRM: "lookup" before "{customer_id}", which would otherwise take it as an id. Methods
     # of one path share its name, so aiohttp keeps one resource per path.
     router.add_get("/api/customers", customers.search, name="customers")
