@@ -379,3 +379,21 @@ class PauseReasonRow(Base):
     label: Mapped[str] = mapped_column(String(200))
     productive: Mapped[bool] = mapped_column(Boolean)
     max_s: Mapped[float | None] = mapped_column(Float)
+
+
+class IdempotencyKeyRow(Base):
+    """The first answer to a REST request sent with an ``Idempotency-Key`` (per principal),
+    so a retry after a restart or on another server process gets the same answer
+    (``callcenter.web.idempotency.DatabaseResults``; Redis keeps them when configured)."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: SHA-256 of the request body: the same key with another body is refused
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    #: the response body, JSON
+    body: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)

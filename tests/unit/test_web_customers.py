@@ -23,9 +23,10 @@ from callcenter.config import HttpSettings, Settings
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
+from callcenter.web.idempotency import DatabaseResults, StoredResult
 from callcenter.web.routes.customers import IdempotencyStore
 from crm_bridge.db import make_engine, session_factory, upgrade_database
-from crm_bridge.models import Customer, Interaction, Order, Phone
+from crm_bridge.models import Customer, IdempotencyKeyRow, Interaction, Order, Phone
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -314,6 +315,41 @@ async def test_failed_request_does_not_burn_its_key(crm: Any) -> None:
     resp = await client.post("/api/customers", headers=headers,
                              json={"name": "Z", "customer_code": "30001"})
     assert resp.status == 201
+
+
+async def test_an_idempotency_key_outlives_a_restart_in_the_database(crm: Any) -> None:
+    """No Redis: the first answer is kept in the database (``idempotency_keys``), so the
+    same request after a restart (a new app on the same database) replays it."""
+    client, sessions, _ = crm
+    before = await count(sessions, Customer)
+    headers = {"Idempotency-Key": "restart-1"}
+    body = {"name": "Ada Lovelace", "phones": ["+1 212 555 0178"]}
+    first = await client.post("/api/customers", json=body, headers=headers)
+    assert first.status == 201
+    async with TestClient(TestServer(build_app(sessions))) as restarted:
+        again = await restarted.post("/api/customers", json=body, headers=headers)
+        assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert (await again.json()) == (await first.json())
+        assert again.headers["Location"] == first.headers["Location"]
+        await error(await restarted.post("/api/customers", json={"name": "Other"},
+                                         headers=headers), 422, "idempotency_key_reused")
+    assert await count(sessions, Customer) == before + 1
+    async with sessions() as session:
+        rows = (await session.scalars(select(IdempotencyKeyRow))).all()
+    assert [(row.key, row.status) for row in rows] == [("restart-1", 201)]
+
+
+async def test_expired_idempotency_rows_are_ignored_and_deleted(crm: Any) -> None:
+    _, sessions, _ = crm
+    results = DatabaseResults(sessions, ttl_s=60.0)
+    await results.put("p", "old", StoredResult("f", 201, {"n": 1}, None))
+    assert await results.get("p", "old") == StoredResult("f", 201, {"n": 1}, None)
+    await results.put("p", "old", StoredResult("g", 201, {"n": 2}, None))  # first one stands
+    assert (await results.get("p", "old") or StoredResult("", 0, None, None)).body == {"n": 1}
+    results.ttl_s = -1.0
+    assert await results.get("p", "old") is None
+    await results.put("p", "new", StoredResult("f", 201, {"n": 3}, None))
+    assert await count(sessions, IdempotencyKeyRow) == 1
 
 
 def test_idempotency_store_is_bounded_and_expires() -> None:

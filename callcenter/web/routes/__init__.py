@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from callcenter.web.idempotency import RedisResults, durable_results
 from callcenter.web.routes import (
     acd_config,
     agent_actions,
@@ -19,6 +20,7 @@ from callcenter.web.routes import (
     supervision,
     wallboard,
 )
+from callcenter.web.state import CRM_SESSIONS, SETTINGS
 
 
 def setup_routes(app: web.Application) -> None:
@@ -50,7 +52,13 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/queues/stats", queues.all_stats, name="queues_stats")
     router.add_get("/api/queues/{queue}/stats", queues.queue_stats, name="queue_stats")
     router.add_get("/api/queues/{queue}/log", queues.queue_log, name="queue_log")
-    app[customers.IDEMPOTENCY] = customers.IdempotencyStore()
+    durable = durable_results(app[SETTINGS], app.get(CRM_SESSIONS))
+    app[customers.IDEMPOTENCY] = customers.IdempotencyStore(durable=durable)
+    if isinstance(durable, RedisResults):
+        async def close_durable(_: web.Application) -> None:
+            await durable.close()
+
+        app.on_cleanup.append(close_durable)
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
     wallboard.setup(app)

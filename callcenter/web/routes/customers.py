@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.web.auth import principal
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
+from callcenter.web.idempotency import DurableResults, StoredResult
 from callcenter.web.state import CRM_REGION, CRM_SESSIONS
 from crm_bridge.lookup import CustomerNotFound, build_card, lookup_card
 from crm_bridge.models import CUSTOMER_CODE_PATTERN
@@ -187,23 +188,27 @@ class _Stored:
 
 
 class IdempotencyStore:
-    """Results of recent ``POST``s by ``Idempotency-Key``, in this process's memory.
+    """Results of recent ``POST``s by ``Idempotency-Key``: in this process's memory, and kept
+    durably (``durable``: Redis or the database, :mod:`callcenter.web.idempotency`).
 
     The same key with the same body replays the first answer (same customer, no second row,
     header ``Idempotent-Replayed: true``); the same key with another body is a 422. Concurrent
     requests with one key wait for the first. Only successes are kept: a failed request can be
     corrected and retried with its key.
 
-    Why memory and not a table: the protection is against a client repeating itself within
-    seconds to minutes, which one server process sees; a table would need a model and a
-    migration in ``crm_bridge`` (a follow-up if several processes ever serve the API). Keys
-    are scoped to the principal, expire after ``ttl_s`` and at most ``max_keys`` are kept
-    (least recently used go first), so memory stays bounded; a restart forgets them.
+    Memory answers a client repeating itself within seconds at once; the durable store
+    answers a retry after a restart or one sent to another server process (a load balancer
+    in front of several). Keys are scoped to the principal, expire after ``ttl_s`` and at most
+    ``max_keys`` are kept in memory (least recently used go first). Two processes receiving
+    the same key at the same instant may both run it (the first answer stored wins the
+    replays); within one process, concurrent requests with one key wait for the first.
     """
 
-    def __init__(self, max_keys: int = 10_000, ttl_s: float = 24 * 3600.0) -> None:
+    def __init__(self, max_keys: int = 10_000, ttl_s: float = 24 * 3600.0, *,
+                 durable: DurableResults | None = None) -> None:
         self.max_keys = max_keys
         self.ttl_s = ttl_s
+        self.durable = durable
         self._done: OrderedDict[tuple[str, str], _Stored] = OrderedDict()
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
@@ -224,6 +229,32 @@ class IdempotencyStore:
         while len(self._done) > self.max_keys:
             self._done.popitem(last=False)
 
+    async def _recall(self, key: tuple[str, str]) -> _Stored | None:
+        """The answer kept durably (before a restart, or by another process)."""
+        if self.durable is None:
+            return None
+        try:
+            result = await self.durable.get(*key)
+        except Exception as exc:  # the durable store is down: memory still protects
+            log.warning("idempotency store unreachable (%s): answering from memory", exc)
+            return None
+        if result is None:
+            return None
+        stored = _Stored(result.fingerprint, result.status, result.body, result.location,
+                         time.monotonic())
+        self._put(key, stored)
+        return stored
+
+    async def _keep(self, key: tuple[str, str], stored: _Stored) -> None:
+        if self.durable is None:
+            return
+        try:
+            await self.durable.put(*key, StoredResult(stored.fingerprint, stored.status,
+                                                      stored.body, stored.location))
+        except Exception as exc:
+            log.warning("idempotency key not kept durably (%s): a retry after a restart "
+                        "would run again", exc)
+
     async def run(
         self, key: tuple[str, str], payload: Any,
         create: Callable[[], Awaitable[tuple[int, Any, str | None]]],
@@ -235,13 +266,14 @@ class IdempotencyStore:
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                stored = self._get(key)
+                stored = self._get(key) or await self._recall(key)
                 replayed = stored is not None
                 if stored is None:
                     status, body, location = await create()
                     stored = _Stored(fingerprint, status, body, location, time.monotonic())
                     if 200 <= status < 300:
                         self._put(key, stored)
+                        await self._keep(key, stored)
                 elif stored.fingerprint != fingerprint:
                     raise ApiError(422, "idempotency_key_reused",
                                    "this Idempotency-Key was used with a different body")
