@@ -173,6 +173,22 @@ async def test_spoken_choice_lands_in_the_right_queue_with_its_intent(center: Ce
     assert variables["CC_IVR_PATH"].startswith("identify>welcome>hours>main_menu>to_agent")
     exit_event = center.exit_of(channel)
     assert exit_event.outcome == "queue" and exit_event.intent == "agent"
+    # the path through the flow is stored on the call's interaction
+    call_id = center.call_id(channel)
+    engine = make_engine(center.url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            async with session_factory(engine)() as session:
+                row = (await session.execute(select(Interaction).where(
+                    Interaction.call_id == call_id))).scalar_one_or_none()
+            if row is not None and row.ivr_path:
+                break
+            assert time.monotonic() < deadline, "no interaction with the IVR path"
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+    assert row.ivr_path == variables["CC_IVR_PATH"] and row.queue == "support"
 
 
 async def test_the_same_choice_by_key(center: Center) -> None:
