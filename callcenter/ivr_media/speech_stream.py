@@ -1,8 +1,9 @@
 """The caller's speech from one listen into a recogniser, off the event loop.
 
 Audio arrives in 20 ms frames on the loop; a recogniser is CPU-bound C code. Frames are put on
-a queue and one task per stream hands them to the recogniser in a worker thread, as many as
-have piled up at once (so a busy machine does fewer, larger calls rather than falling behind).
+a queue and one task per stream hands them to the recogniser in a worker thread in batches of
+at least ``BATCH_MS`` (or what has piled up, if more), so a busy machine does fewer, larger
+calls rather than falling behind.
 Nothing is decoded before the caller starts speaking: the last ``preroll_ms`` of audio are kept
 so that the first syllable, which the energy endpointer needs a few frames to notice, is still
 heard. :meth:`SpeechStream.finish` drains the queue and asks for the result; :meth:`close`
@@ -20,6 +21,10 @@ from callcenter.speech.backend import Recognition, Recognizer
 from callcenter.speech.utterance import BYTES_PER_MS
 
 PREROLL_MS = 300
+#: audio handed to the recogniser in one call while the caller speaks: fewer, larger calls
+#: keep the shared worker threads' queue short (20 calls each sending a frame every 20 ms
+#: would be 1,000 hand-offs a second); the rest is decoded when the utterance ends
+BATCH_MS = 250
 
 
 class SpeechStream:
@@ -75,16 +80,18 @@ class SpeechStream:
 
     async def _run(self) -> None:
         recognizer = await self._recognizer
+        batch_bytes = BATCH_MS * BYTES_PER_MS
         while True:
-            chunk = await self._queue.get()
-            batch = [chunk] if chunk is not None else []
-            ended = chunk is None
-            while not ended and not self._queue.empty():
-                more = self._queue.get_nowait()
-                if more is None:
+            batch: list[bytes] = []
+            size = 0
+            ended = False
+            while not ended and (size < batch_bytes or not self._queue.empty()):
+                chunk = await self._queue.get()
+                if chunk is None:
                     ended = True
                 else:
-                    batch.append(more)
+                    batch.append(chunk)
+                    size += len(chunk)
             if batch:
                 pcm = b"".join(batch)
                 await self._loop.run_in_executor(self._executor, recognizer.accept, pcm)
