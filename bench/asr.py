@@ -37,7 +37,6 @@ import statistics
 import sys
 import time
 from array import array
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from callcenter.speech.backend import Recognition  # noqa: E402
 from callcenter.speech.prompts import PromptLibrary  # noqa: E402
 from callcenter.speech.utterance import Boundary, UtteranceDetector  # noqa: E402
 from callcenter.speech.vosk_backend import VoskBackend, packaged_models  # noqa: E402
+from callcenter.speech.workers import SpeechWorkers  # noqa: E402
 
 CACHE = Path("/var/tmp/callcenter-bench/asr")
 VOICES = ("ko", "ko+f2", "ko+m3")
@@ -135,7 +135,7 @@ class Turn:
     heard: str
 
 
-async def call(backend: VoskBackend, executor: ThreadPoolExecutor, items: list[Utterance],
+async def call(backend: VoskBackend, workers: SpeechWorkers, items: list[Utterance],
                until: float, rng: random.Random, grammar: bool, turns: list[Turn],
                cpu: list[float], audio_s: list[float]) -> None:
     loop = asyncio.get_running_loop()
@@ -145,7 +145,7 @@ async def call(backend: VoskBackend, executor: ThreadPoolExecutor, items: list[U
         item = rng.choice(items)
         phrases = item.grammar if grammar else ()
         stream = SpeechStream(lambda p=phrases: TimedRecognizer(  # type: ignore[misc]
-            backend.recognizer("ko", p), cpu), executor)
+            backend.recognizer("ko", p), cpu), workers)
         detector = UtteranceDetector()
         lead = int(rng.uniform(0.4, 0.8) * 8000) * 2
         at = rng.randrange(0, len(LINE_NOISE) - lead - 16000) // 2 * 2
@@ -186,19 +186,19 @@ def _correct(item: Utterance, heard: Recognition) -> bool:
 
 async def run(backend: VoskBackend, items: list[Utterance], streams: int, seconds: float,
               grammar: bool, seed: int) -> dict[str, Any]:
-    executor = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="speech")
+    workers = SpeechWorkers(max(2, os.cpu_count() or 2))
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
     per_stream: list[tuple[list[Turn], list[float], list[float]]] = [
         ([], [0.0], [0.0]) for _ in range(streams)]
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
-    await asyncio.gather(*(call(backend, executor, items, until, random.Random(seed + i),
+    await asyncio.gather(*(call(backend, workers, items, until, random.Random(seed + i),
                                 grammar, turns, cpu, audio)
                            for i, (turns, cpu, audio) in enumerate(per_stream)))
     wall = time.perf_counter() - wall0
     cpu_total = time.process_time() - cpu0
-    executor.shutdown()
+    workers.shutdown()
     turns = [t for s in per_stream for t in s[0]]
     latencies = sorted(t.latency_ms for t in turns if t.latency_ms == t.latency_ms)
     rtfs = [cpu[0] / audio[0] for _, cpu, audio in per_stream if audio[0]]

@@ -9,15 +9,15 @@ not in service, is closed at once: the dialplan carries the caller on to ``[hold
 agent takes the call, so a broken IVR loses no caller.
 
 Speech models load once, off the event loop, when the service starts (seconds); every listen
-gets its own recogniser on the shared worker threads.
+gets its own recogniser on the shared worker threads (:class:`SpeechWorkers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from callcenter.audiosocket.server import AudioSocketServer
 from callcenter.audiosocket.session import AudioSocketSession
@@ -36,6 +36,7 @@ from callcenter.speech.backend import SpeechBackend, SpeechUnavailable
 from callcenter.speech.prompts import PromptError, PromptLibrary
 from callcenter.speech.utterance import EndpointSettings
 from callcenter.speech.vosk_backend import VoskBackend, packaged_models
+from callcenter.speech.workers import LIVE, SpeechWorkers
 from callcenter.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,7 @@ class IvrMediaService:
         self.prompts = PromptLibrary(speech.prompt_cache, speech.prompt_files)
         self.exchange = exchange_settings(speech)
         self.server = AudioSocketServer(self.handle, audiosocket.host, audiosocket.port)
-        self.executor = ThreadPoolExecutor(max(2, os.cpu_count() or 2),
-                                           thread_name_prefix="speech")
+        self.workers = SpeechWorkers(max(2, os.cpu_count() or 2))
         self.calls: dict[str, IvrCall] = {}
         self.unmatched = 0
         self._tasks = BackgroundTasks("ivr-media")
@@ -98,14 +98,13 @@ class IvrMediaService:
         for issue in report.errors:
             log.error("ivr flow rejected: %s", issue)
         log.info("ivr flows in service: %s", ", ".join(self.registry.names()) or "none")
-        loop = asyncio.get_running_loop()
         for language in sorted(self.backend.languages()):
             try:  # load now, not while the first caller waits
-                await loop.run_in_executor(self.executor, self.backend.load, language)
+                await self.workers.run(LIVE, functools.partial(self.backend.load, language))
             except SpeechUnavailable as exc:
                 log.error("speech for %s unavailable: %s", language, exc)
                 continue
-            await loop.run_in_executor(self.executor, self._check_phrases, language)
+            await self.workers.run(LIVE, functools.partial(self._check_phrases, language))
         await self.server.start()
         self._tasks.spawn(self._watch_flows())
         self._tasks.spawn(self._render_prompts())
@@ -113,7 +112,7 @@ class IvrMediaService:
     async def stop(self) -> None:
         await self._tasks.close()
         await self.server.stop()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.workers.shutdown()
 
     def _check_phrases(self, language: str) -> None:
         """A phrase with a word the model does not know can never be heard: say so now."""
@@ -198,4 +197,4 @@ class IvrMediaService:
             return None  # keys only in a language without a model
         backend = self.backend
         return SpeechStream(lambda: backend.recognizer(listen.language, listen.phrases),
-                            self.executor)
+                            self.workers)

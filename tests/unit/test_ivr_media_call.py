@@ -26,6 +26,7 @@ from callcenter.ivr_media.exchange import ExchangeSettings
 from callcenter.ivr_media.speech_stream import SpeechStream
 from callcenter.speech.prompts import PromptLibrary
 from callcenter.speech.vosk_backend import VoskBackend, packaged_models
+from callcenter.speech.workers import SpeechWorkers
 from tests.harness import require, require_binary
 from tests.unit.test_audiosocket_server import FakeAsterisk
 
@@ -124,10 +125,11 @@ class Harness:
         self.prompts = prompts
         self.calls: list[IvrCall] = []
         self.server = AudioSocketServer(self.handle, "127.0.0.1", 0)
+        self.workers = SpeechWorkers(2)
 
     def stream(self, listen: s.Listen) -> SpeechStream:
         return SpeechStream(lambda: self.backend.recognizer(listen.language, listen.phrases),
-                            None)
+                            self.workers)
 
     async def handle(self, session: AudioSocketSession) -> None:
         engine = IvrSession(self.flow, s.CallerInfo("call-1", "chan-1", "+821012345678", "ko"),
@@ -148,6 +150,7 @@ async def harness(backend: VoskBackend, prompts: PromptLibrary) -> Any:
     await h.server.start()
     yield h
     await h.server.stop()
+    h.workers.shutdown()
 
 
 def silence(seconds: float) -> bytes:
