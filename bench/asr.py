@@ -127,6 +127,7 @@ async def utterance_set(backend: VoskBackend, rng: random.Random) -> list[Uttera
 
 @dataclass
 class Turn:
+    phrase: str
     known: bool
     correct: bool
     latency_ms: float
@@ -170,12 +171,12 @@ async def call(backend: VoskBackend, workers: SpeechWorkers, items: list[Utteran
                 ended = time.perf_counter()
                 heard = await stream.finish()
                 done = time.perf_counter()
-                turns.append(Turn(item.known, _correct(item, heard), (done - last_loud) * 1000,
-                                  (done - ended) * 1000, heard.text))
+                turns.append(Turn(item.phrase, item.known, _correct(item, heard),
+                                  (done - last_loud) * 1000, (done - ended) * 1000, heard.text))
                 break
         await stream.close()
         if heard is None:  # the endpointer never saw speech: a miss, no latency
-            turns.append(Turn(item.known, False, float("nan"), float("nan"), ""))
+            turns.append(Turn(item.phrase, item.known, False, float("nan"), float("nan"), ""))
 
 
 def _correct(item: Utterance, heard: Recognition) -> bool:
@@ -216,6 +217,8 @@ async def run(backend: VoskBackend, items: list[Utterance], streams: int, second
                                            if t.finish_ms == t.finish_ms), 95), 1),
         "process_cpu_share": round(cpu_total / wall / (os.cpu_count() or 1), 3),
         "misheard": sorted({t.heard for t in turns if not t.correct})[:10],
+        "per_phrase": {p: round(statistics.fmean(t.correct for t in turns if t.phrase == p), 2)
+                       for p in sorted({t.phrase for t in turns})},
     }
 
 
@@ -283,6 +286,8 @@ def main() -> None:
               f"{r['process_cpu_share']:.0%} of the machine")
         if r["misheard"]:
             print(f"{'':20} misheard as: {r['misheard']}")
+    print("accuracy by phrase (20 streams): " + ", ".join(
+        f"{p} {a:.2f}" for p, a in results["concurrent"]["per_phrase"].items()))
     print(f"machine load average (1 min) before {results['load_average_before']:.2f}, after "
           f"{results['load_average_after']:.2f} on {os.cpu_count()} cores: other processes' "
           "CPU shows up as latency")
