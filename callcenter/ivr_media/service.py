@@ -91,23 +91,40 @@ class IvrMediaService:
         self.workers = SpeechWorkers(max(2, os.cpu_count() or 2))
         self.calls: dict[str, IvrCall] = {}
         self.unmatched = 0
+        #: why the listener is not running ("" while it is)
+        self.listen_error = ""
         self._tasks = BackgroundTasks("ivr-media")
 
     async def start(self) -> None:
+        """Listen, then load the speech models and render the prompts in the background (a
+        caller arriving meanwhile waits for them; the server's start-up does not).
+
+        A port that cannot be listened on is logged as an error and the server runs without
+        its IVR: the dialplan's ``TryExec(AudioSocket(...))`` then takes callers straight on
+        to ``[holding]``, where agents answer them — better than no server at all."""
         report = self.registry.reload()
         for issue in report.errors:
             log.error("ivr flow rejected: %s", issue)
         log.info("ivr flows in service: %s", ", ".join(self.registry.names()) or "none")
+        try:
+            await self.server.start()
+        except OSError as exc:
+            self.listen_error = f"cannot listen on {self.server.host}:{self.server.port}: {exc}"
+            log.error("ivr disabled: %s; callers go straight to the queues", self.listen_error)
+            return
+        self._tasks.spawn(self._load_speech())
+        self._tasks.spawn(self._watch_flows())
+        self._tasks.spawn(self._render_prompts())
+
+    async def _load_speech(self) -> None:
         for language in sorted(self.backend.languages()):
-            try:  # load now, not while the first caller waits
+            try:
                 await self.workers.run(LIVE, functools.partial(self.backend.load, language))
             except SpeechUnavailable as exc:
                 log.error("speech for %s unavailable: %s", language, exc)
                 continue
             await self.workers.run(LIVE, functools.partial(self._check_phrases, language))
-        await self.server.start()
-        self._tasks.spawn(self._watch_flows())
-        self._tasks.spawn(self._render_prompts())
+            log.info("speech model for %s loaded", language)
 
     async def stop(self) -> None:
         await self._tasks.close()
