@@ -227,3 +227,28 @@ async def test_caller_hanging_up_mid_utterance_leaves_nothing_behind(
     leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith(
         ("speech-stream", "audiosocket-"))]
     assert leftovers == []
+
+
+async def test_without_barge_in_keys_during_the_prompt_are_dropped(
+        backend: VoskBackend, prompts: PromptLibrary) -> None:
+    h = Harness(backend, prompts)
+    h.flow, _ = parse_flow(FLOW.replace("    retries: 1\n", "    retries: 1\n    barge_in: false\n",
+                                        1), "t.yaml")
+    await h.server.start()
+    try:
+        far = await FakeAsterisk.call(h.server.port, str(uuid.uuid4()))
+        await far.receive_for(0.3)
+        far.send(dtmf_frame("1"))  # during the prompt: ignored, the prompt plays on
+        await far.receive_for(0.5)
+        assert h.pbx.variables == {}
+        prompt = h.flow.nodes["menu"].prompt.parts["ko"].text  # type: ignore[attr-defined]
+        prompt_s = len(await prompts.speech(prompt, "ko")) / 16000
+        await far.receive_for(prompt_s - 0.5)  # the prompt has ended
+        far.send(dtmf_frame("0"))
+        await far.receive_until(FrameType.HANGUP, timeout=10)
+        assert h.pbx.variables["CC_QUEUE"] == "support"  # 0, not the 1 pressed too early
+        played = sum(1 for _, kind, p in far.frames if kind is FrameType.AUDIO and any(p))
+        assert played * 0.02 >= prompt_s - 0.1  # the whole prompt was played
+    finally:
+        await h.server.stop()
+        h.workers.shutdown()
