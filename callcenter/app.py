@@ -38,6 +38,7 @@ from callcenter.ivr_media.service import IvrMediaService
 from callcenter.metrics import Metrics
 from callcenter.redis_lease import RedisLeases
 from callcenter.screenpop.hub import AgentHub
+from crm_bridge.callbacks import DbCallbacks
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.interactions import InteractionRecorder
 from crm_bridge.queue_log import QueueLogRecorder
@@ -168,7 +169,8 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
         parts.pbx, bus, clock, settings.acd, hub=AgentHub(), lookup=crm.lookup,
         interactions=recorder, queue_log=QueueLogRecorder(bus, crm.sessions),
         campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng,
-        definitions=definitions, leases=leases, follow_other_legs=leases is not None)
+        definitions=definitions, leases=leases, follow_other_legs=leases is not None,
+        callbacks=DbCallbacks(crm.sessions))
     metrics.agents = center.board
     metrics.leases = lambda: {name: acd.lease.held for name, acd in center.queues.items()}
     ivr = None

@@ -89,6 +89,9 @@ class AcdSettings(BaseModel):
                          description="fifo-longest-idle, fewest-calls, random, ring-all, "
                                      "skills-level or vip-priority (docs/SIMULATOR.md)")
     ring_timeout_s: float = Field(20.0, gt=0, description="how long an agent's phone rings")
+    callback_endpoint: str = Field(
+        "Local/{number}@outbound",
+        description="where a callback dials the customer ({number}: the caller's number)")
     connect_timeout_s: float = Field(
         2.0, gt=0, description="outbound: seconds a person may wait for an agent (FTC: 2)")
     wrap_up_s: float = Field(10.0, ge=0, description="wrap-up after each call")

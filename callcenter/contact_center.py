@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
+from callcenter.acd.callbacks import CallbackStore, MemoryCallbacks
 from callcenter.acd.connect import AgentConnector
 from callcenter.acd.controls import AgentControls
 from callcenter.acd.definitions import AcdDefinitions, AgentDefinition, QueueDefinition
@@ -131,6 +132,8 @@ class ContactCenter:
             self.board.log_in(self.board[agent_id], now)
         for campaign in self.campaigns.values():
             campaign.start()
+        for acd in self.queues.values():  # callbacks asked for before a restart
+            await acd.load_callbacks()
         self.started = True
 
     async def apply(self, new: AcdDefinitions, *, announce: bool = True) -> None:
@@ -289,6 +292,7 @@ def build_contact_center(
     rng: random.Random | None = None,
     leases: Leases | None = None,
     follow_other_legs: bool = False,
+    callbacks: CallbackStore | None = None,
 ) -> ContactCenter:
     """Build every part over ``pbx``; see the module docstring for what is wired.
 
@@ -302,7 +306,8 @@ def build_contact_center(
     configured wrap-up time per agent. ``leases`` say which queues this process dispatches
     (several processes on one Redis: ``callcenter.redis_lease``); None: every queue, alone.
     ``follow_other_legs``: agents' phones rung by other processes make them busy here too, and
-    pairs other processes bridged are ended here too when one side hangs up.
+    pairs other processes bridged are ended here too when one side hangs up. ``callbacks``
+    keeps pending callbacks (the database's survive a restart); None: in this process.
     """
     definitions = definitions if definitions is not None else settings.definitions()
     board = board if board is not None else AgentBoard()
@@ -332,6 +337,7 @@ def build_contact_center(
     connector = AgentConnector(pbx, bus, phones, endpoints, end_other_pairs=follow_other_legs)
     rng = rng or random.Random()
     leases = leases if leases is not None else HeldLeases()
+    callbacks = callbacks if callbacks is not None else MemoryCallbacks()
     #: every queue of this process by name (the same dict the center keeps: overflow and
     #: transfers find a queue added later by :meth:`ContactCenter.apply`)
     queues: dict[str, InboundAcd] = {}
@@ -342,7 +348,8 @@ def build_contact_center(
             definition=queue,
             ring_timeout_s=queue.ring_timeout_s or settings.ring_timeout_s,
             recording_file=settings.recording_file if queue.record else None,
-            lease=leases.lease(queue.name), peers=queues.get)
+            lease=leases.lease(queue.name), peers=queues.get, callbacks=callbacks,
+            callback_endpoint=settings.callback_endpoint)
 
     for queue in definitions.queues:
         queues[queue.name] = make_queue(queue)

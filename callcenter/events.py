@@ -292,6 +292,57 @@ class CallTransferred(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackRequested(DomainEvent):
+    """The caller asked to be called back and hung up: it keeps its place in line (arrival,
+    priority) as a virtual caller; ``number`` is dialled when its turn comes."""
+
+    type: ClassVar[str] = "queue.callback_requested"
+    queue: str
+    call_id: str
+    channel_id: str
+    number: str
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackStarted(DomainEvent):
+    """Its turn came: ``agent_id`` is reserved and the customer is dialled (``attempt`` 1..)."""
+
+    type: ClassVar[str] = "queue.callback_started"
+    queue: str
+    call_id: str
+    channel_id: str
+    agent_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackConnected(DomainEvent):
+    """The customer answered and is bridged with the agent."""
+
+    type: ClassVar[str] = "queue.callback_connected"
+    queue: str
+    call_id: str
+    channel_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFailed(DomainEvent):
+    """A dial did not reach the customer (``reason``); ``final``: no attempt is left, else it is
+    tried again after ``retry_after_s`` at its place in line."""
+
+    type: ClassVar[str] = "queue.callback_failed"
+    queue: str
+    call_id: str
+    channel_id: str
+    attempt: int
+    reason: str
+    final: bool
+    retry_after_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignChanged(DomainEvent):
     """An outbound campaign's lines changed (``outcome`` = what just happened to a line)."""
 
@@ -472,7 +523,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         PbxLinkUp, PbxLinkDown, PbxResynced, ScreenPopped, AgentStateChanged, AgentWrapUp,
         QueueChanged,
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
-        CallOverflowed, CallTransferred,
+        CallOverflowed, CallTransferred, CallbackRequested, CallbackStarted, CallbackConnected,
+        CallbackFailed,
         CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
         IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
     )

@@ -397,3 +397,19 @@ class IdempotencyKeyRow(Base):
     body: Mapped[str] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AcdCallbackRow(Base):
+    """A callback still to make (:class:`callcenter.acd.callbacks.Callback`): the caller's
+    place in line (``arrived``, epoch seconds, and ``priority``) kept after it hung up."""
+
+    __tablename__ = "acd_callbacks"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts"),)
+
+    callback_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), index=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))
+    arrived: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer)

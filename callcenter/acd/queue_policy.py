@@ -1,4 +1,5 @@
-"""What a queue does to a caller besides waiting: overflow, max wait, announcements.
+"""What a queue does to a caller besides waiting: overflow, max wait, callback offer,
+announcements.
 
 Pure functions of the queue's definition, the caller's timeline and a time: no clock, no PBX.
 The inbound ACD (:mod:`callcenter.acd.service`) asks :func:`next_due` when to look at a
@@ -26,6 +27,7 @@ class Step(enum.Enum):
 
     MAX_WAIT = "max_wait"
     OVERFLOW = "overflow"
+    CALLBACK = "callback"
     ANNOUNCE = "announce"
 
 
@@ -39,6 +41,8 @@ class Timeline:
     #: when it joined this queue (its timers count from here)
     joined: float
     overflowed: bool = False
+    #: the callback offer was made (once per queue)
+    callback_offered: bool = False
     #: when it was last told its position (None: never)
     announced_at: float | None = None
 
@@ -57,6 +61,8 @@ def next_due(queue: QueueDefinition, timeline: Timeline) -> Due | None:
         candidates.append(Due(joined + queue.max_wait_s, Step.MAX_WAIT))
     if queue.overflow_after_s is not None and not timeline.overflowed:
         candidates.append(Due(joined + queue.overflow_after_s, Step.OVERFLOW))
+    if queue.callback_after_s is not None and not timeline.callback_offered:
+        candidates.append(Due(joined + queue.callback_after_s, Step.CALLBACK))
     if queue.announce_every_s is not None:
         since = timeline.announced_at if timeline.announced_at is not None else joined
         candidates.append(Due(since + queue.announce_every_s, Step.ANNOUNCE))

@@ -38,6 +38,7 @@ from collections.abc import Callable
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.acd.callbacks import Callback, CallbackStore, MemoryCallbacks, retry_after_s
 from callcenter.acd.calls import min_levels
 from callcenter.acd.connect import AgentConnector, ConnectResult
 from callcenter.acd.definitions import QueueDefinition
@@ -47,7 +48,7 @@ from callcenter.acd.queue_policy import Step, Timeline, expected_wait_s, next_du
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock, Timer
 from callcenter.core.errors import PbxError
-from callcenter.core.pbx import ChannelInfo, Pbx, is_live
+from callcenter.core.pbx import ChannelInfo, OriginateReason, OriginateRequest, Pbx, is_live
 from callcenter.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ ANNOUNCE_CONTEXT = "queue-announce"
 #: ``[holding]``'s extension that (re)starts the music in ``CC_MUSIC_CLASS`` without
 #: touching ``CC_HOLD_START``
 MUSIC_EXTEN = "moh"
+#: the callback offer ("press 1"); its answer is ``CC_CALLBACK=1`` on the channel
+CALLBACK_OFFER_CONTEXT = "queue-callback-offer"
+#: where the customer's leg of a callback waits, once it answered, for its agent
+CALLBACK_CONTEXT = "callback-connect"
+#: how long a callback rings the customer
+CALLBACK_RING_S = 30.0
 #: answers remembered for the expected-wait estimate
 _RECENT_ANSWERS = 20
 
@@ -91,12 +98,16 @@ class InboundAcd:
                  definition: QueueDefinition | None = None,
                  ring_timeout_s: float = 20.0, recording_file: str | None = None,
                  lease: QueueLease | None = None,
-                 peers: Callable[[str], InboundAcd | None] = lambda _name: None) -> None:
+                 peers: Callable[[str], InboundAcd | None] = lambda _name: None,
+                 callbacks: CallbackStore | None = None,
+                 callback_endpoint: str = "Local/{number}@outbound") -> None:
         """``definition``: the queue (None: ``default`` with no requirements);
         ``recording_file``: a template (``{queue}``, ``{date}``, ``{call_id}``,
         ``{channel_id}``) to record each conversation of this queue into; None: not recorded;
         ``lease``: who dispatches this queue (None: this process alone); ``peers``: the
-        other queues of this process by name (overflow and transfers)."""
+        other queues of this process by name (overflow and transfers); ``callbacks``: where
+        pending callbacks are kept (None: in this process only); ``callback_endpoint``: what a
+        callback dials (``{number}``: the caller's number)."""
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
@@ -125,6 +136,10 @@ class InboundAcd:
         #: recent answers (epoch seconds), for the expected wait
         self._answers: deque[float] = deque(maxlen=_RECENT_ANSWERS)
         self.peers = peers
+        self.callbacks: CallbackStore = callbacks if callbacks is not None else MemoryCallbacks()
+        self.callback_endpoint = callback_endpoint
+        #: callers who hung up for a callback, still in line at their place (by channel id)
+        self._virtual: dict[str, Callback] = {}
         self._tasks = BackgroundTasks(f"inbound ACD {self.queue}")
         self.lease = lease or HeldLease(self.queue)
         self.lease.subscribe(self._on_lease)
@@ -144,6 +159,9 @@ class InboundAcd:
         elif (isinstance(event, ev.ChannelVariableSet) and event.name == "CC_QUEUE"
               and event.value == self.queue):
             self._moved_here(event.channel_id)
+        elif (isinstance(event, ev.ChannelVariableSet) and event.name == "CC_CALLBACK"
+              and event.value == "1"):
+            self._callback_requested(event.channel_id)
         elif isinstance(event, ev.PbxResynced):
             parked, self._parked = list(self._parked), {}
             for caller_id in parked:
@@ -152,6 +170,8 @@ class InboundAcd:
             channel_id = event.channel_id
             if self._guests.pop(channel_id, None) is not None:  # its home queue counts it
                 self.dispatcher.withdraw(channel_id)
+                return
+            if channel_id in self._virtual:  # hung up after asking for a callback: stays
                 return
             self._forget_steps(channel_id)
             self._unhost(channel_id)
@@ -247,6 +267,9 @@ class InboundAcd:
         if home is not None:  # overflowed here: its home queue rings the agent
             home._assign_guest(call, agent, now, decision, self.queue)
             return
+        if call.call_id in self._virtual:
+            self._start_callback(call, agent, now, decision.summary)
+            return
         self._ring(call, agent, now, decision.summary)
 
     def _ring(self, call: WaitingCall, agent: Agent, now: float, reason: str) -> None:
@@ -269,12 +292,14 @@ class InboundAcd:
         (the new holder adopts them); rings under way end as they will."""
         if held:
             self.adopt()
+            self._tasks.spawn(self.load_callbacks())
             return
         for caller_id in list(self.dispatcher.waiting):
             self.dispatcher.withdraw(caller_id)
             self._unhost(caller_id)
             self._forget_steps(caller_id)
         self._guests.clear()
+        self._virtual.clear()  # the new holder loads them from the store
         self._parked.clear()
         self._publish()
 
@@ -405,14 +430,18 @@ class InboundAcd:
         self._timers.pop(channel_id, None)
         timeline = self._timelines.get(channel_id)
         call = self.dispatcher.waiting.get(channel_id)
-        if timeline is None or call is None or channel_id in self._guests:
-            return  # rung, gone or moved meanwhile: a requeue schedules again
+        if timeline is None or call is None or channel_id in self._guests \
+                or channel_id in self._virtual:
+            return  # rung, gone, moved or hung up for a callback: a requeue schedules again
         if step is Step.MAX_WAIT:
             self._max_wait(channel_id)
             return
         if step is Step.OVERFLOW:
             timeline.overflowed = True
             self._overflow(channel_id, call, announce=True)
+        elif step is Step.CALLBACK:
+            timeline.callback_offered = True
+            self._tasks.spawn(self._offer_callback(channel_id))
         elif step is Step.ANNOUNCE:
             timeline.announced_at = self.clock.now()
             self._tasks.spawn(self._announce(channel_id))
@@ -584,3 +613,156 @@ class InboundAcd:
                 await self.pbx.redirect(channel_id, "holding", MUSIC_EXTEN)
         except PbxError as exc:
             log.info("music class %s for %s not set: %s", music_class, channel_id, exc)
+
+    # --- callbacks: the caller hangs up, its place in line stays ------------------------------
+
+    async def _offer_callback(self, channel_id: str) -> None:
+        """Redirect the caller to the offer (``[queue-callback-offer]``); it stays in line."""
+        channel = self.pbx.calls.channel(channel_id)
+        if channel_id not in self.dispatcher.waiting or channel is None \
+                or channel.context != "holding":
+            return  # taken, gone, or hearing an announcement: no offer this time
+        try:
+            await self.pbx.redirect(channel_id, CALLBACK_OFFER_CONTEXT, "s")
+        except PbxError as exc:
+            log.info("callback offer to %s (queue %s) not made: %s", channel_id, self.queue, exc)
+
+    def _callback_requested(self, channel_id: str) -> None:
+        """The caller pressed 1: it hangs up, a virtual caller keeps its place."""
+        call = self.dispatcher.waiting.get(channel_id)
+        channel = self.pbx.calls.channel(channel_id)
+        if call is None or channel is None or channel_id in self._guests:
+            return  # taken by an agent meanwhile (the bridge wins), or not ours
+        now = self.clock.now()
+        callback = Callback(channel_id, self.queue, self._call_of(channel_id), channel.caller_num,
+                            call.arrived, call.priority)
+        self._virtual[channel_id] = callback
+        self._forget_steps(channel_id, keep_timeline=True)
+        self.bus.publish(ev.CallbackRequested(
+            at=now, queue=self.queue, call_id=callback.call_id, channel_id=channel_id,
+            number=callback.number, waited_s=round(now - call.arrived, 3)))
+        self._tasks.spawn(self._store(callback))
+
+    async def _store(self, callback: Callback) -> None:
+        try:
+            await self.callbacks.save(callback)
+        except Exception:  # the callback is still made by this process; a restart loses it
+            log.exception("callback %s (queue %s) not stored", callback.callback_id, self.queue)
+
+    async def _forget_callback(self, callback_id: str) -> None:
+        try:
+            await self.callbacks.remove(callback_id)
+        except Exception:  # a restart would call once more: said loudly
+            log.exception("callback %s (queue %s) not removed from the store", callback_id,
+                          self.queue)
+
+    async def load_callbacks(self) -> None:
+        """Put the store's pending callbacks of this queue back in line at their places (at
+        start, or on taking over the queue's lease)."""
+        try:
+            pending = await self.callbacks.pending(self.queue)
+        except Exception:
+            log.exception("pending callbacks of queue %s not loaded", self.queue)
+            return
+        for callback in sorted(pending, key=lambda cb: (-cb.priority, cb.arrived)):
+            self._line_up(callback)
+
+    def _line_up(self, callback: Callback) -> None:
+        channel_id = callback.callback_id
+        if (not self.lease.held or channel_id in self._virtual or channel_id in self._ringing
+                or channel_id in self.dispatcher.waiting):
+            return
+        self._virtual[channel_id] = callback
+        self._callers.setdefault(channel_id, (callback.call_id, callback.arrived))
+        self.dispatcher.offer(self._waiting_call(channel_id, callback.arrived,
+                                                 callback.priority), self.clock.now())
+        self._publish()
+
+    def _start_callback(self, call: WaitingCall, agent: Agent, now: float, reason: str) -> None:
+        """Its turn: the agent is reserved; dial the customer."""
+        callback = self._virtual.pop(call.call_id)
+        self._unhost(call.call_id)
+        self._ringing.add(call.call_id)
+        self.bus.publish(ev.CallOffered(
+            at=now, queue=self.queue, call_id=callback.call_id, channel_id=call.call_id,
+            agent_id=agent.agent_id, waited_s=round(now - call.arrived, 3),
+            reason=f"callback: {reason}"))
+        self.bus.publish(ev.CallbackStarted(
+            at=now, queue=self.queue, call_id=callback.call_id, channel_id=call.call_id,
+            agent_id=agent.agent_id, attempt=callback.attempts + 1))
+        self._publish()
+        self._tasks.spawn(self._call_back(callback, agent))
+
+    async def _call_back(self, callback: Callback, agent: Agent) -> None:
+        key = callback.callback_id
+        try:
+            handle = await self.pbx.originate(OriginateRequest(
+                endpoint=self.callback_endpoint.format(number=callback.number),
+                context=CALLBACK_CONTEXT, exten="s", caller_id=callback.number,
+                timeout_s=CALLBACK_RING_S,
+                variables={"CC_QUEUE": self.queue, "CC_CALLBACK_OF": key,
+                           "CC_MUSIC_CLASS": self.definition.music_class},
+                call_id=callback.call_id))
+            reason = (await handle.outcome).reason
+        except PbxError as exc:
+            log.info("callback %s (queue %s) not dialled: %s", key, self.queue, exc)
+            reason = OriginateReason.FAILED
+        if reason is not OriginateReason.ANSWERED or handle.channel_id is None:
+            self._ringing.discard(key)
+            self._unreserve(agent, key)
+            self._callback_failed(callback, str(reason))
+            return
+        customer = handle.channel_id
+        await self._forget_callback(key)
+
+        def agent_missed(result: ConnectResult) -> None:
+            """The customer is on the line: it waits in [holding] at its original place."""
+            self._tasks.spawn(self._hold_customer(customer, callback))
+
+        result = await self.connector.connect(
+            customer, agent, caller_id=callback.number, ring_timeout_s=self.ring_timeout_s,
+            variables={"CC_QUEUE": self.queue}, on_failure=agent_missed)
+        self._ringing.discard(key)
+        now = self.clock.now()
+        if result is ConnectResult.CONNECTED:
+            self.answered += 1
+            self._answers.append(now)
+            self._callers.pop(key, None)
+            self._timelines.pop(key, None)
+            self.bus.publish(ev.CallbackConnected(
+                at=now, queue=self.queue, call_id=callback.call_id, channel_id=key,
+                agent_id=agent.agent_id))
+            self.bus.publish(ev.CallConnected(
+                at=now, queue=self.queue, call_id=callback.call_id, channel_id=key,
+                agent_id=agent.agent_id, waited_s=round(now - callback.arrived, 3)))
+            self._publish()
+
+    async def _hold_customer(self, customer: str, callback: Callback) -> None:
+        """Its agent did not answer: the called-back customer waits in ``[holding]`` like a
+        caller, with the original arrival (``CC_HOLD_START``) and priority."""
+        try:
+            await self.pbx.set_variable(customer, "CC_PRIORITY", str(callback.priority))
+            await self.pbx.set_variable(customer, "CC_HOLD_START", str(int(callback.arrived)))
+            await self.pbx.redirect(customer, "holding", "s")
+        except PbxError as exc:
+            log.warning("called-back customer %s (queue %s) not put on hold: %s", customer,
+                        self.queue, exc)
+
+    def _callback_failed(self, callback: Callback, reason: str) -> None:
+        """The customer did not answer: again later at its place, or given up."""
+        callback = callback.failed_once()
+        delay = retry_after_s(callback)
+        now = self.clock.now()
+        self.bus.publish(ev.CallbackFailed(
+            at=now, queue=self.queue, call_id=callback.call_id,
+            channel_id=callback.callback_id, attempt=callback.attempts, reason=reason,
+            final=delay is None, retry_after_s=delay or 0.0))
+        if delay is None:
+            self._callers.pop(callback.callback_id, None)
+            self._timelines.pop(callback.callback_id, None)
+            self._tasks.spawn(self._forget_callback(callback.callback_id))
+            self._publish()
+            return
+        self._tasks.spawn(self._store(callback))
+        self.clock.call_at(now + delay, self._line_up, callback)
+        self._publish()

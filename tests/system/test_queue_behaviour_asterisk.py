@@ -8,17 +8,21 @@ another queue keeps its wait and is answered there."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from callcenter import events as ev
 from callcenter.acd.agents import AgentState
+from callcenter.acd.connect import hang_up_if_alive
 from callcenter.acd.definitions import AcdDefinitions, AgentDefinition, QueueDefinition
 from callcenter.config import AcdSettings
 from callcenter.contact_center import build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.core.pbx import OriginateRequest
+from crm_bridge.callbacks import DbCallbacks
+from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.queue_log import entries_of
 
 from .conftest import Link
@@ -130,3 +134,65 @@ async def test_overflow_announcement_max_wait_and_transfer_on_asterisk(
     finally:
         await center.close()
         await phone.stop()
+
+
+async def test_a_callback_keeps_the_place_survives_a_restart_and_reaches_an_agent(
+        link: Link, asterisk_sandbox: Any, tmp_path: Path) -> None:
+    """The caller presses 1 in [queue-callback-offer] and hangs up; the server that kept its
+    place is replaced by a new one on the same database, which calls the customer back
+    (Originate into [callback-connect]) and rings the agent's SIPp phone when it answers."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    definitions = AcdDefinitions(
+        queues=(QueueDefinition("cb", callback_after_s=2),),
+        agents=(AgentDefinition("2001", logged_in=False),))
+    # the customer's number would be dialled through the trunk; the sandbox's far end answers
+    settings = AcdSettings(wrap_up_s=0.5, callback_endpoint="Local/answer@cc-test")
+    clock = RealtimeClock()
+    first = build_contact_center(link.pbx, link.bus, clock, settings, definitions=definitions,
+                                 callbacks=DbCallbacks(session_factory(engine)))
+    await first.start()
+    phone = SippAgent(asterisk_sandbox, "2001", port=25_372, ring_ms=300)
+    second = None
+    closed = False
+    try:
+        await _call(link, "cb", 30)
+        await link.wait_for(lambda: _waiting_channel(link, "cb") is not None, 10, "in line")
+        caller = _waiting_channel(link, "cb")
+        assert caller is not None
+        await link.wait_for(lambda: link.model.channels[caller].context
+                            == "queue-callback-offer", 10, "callback offered")
+        # the caller presses 1: its own side of the Local channel sends the digit
+        outer = next(ch.channel_id for ch in link.model.channels.values()
+                     if ch.name.startswith("Local/q-cb@cc-test") and ch.name.endswith(";1"))
+        await link.pbx.set_variable(outer, "CC_DTMF", "1")
+        await link.pbx.redirect(outer, "cc-test", "dtmf")
+        await link.wait_for(lambda: _of(link, ev.CallbackRequested), 10, "callback requested")
+        await link.wait_for(lambda: caller not in link.model.channels, 15, "caller hung up")
+        assert _of(link, ev.CallAbandoned) == []
+        assert first.queues["cb"].waiting == 1  # the virtual caller, at its place
+        await first.close()  # the server goes; the callback is in the database
+        closed = True
+
+        second = build_contact_center(link.pbx, link.bus, clock, settings,
+                                      definitions=definitions,
+                                      callbacks=DbCallbacks(session_factory(engine)))
+        await second.start()
+        assert second.queues["cb"].waiting == 1  # loaded from the database
+        await phone.start()
+        second.board.log_in(second.board["2001"], clock.now())
+        await link.wait_for(lambda: _of(link, ev.CallbackConnected), 25, "called back")
+        started = _of(link, ev.CallbackStarted)[0]
+        assert (started.channel_id, started.agent_id, started.attempt) == (caller, "2001", 1)
+        assert second.board["2001"].state is AgentState.ON_CALL
+        assert await DbCallbacks(session_factory(engine)).pending("cb") == []
+    finally:
+        if second is not None:
+            await second.close()
+        if not closed:
+            await first.close()
+        await phone.stop()
+        await engine.dispose()
+        for channel in list(link.model.channels):
+            await hang_up_if_alive(link.pbx, channel)

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter import events as ev
 from callcenter.acd.agents import AgentBoard, AgentState
+from callcenter.acd.callbacks import RETRY_AFTER_S, Callback, MemoryCallbacks, retry_after_s
 from callcenter.acd.calls import WaitingCall
 from callcenter.acd.definitions import AcdDefinitions, AgentDefinition, QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher
@@ -324,3 +325,47 @@ async def test_the_transfer_route_moves_a_waiting_caller_and_refuses_the_rest(
         assert world.center.queues["support"].dispatcher.waiting[caller].priority == 3
         status, answer = await post("/api/calls/nobody/transfer", {"queue": "sales"})
         assert (status, answer["error"]["code"]) == (409, "not_waiting")
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+
+def test_a_callback_is_retried_then_given_up() -> None:
+    callback = Callback("ch1", "sales", "call1", "+14155550100", 100.0, priority=2)
+    assert retry_after_s(callback.failed_once()) == RETRY_AFTER_S
+    assert retry_after_s(callback.failed_once().failed_once()) == RETRY_AFTER_S
+    assert retry_after_s(callback.failed_once().failed_once().failed_once()) is None
+
+
+def test_the_callback_offer_is_due_once() -> None:
+    queue = QueueDefinition("q", callback_after_s=30)
+    timeline = Timeline(joined=10.0)
+    assert next_due(queue, timeline) == Due(40.0, Step.CALLBACK)
+    timeline.callback_offered = True
+    assert next_due(queue, timeline) is None
+
+
+async def test_a_caller_who_asks_for_a_callback_keeps_its_place_and_is_called_back(
+        world_factory: Any) -> None:
+    world = world_factory([QueueDefinition("sales", callback_after_s=10)], {"a1": {}})
+    first = world.caller("5551020", "sales")
+    await asyncio.sleep(2 / SPEED)
+    second = world.caller("5551021", "sales")
+    await world.until(lambda: world.sim._channels[first].context == "queue-callback-offer",
+                      30, "callback offered")
+    await world.sim.set_variable(first, "CC_CALLBACK", "1")  # the caller pressed 1
+    await world.sim.hangup(first)
+    await world.until(lambda: world.of(ev.CallbackRequested), 10, "requested")
+    acd = world.center.queues["sales"]
+    assert acd.waiting == 2 and world.of(ev.CallAbandoned) == []
+    assert acd.position(first) == 1 and acd.position(second) == 2  # its place is kept
+    store = acd.callbacks
+    assert isinstance(store, MemoryCallbacks)
+    await world.until(lambda: bool(store.callbacks), 5, "stored")
+    assert [(c.callback_id, c.number) for c in store.callbacks.values()] == [(first, "5551020")]
+    world.log_in("a1")
+    await world.until(lambda: world.of(ev.CallbackConnected), 60, "called back")
+    started = world.of(ev.CallbackStarted)[0]
+    assert (started.channel_id, started.agent_id, started.attempt) == (first, "a1", 1)
+    connected = [e for e in world.of(ev.CallConnected)]
+    assert connected[0].channel_id == first and connected[0].queue == "sales"
+    await world.until(lambda: not store.callbacks, 5, "forgotten once connected")

@@ -1,0 +1,51 @@
+"""Pending callbacks in REAL SQLite and PostgreSQL (migration 0008): saved, replaced with a new
+attempt count, listed per queue, removed; what a restarted server loads is what was saved."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.acd.callbacks import Callback
+from crm_bridge.callbacks import DbCallbacks
+from crm_bridge.db import downgrade_database, make_engine, session_factory, upgrade_database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"callbacks_{uuid.uuid4().hex[:12]}"
+    server.psql(f"CREATE DATABASE {name} OWNER {server.user}")
+    try:
+        yield server.url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def test_callbacks_are_kept_across_stores_and_removed(db_url: str) -> None:
+    await upgrade_database(db_url)
+    engine = make_engine(db_url)
+    try:
+        store = DbCallbacks(session_factory(engine))
+        first = Callback("1733300000.11", "sales", "1733300000.10", "+14155550100",
+                         1733300000.25, priority=5)
+        await store.save(first)
+        await store.save(Callback("1733300001.1", "support", "c2", "+14155550101", 1.0))
+        await store.save(first.failed_once())  # replaced, not doubled
+        restarted = DbCallbacks(session_factory(engine))  # what a new process reads
+        assert await restarted.pending("sales") == [first.failed_once()]
+        await restarted.remove(first.callback_id)
+        await restarted.remove("never-there")  # harmless
+        assert await store.pending("sales") == []
+        assert [c.queue for c in await store.pending("support")] == ["support"]
+    finally:
+        await engine.dispose()
+    await downgrade_database(db_url, "0007")
