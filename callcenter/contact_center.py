@@ -171,9 +171,10 @@ class ContactCenter:
         return running.waiting if running is not None else 0
 
     def transfer(self, call_id: str, queue: str) -> dict[str, str]:
-        """Move the waiting caller of call ``call_id`` (or its channel id) to ``queue``,
-        keeping its priority and arrival time. ``KeyError``: no such queue; ``LookupError``:
-        no caller of that call waits in a queue here; ``ValueError``: already in ``queue``."""
+        """Move the caller of call ``call_id`` (or its channel id), waiting or talking to an
+        agent, to ``queue``, keeping its priority and arrival time. ``KeyError``: no such
+        queue; ``LookupError``: no caller of that call in a queue here (or its agent's phone is
+        ringing); ``ValueError``: already in ``queue``."""
         target = self.queues.get(queue)
         if target is None:
             raise KeyError(queue)

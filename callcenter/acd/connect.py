@@ -194,6 +194,17 @@ class AgentConnector:
         party = self.pbx.calls.channel(party_id)
         return party.call_id if party is not None else None
 
+    def release(self, party_id: str) -> str | None:
+        """``party_id`` leaves its conversation for elsewhere (a transfer to another queue):
+        from now on hanging up either side no longer ends the other. Returns the agent leg it
+        was paired with (None: not in a conversation of ours)."""
+        other = self._pairs.pop(party_id, None)
+        if other is not None:
+            self._pairs.pop(other, None)
+            self._peer.pop(other, None)
+        self._peer.pop(party_id, None)
+        return other
+
     def _unpair(self, channel_id: str) -> None:
         other = self._pairs.pop(channel_id, None)
         if other is not None:

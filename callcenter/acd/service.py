@@ -40,7 +40,7 @@ from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState
 from callcenter.acd.callbacks import Callback, CallbackStore, MemoryCallbacks, retry_after_s
 from callcenter.acd.calls import min_levels
-from callcenter.acd.connect import AgentConnector, ConnectResult
+from callcenter.acd.connect import AgentConnector, ConnectResult, hang_up_if_alive
 from callcenter.acd.definitions import QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.lease import HeldLease, QueueLease, RingClaim
@@ -548,12 +548,18 @@ class InboundAcd:
         self._offer(channel, entered=True)
 
     def transfer(self, channel_id: str, target: InboundAcd) -> None:
-        """Move a caller waiting here to ``target``, keeping its priority and arrival.
-        ``LookupError`` if it does not wait in this queue (being rung, talking or gone: an
-        agent's ring is not pulled from under it); ``ValueError`` for its own queue."""
+        """Move a caller of this queue to ``target``, keeping its priority and arrival: a
+        waiting one at once; one talking to an agent goes back to ``[holding]`` (its
+        ``CC_HOLD_START`` kept) and its agent's leg is hung up (the agent wraps up).
+        ``LookupError`` if it neither waits nor talks here (being rung or gone: an agent's
+        ring is not pulled from under it); ``ValueError`` for its own queue."""
         if target is self:
             raise ValueError(f"the caller is already in queue {self.queue}")
         channel = self.pbx.calls.channel(channel_id)
+        if channel is not None and channel_id in self._callers and \
+                self.connector.paired_with(channel_id) is not None:
+            self._transfer_talking(channel, target)
+            return
         if channel is None or channel_id not in self.dispatcher.waiting or \
                 channel_id in self._guests:
             raise LookupError(f"caller {channel_id} is not waiting in queue {self.queue}")
@@ -561,6 +567,33 @@ class InboundAcd:
         self._unhost(channel_id)
         self._forget_steps(channel_id)
         self._hand_over(channel, target, "transfer")
+
+    def _transfer_talking(self, channel: ChannelInfo, target: InboundAcd) -> None:
+        channel_id = channel.channel_id
+        call_id, arrived = self._callers.pop(channel_id)
+        leg = self.connector.release(channel_id)
+        now = self.clock.now()
+        self.bus.publish(ev.CallTransferred(
+            at=now, queue=self.queue, call_id=call_id, channel_id=channel_id,
+            to_queue=target.queue, waited_s=round(now - arrived, 3), reason="transfer"))
+        self._tasks.spawn(self._back_to_hold(channel_id, call_id, arrived, target, leg))
+
+    async def _back_to_hold(self, channel_id: str, call_id: str, arrived: float,
+                            target: InboundAcd, leg: str | None) -> None:
+        """``CC_QUEUE`` first (a restarted server adopts the caller there), then back to
+        ``[holding]`` (which keeps ``CC_HOLD_START``: no new wait is announced, so the new
+        queue takes it in line here, at its first arrival), then the agent's leg goes."""
+        try:
+            await self.pbx.set_variable(channel_id, "CC_QUEUE", target.queue)
+            await self.pbx.redirect(channel_id, "holding", "s")
+        except PbxError as exc:
+            log.warning("caller %s not transferred to %s: %s", channel_id, target.queue, exc)
+        else:
+            channel = self.pbx.calls.channel(channel_id)
+            if channel is not None:
+                target._take(channel, call_id, arrived)
+        if leg is not None:
+            await hang_up_if_alive(self.pbx, leg)
 
     def caller_channel(self, call_or_channel_id: str) -> str | None:
         """The channel of a caller of this queue (by call id or channel id), if any."""

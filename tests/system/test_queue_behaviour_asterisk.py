@@ -3,7 +3,8 @@ logged in hears its position ([queue-announce]) in its queue's music class, over
 ``overflow_after_s`` and is answered by the overflow queue's agent (a SIPp phone) keeping its
 place; a caller whose max wait runs out in a queue without overflow goes to [queue-timeout]
 (message, hang-up), counted as a transfer, not an abandon; a waiting caller transferred to
-another queue keeps its wait and is answered there."""
+another queue keeps its wait and is answered there; transferred again while it talks, it goes
+back on hold in the new queue at its first arrival and the agent's leg is hung up."""
 
 from __future__ import annotations
 
@@ -128,9 +129,23 @@ async def test_overflow_announcement_max_wait_and_transfer_on_asterisk(
         second = _of(link, ev.CallConnected)[1]
         assert (second.queue, second.channel_id) == ("support", billing_caller)
         assert second.waited_s >= 3.0, second
+        # 4. while it talks to 2001, back to billing: on hold again at its first arrival,
+        # 2001's leg hung up (wrap-up), the caller still there
+        arrived = center.queues["support"]._callers[billing_caller][1]
+        center.transfer(billing_caller, "billing")
+        billing = center.queues["billing"]
+        await link.wait_for(lambda: billing_caller in billing.dispatcher.waiting, 10,
+                            "on hold in billing")
+        assert abs(billing.dispatcher.waiting[billing_caller].arrived - arrived) < 1.0
+        await link.wait_for(lambda: agent.state in (AgentState.WRAP_UP, AgentState.READY), 10,
+                            "2001's leg hung up")
+        await link.wait_for(lambda: link.model.channels[billing_caller].context == "holding"
+                            and not link.model.channels[billing_caller].bridge_id, 10,
+                            "the caller in [holding], alone")
         rows = [(e.queue, e.kind) for e in entries_of(link.events)]
         assert ("sales", "overflow") in rows and ("brief", "transfer") in rows
         assert ("billing", "transfer") in rows and ("support", "enter") in rows
+        assert ("support", "transfer") in rows
     finally:
         await center.close()
         await phone.stop()

@@ -369,3 +369,30 @@ async def test_a_caller_who_asks_for_a_callback_keeps_its_place_and_is_called_ba
     connected = [e for e in world.of(ev.CallConnected)]
     assert connected[0].channel_id == first and connected[0].queue == "sales"
     await world.until(lambda: not store.callbacks, 5, "forgotten once connected")
+
+
+async def test_a_caller_talking_to_an_agent_is_transferred_keeping_its_wait(
+        world_factory: Any) -> None:
+    world = world_factory([QueueDefinition("sales", required_skills={"sales": 1}),
+                           QueueDefinition("support", required_skills={"support": 1})],
+                          {"a1": {"sales": 1}, "h1": {"support": 1}})
+    world.log_in("a1")
+    caller = world.caller("5551030", "sales", priority=4)
+    await world.until(lambda: world.of(ev.CallConnected), 30, "talking to a1")
+    arrived = world.center.queues["sales"]._callers[caller][1]
+    await asyncio.sleep(5 / SPEED)
+    moved = world.center.transfer(caller, "support")
+    assert moved["from_queue"] == "sales"
+    support = world.center.queues["support"]
+    await world.until(lambda: caller in support.dispatcher.waiting, 10, "in support's line")
+    waiting = support.dispatcher.waiting[caller]
+    assert waiting.priority == 4 and abs(waiting.arrived - arrived) < 1.0  # its first arrival
+    a1 = world.center.board["a1"]
+    await world.until(lambda: a1.state in (AgentState.WRAP_UP, AgentState.READY), 10,
+                      "a1's leg hung up, the caller not")
+    assert world.sim.calls.channel(caller) is not None
+    world.log_in("h1")
+    await world.until(lambda: len(world.of(ev.CallConnected)) == 2, 30, "answered in support")
+    second = world.of(ev.CallConnected)[1]
+    assert (second.queue, second.agent_id, second.channel_id) == ("support", "h1", caller)
+    assert world.of(ev.CallTransferred)[0].reason == "transfer"
