@@ -15,8 +15,12 @@ Algorithm
   ``target = differential + diff_target``; ``mul = target / avg_agents`` (0 when either is 0);
   with ``im = intensity / 100``, ``mul' = mul * |im - 1|`` when ``mul < 0`` else
   ``mul * (im + 1)``; ``level *= 1 + mul'``; then cap at ``max_level`` and floor at 1.0.
-* Every 60 s (same grid, the first check one minute after the first ``decide``), after the
-  15-s update of that instant: the drop rules, from what :meth:`VicidialAdaptive.record` heard:
+* Every 60 s (same grid, the first one minute after the first ``decide``) the drop figures
+  are refreshed from what :meth:`VicidialAdaptive.record` heard (VICIdial's
+  ``calculate_drops``): calls and drops of the last minute, today's calls, answers and drops.
+* At every 15-s update, right after the level update (VICIdial runs its "drop percentage
+  rules to lower dial_level" inside ``calculate_dial_level``), the drop rules, from the last
+  refreshed figures (none before the first refresh):
 
   - last minute: more than 20 calls in the last 60 s and drops / calls > 50 % -> ``level /= 2``;
   - today: more than 50 calls today and today's drops / today's answers (in %) >
@@ -40,8 +44,10 @@ Interpretations (the description leaves these open)
   With no answers today the day's drop percentage is 0.
 * "today" = since the day start: counters reset at ``day_start_s + k * 86400``. Events before
   ``day_start_s`` are forgotten when the day starts.
-* The drop rules are *applied* once a minute (not re-applied every 15 s from minute-old stats),
-  so e.g. the average method halves at most once per minute.
+* The drop rules are applied at every 15-s update from figures refreshed once a minute, as
+  AST_VDadapt.pl 2.4 does: a day over its drop target is cut four times a minute until the
+  figures improve (the average method can halve the level four times in a minute). An earlier
+  version applied them once a minute, which made the baseline too generous.
 * HHMM clock: simulated time ``day_start_s`` is clock time ``day_start_hhmm``;
   ``hhmm(t)`` = that clock plus ``floor((t - day_start_s) / 60)`` minutes, written as the
   integer ``HH*100 + MM`` (hours mod 24). The tapered ``left`` subtracts two such integers, as
@@ -104,6 +110,7 @@ class VicidialAdaptive:
 
     __slots__ = (
         "_adapt_factor_neg",
+        "_figures",
         "_adapt_factor_pos",
         "_available_only",
         "_day_start_minutes",
@@ -200,6 +207,9 @@ class VicidialAdaptive:
         self._started = False
         self._next_adapt = -math.inf
         self._next_drops = math.inf
+        #: the drop figures of the last refresh: minute calls, minute drops, today's calls,
+        #: answers and drops (None before the first)
+        self._figures: tuple[int, int, int, int, int] | None = None
         # the last minute: times of DIALED and DROPPED events (pruned by time)
         self._minute_dials: deque[float] = deque()
         self._minute_drops: deque[float] = deque()
@@ -229,10 +239,11 @@ class VicidialAdaptive:
             self._sum_waiting -= old_waiting
             self._sum_agents -= old_agents
 
-        if now >= self._next_adapt:
-            self._adapt(now)
         if now >= self._next_drops:
-            self._apply_drop_rules(now)
+            self._refresh_drop_figures(now)
+        if now >= self._next_adapt:
+            if self._adapt(now):
+                self._apply_drop_rules(now)
 
         goal = int(self.level * agents + 0.5)
         new = goal - (snapshot.dialing + snapshot.waiting + snapshot.connected)
@@ -282,12 +293,13 @@ class VicidialAdaptive:
         if self.level < 1.0:
             self.level = 1.0
 
-    def _adapt(self, now: float) -> None:
+    def _adapt(self, now: float) -> bool:
+        """The 15-s level update; False on the first call (it only anchors the grids)."""
         if not self._started:  # first decide(): anchor the grids, no update yet
             self._started = True
             self._next_adapt = now + _ADAPT_EVERY
             self._next_drops = now + _DROPS_EVERY
-            return
+            return False
         late = now - self._next_adapt
         self._next_adapt += _ADAPT_EVERY * (math.floor(late / _ADAPT_EVERY) + 1)
 
@@ -295,7 +307,7 @@ class VicidialAdaptive:
         avg_agents = self._sum_agents / n
         target = (self._sum_ready - self._sum_waiting) / n + self.diff_target
         if avg_agents == 0 or target == 0:
-            return  # mul = 0: level unchanged
+            return True  # mul = 0: level unchanged
         mul = target / avg_agents
         if mul < 0:
             mul *= self._adapt_factor_neg
@@ -303,20 +315,28 @@ class VicidialAdaptive:
             mul *= self._adapt_factor_pos
         self.level *= 1.0 + mul
         self._clamp()
+        return True
 
-    def _apply_drop_rules(self, now: float) -> None:
+    def _refresh_drop_figures(self, now: float) -> None:
+        """VICIdial's ``calculate_drops``, once a minute: the figures the drop rules read."""
         late = now - self._next_drops
         self._next_drops += _DROPS_EVERY * (math.floor(late / _DROPS_EVERY) + 1)
         if now >= self._next_day_at:
             self._new_day(now)
         self._prune_minute(now)
+        self._figures = (len(self._minute_dials), len(self._minute_drops), self.dialed_today,
+                         self.answered_today, self.dropped_today)
 
-        calls = len(self._minute_dials)
-        if calls > _MINUTE_CALLS and len(self._minute_drops) / calls > _MINUTE_DROP_FRACTION:
+    def _apply_drop_rules(self, now: float) -> None:
+        """The drop rules on the last refreshed figures (at every 15-s update)."""
+        if self._figures is None:
+            return
+        calls, minute_drops, dialed_today, answered_today, dropped_today = self._figures
+        if calls > _MINUTE_CALLS and minute_drops / calls > _MINUTE_DROP_FRACTION:
             self.level /= 2.0
 
-        if self.dialed_today > _DAY_CALLS and self.answered_today > 0:
-            drop_pct = 100.0 * self.dropped_today / self.answered_today
+        if dialed_today > _DAY_CALLS and answered_today > 0:
+            drop_pct = 100.0 * dropped_today / answered_today
             if drop_pct > self.drop_target_pct:
                 if self.method is AdaptiveMethod.HARD_LIMIT:
                     self.level = 1.0

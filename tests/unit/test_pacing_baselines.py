@@ -287,13 +287,16 @@ def test_one_minute_rule_halves_when_over_half_dropped() -> None:
     record_many(p, LineOutcome.HUMAN, range(40, 51))
     record_many(p, LineOutcome.DROPPED, range(40, 51))
     drive(p, 0, 59, **NEUTRAL)
-    assert p.level == 3.0  # drop rules first applied at t=60
+    assert p.level == 3.0  # the drop figures are first refreshed at t=60
     drive(p, 60, 60, **NEUTRAL)
     # level 3.0 / 2 = 1.5; the day rule needs > 50 calls today (21): not applied
     assert p.level == 1.5
-    # applied once a minute: unchanged until t=120, when the t=30..50 calls have left the window
-    drive(p, 61, 120, **NEUTRAL)
+    # AST_VDadapt applies the rules at every 15-s update, on the figures of t=60: t=75 halves
+    # again (0.75, floored to 1.0); at t=120 the figures no longer hold the t=30..50 calls
+    drive(p, 61, 74, **NEUTRAL)
     assert p.level == 1.5
+    drive(p, 75, 75, **NEUTRAL)
+    assert p.level == 1.0
 
 
 def test_one_minute_rule_needs_more_than_20_calls_and_more_than_half() -> None:
@@ -350,10 +353,11 @@ def test_day_rule_average_halves() -> None:
     _bad_day(p)
     _check_at(p, 2 * HOUR)
     assert p.level == pytest.approx(1.3, abs=1e-12)  # 2.6 / 2
-    # still over target a minute later: halves again, 1.3 / 2 = 0.65 -> floor 1.0
-    drive(p, 2 * HOUR + 1, 2 * HOUR + 59, **NEUTRAL)
+    # the day is still over target at the next 15-s update: halves again, 1.3 / 2 = 0.65
+    # -> floor 1.0 (the rules run at every 15-s update, not once a minute)
+    drive(p, 2 * HOUR + 1, 2 * HOUR + 14, **NEUTRAL)
     assert p.level == pytest.approx(1.3, abs=1e-12)
-    drive(p, 2 * HOUR + 60, 2 * HOUR + 60, **NEUTRAL)
+    drive(p, 2 * HOUR + 15, 2 * HOUR + 15, **NEUTRAL)
     assert p.level == 1.0
 
 
@@ -479,3 +483,19 @@ def test_memory_is_bounded_and_decide_is_cheap_over_a_day() -> None:
     assert len(p._minute_drops) <= 2
     assert p.dialed_today == 3 * 28_800
     assert 1.0 <= p.level <= 3.0
+
+
+def test_drop_figures_are_refreshed_once_a_minute_and_read_at_every_update() -> None:
+    """AST_VDadapt 2.4: calculate_drops once a minute, the rules in every 15-s
+    calculate_dial_level: drops heard after a refresh act only from the next refresh on."""
+    p = VicidialAdaptive(AdaptiveMethod.HARD_LIMIT, initial_level=2.6)
+    start = 1000.0
+    record_many(p, LineOutcome.DIALED, [start + i for i in range(60)])
+    record_many(p, LineOutcome.HUMAN, [start + i for i in range(40)])
+    drive(p, 2 * HOUR - 60, 2 * HOUR, **NEUTRAL)  # refresh at 2 h: 0 drops, under target
+    assert p.level == 2.6
+    record_many(p, LineOutcome.DROPPED, [2 * HOUR + 1, 2 * HOUR + 2])  # now 2/40 = 5 %
+    drive(p, 2 * HOUR + 1, 2 * HOUR + 59, **NEUTRAL)  # updates at +15, +30, +45: old figures
+    assert p.level == 2.6
+    drive(p, 2 * HOUR + 60, 2 * HOUR + 60, **NEUTRAL)  # refreshed, then the update cuts
+    assert p.level == 1.0
