@@ -110,11 +110,11 @@ class VicidialAdaptive:
 
     __slots__ = (
         "_adapt_factor_neg",
-        "_figures",
         "_adapt_factor_pos",
         "_available_only",
         "_day_start_minutes",
         "_end_hhmm",
+        "_figures",
         "_minute_dials",
         "_minute_drops",
         "_next_adapt",
