@@ -235,9 +235,10 @@ def build_app(services: Services) -> web.Application:
         if settings.redis_url is None:
             yield
             return
-        from callcenter.redis_relay import RedisEventRelay
+        from callcenter.redis_relay import RedisEventRelay, not_from_the_pbx
 
-        relay = RedisEventRelay(services.bus, settings.redis_url.get_secret_value())
+        relay = RedisEventRelay(services.bus, settings.redis_url.get_secret_value(),
+                                relays=not_from_the_pbx)
         await relay.start()
         yield
         await relay.stop()

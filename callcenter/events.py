@@ -633,6 +633,10 @@ class EventBus:
     handlers: list[Handler] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     published: int = 0
+    #: True while an event relayed from another server process (``callcenter.redis_relay``)
+    #: is delivered, and what handlers derive from it on the spot: a handler that writes
+    #: (the queue-event log) leaves it to the process where it happened
+    relayed: bool = False
     _delivery: RunToCompletion[DomainEvent] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,6 +44,16 @@ from callcenter.events import DomainEvent, EventBus, event_from_dict
 log = logging.getLogger(__name__)
 
 DEFAULT_CHANNEL = "callcenter:events"
+
+#: what every node derives from its own link to the same Asterisk (channels, calls, the link,
+#: phones' registrations): relayed, each node would see every such event twice
+_FROM_THE_PBX = ("channel.", "call.", "pbx.", "device.", "agent.registration")
+
+
+def not_from_the_pbx(event: DomainEvent) -> bool:
+    """Relay only what another node cannot see itself: its decisions (queue steps, agents'
+    moves and controls, screen pops, IVR steps, configuration changes, campaigns)."""
+    return not event.type.startswith(_FROM_THE_PBX)
 
 class RedisEventRelay:
     """Bridges one local :class:`EventBus` and one Redis pub/sub channel.
@@ -63,8 +74,13 @@ class RedisEventRelay:
         reconnect_max_s: float = 5.0,
         outbox_size: int = 10_000,
         health_check_interval_s: float = 10.0,
+        relays: Callable[[DomainEvent], bool] = lambda _event: True,
     ) -> None:
+        """``relays(event)``: whether this kind of event goes to the other nodes (all by
+        default; ``callcenter serve`` keeps back what each node sees on its own PBX link:
+        :func:`not_from_the_pbx`)."""
         self.bus = bus
+        self.relays = relays
         self.url = url
         self.channel = channel
         self.node_id = node_id or uuid.uuid4().hex
@@ -130,6 +146,8 @@ class RedisEventRelay:
     def _on_local_event(self, event: DomainEvent) -> None:
         if self._injecting:
             return  # relayed in from another node (or derived from it): never send it back
+        if not self.relays(event):
+            return
         if self._outbox.full():
             self._outbox.get_nowait()
             self._outbox.task_done()
@@ -232,10 +250,12 @@ class RedisEventRelay:
             return
         self.received += 1
         self._injecting = True
+        self.bus.relayed = True
         try:
             self.bus.publish(event)
         finally:
             self._injecting = False
+            self.bus.relayed = False
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -155,8 +155,8 @@ class QueueLogRecorder:
 
     def on_event(self, event: ev.DomainEvent) -> None:
         entry = self.tracker.on_event(event)
-        if entry is None:
-            return
+        if entry is None or self.bus.relayed:
+            return  # relayed from another server process: that process writes its row
         try:
             self.queue.put_nowait(entry)
         except asyncio.QueueFull:

@@ -338,3 +338,19 @@ async def test_write_rate(sessions: async_sessionmaker[AsyncSession],
     with capsys.disabled():
         print(f"\nqueue_log: {rows} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} rows/s "
               f"({recorder.batches} batches)")
+
+
+def test_a_queue_step_relayed_from_another_process_is_tracked_but_not_written() -> None:
+    """Several server processes: the dispatcher's process writes its rows; another one that
+    hears the step relayed (``bus.relayed``) keeps it for its live figures only."""
+    bus = ev.EventBus()
+    recorder = QueueLogRecorder(bus, None)  # type: ignore[arg-type]  # never writes here
+    step = ev.CallQueued(at=1.0, queue="support", call_id="c1", channel_id="c1", priority=0,
+                         waiting=1)
+    bus.relayed = True
+    recorder.on_event(step)
+    assert recorder.queue.empty()
+    bus.relayed = False
+    recorder.on_event(ev.CallQueued(at=2.0, queue="support", call_id="c2", channel_id="c2",
+                                    priority=0, waiting=2))
+    assert recorder.queue.qsize() == 1

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
+from callcenter import events as ev
 from callcenter.events import CallAnswered, CallStarted, DomainEvent, EventBus, Subscription
 from callcenter.redis_relay import RedisEventRelay
 from tests.harness import RedisServer
@@ -260,3 +261,33 @@ async def test_stop_removes_the_bus_handler_and_is_idempotent(redis_url: str) ->
     await relay.stop()
     assert bus.handlers == []
     assert not relay.ready
+
+
+async def test_serve_keeps_back_what_each_node_sees_on_its_own_pbx_link(
+        redis_url: str, channel: str) -> None:
+    """Every node has its own AMI link to the same Asterisk: channel and call events are not
+    relayed (each node would see them twice); a queue step is, and the receiving bus says
+    it is relayed while delivering it (so that node does not write it to the queue log)."""
+    from callcenter.redis_relay import not_from_the_pbx
+
+    bus_a, bus_b = EventBus(), EventBus()
+    seen: list[tuple[str, bool]] = []
+    bus_b.add_handler(lambda event: seen.append((event.type, bus_b.relayed)))
+    relays = [RedisEventRelay(bus, redis_url, channel=channel, node_id=node,
+                              relays=not_from_the_pbx)
+              for bus, node in ((bus_a, "a"), (bus_b, "b"))]
+    for relay in relays:
+        await relay.start()
+        async with asyncio.timeout(5):
+            await relay.wait_ready()
+    try:
+        bus_a.publish(ev.ChannelCreated(at=1.0, call_id="c", channel_id="c", name="PJSIP/x-1",
+                                        state="ring"))
+        bus_a.publish(ev.CallQueued(at=1.0, queue="support", call_id="c", channel_id="c",
+                                    priority=0, waiting=1))
+        await eventually(lambda: relays[1].received >= 1)
+        await settle()
+        assert seen == [("queue.entered", True)] and not bus_b.relayed
+    finally:
+        for relay in relays:
+            await relay.stop()
