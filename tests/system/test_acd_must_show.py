@@ -14,7 +14,9 @@ restarted mid-traffic.
   call (agent states are not kept across a restart: after it 2002 is logged out);
 - overflow: sales callers are also offered to support's agents after 3 s (``overflow`` rows,
   answers by support agents for sales callers).
-Callbacks across a restart: ``test_queue_behaviour_asterisk.py``.
+- callback: before the kill a caller of queue ``cb`` presses 1 in ``[queue-callback-offer]`` and
+  hangs up; the restarted server (callbacks in its database) calls it back once 2002, the one
+  agent with skill ``cb``, logs in: the customer's leg answers and 2002's phone is bridged.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ queues:
   - {name: sales, required_skills: {sales: 1}, overflow_queue: support, overflow_after_s: 3,
      ring_timeout_s: 3}
   - {name: support, required_skills: {support: 1}, ring_timeout_s: 3}
+  - {name: cb, required_skills: {cb: 1}, callback_after_s: 2}
 agents:
   - {agent_id: "2001", skills: {sales: 1}, logged_in: true}
-  - {agent_id: "2002", skills: {sales: 1}, logged_in: false}
+  - {agent_id: "2002", skills: {sales: 1, cb: 1}, logged_in: false}
   - {agent_id: "2003", skills: {support: 1}, logged_in: true}
   - {agent_id: "2004", skills: {support: 1}, logged_in: true}
   - {agent_id: "2005", skills: {support: 1, sales: 1}, logged_in: true}
@@ -89,7 +92,9 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
                 "CALLCENTER_HTTP__PORT": str(port),
                 "CALLCENTER_ACD__WRAP_UP_S": "1",
                 "CALLCENTER_ACD__NO_ANSWER_PAUSE_AFTER": "1",
-                "CALLCENTER_LOG_JSON": "true"})
+                "CALLCENTER_LOG_JSON": "true",
+                # the customer's number would go out on the trunk; the sandbox's far end answers
+                "CALLCENTER_ACD__CALLBACK_ENDPOINT": "Local/answer@cc-test"})
     seeded = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "callcenter", "acd", "seed", str(seed)],
         env=env, capture_output=True, text=True, timeout=60)
@@ -112,6 +117,18 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
                 assert answer.status == 200, await answer.text()
                 paused = await answer.json()
                 assert (paused["state"], paused["reason"]) == ("paused", "lunch")
+        # a caller of queue cb asks for a callback (nobody can take cb's calls yet)
+        await _call(link, "cb")
+        await link.wait_for(lambda: any(
+            c.name.startswith("Local/q-cb@") and c.context == "queue-callback-offer"
+            for c in link.model.channels.values()), 10, "callback offered")
+        outer = next(c.channel_id for c in link.model.channels.values()
+                     if c.name.startswith("Local/q-cb@") and c.name.endswith(";1"))
+        await link.pbx.set_variable(outer, "CC_DTMF", "1")  # the caller presses 1
+        await link.pbx.redirect(outer, "cc-test", "dtmf")
+        await link.wait_for(lambda: not any(c.name.startswith("Local/q-cb@")
+                                            for c in link.model.channels.values()),
+                            15, "callback caller hung up")
         began = time.monotonic()
         # 20 callers, two a second: 12 for sales (one agent ready, overflow to support after
         # 3 s), 8 for support
@@ -126,7 +143,8 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
         await wait_healthy(base, restarted, tmp_path / "serve2.log")
         callers = {e.channel_id: e.name.split("@")[0].removeprefix("Local/q-")
                    for e in link.events if isinstance(e, ev.ChannelCreated)
-                   and e.name.startswith("Local/q-") and e.name.endswith(";2")}
+                   and e.name.startswith("Local/q-") and e.name.endswith(";2")
+                   and not e.name.startswith("Local/q-cb@")}
         assert len(callers) == CALLERS
         # every caller leaves within STAY_S of arriving; then its last row says how it ended
         await link.wait_for(lambda: not any(c in link.model.channels for c in callers),
@@ -161,6 +179,24 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
         assert "2002" not in offered and "2006" not in offered, offered
         assert not [e for e in link.events if isinstance(e, ev.ChannelCreated)
                     and e.name.startswith("PJSIP/2006")]
+        # the callback asked for before the kill: made by the restarted server
+        cb_caller = next(e.channel_id for e in link.events if isinstance(e, ev.ChannelCreated)
+                         and e.name.startswith("Local/q-cb@") and e.name.endswith(";2"))
+        async with aiohttp.ClientSession() as session, session.put(
+                f"{base}/api/agents/2002/state", json={"state": "ready"}) as answer:
+            assert answer.status == 200, await answer.text()
+
+        def called_back() -> bool:
+            return any(r["kind"] == "answer" and r["channel_id"] == cb_caller
+                       and r["agent"] == "2002" for r in _rows(db))
+
+        deadline = time.monotonic() + 25
+        while not await asyncio.to_thread(called_back):
+            assert time.monotonic() < deadline, [dict(r) for r in _rows(db)
+                                                 if r["channel_id"] == cb_caller]
+            await asyncio.sleep(0.5)
+        assert any(c.name.startswith("PJSIP/2002") and c.bridge_id
+                   for c in link.model.channels.values())
         assert time.monotonic() - began < 110
     finally:
         for proc in (process, restarted):
