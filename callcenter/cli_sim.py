@@ -45,10 +45,16 @@ def _print_report(report: dict[str, Any]) -> None:
         verdict = "within" if report["abandon_rate_p95"] <= report["abandon_limit"] else "OVER"
         click.echo(f"abandonment p95 is {verdict} the limit of "
                    f"{100 * report['abandon_limit']:g}%")
+    if report.get("timed_out") or report.get("overflowed"):
+        click.echo(f"queue rules: {report['timed_out']:.1f} callers a day sent away by the "
+                   f"max wait, {report['overflowed']:.1f} overflowed to every agent "
+                   f"(of {report['offered']:.1f} offered)")
     for name, figures in report.get("by_class", {}).items():
         click.echo(f"  class {name}: service level {100 * figures['service_level']:.1f}%, "
                    f"ASA {figures['asa_s']:.1f} s, abandoned "
-                   f"{100 * figures['abandon_rate']:.2f}%")
+                   f"{100 * figures['abandon_rate']:.2f}%"
+                   + (f", overflowed {figures['overflowed']:.1f}" if figures["overflowed"]
+                      else ""))
     if "note" in report:
         click.echo(f"note: {report['note']}")
 

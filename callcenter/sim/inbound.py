@@ -3,11 +3,18 @@ by the server's :class:`~callcenter.acd.dispatcher.Dispatcher` (priority from th
 class, then arrival order) and routed by the chosen strategy to agents on the schedule.
 
 After the day ends no new caller arrives; agents stay until the queue is empty, so every
-caller who arrived is either served or abandoned. Occupancy counts the day only.
+caller who arrived is either served, abandoned or (with a max wait) timed out. Occupancy counts
+the day only.
 
 With ``agent_groups`` in the workload, agents are dealt to groups as they are hired (skills
 with levels, a handle-time multiplier applied to the caller's drawn service time) and a class's
 ``skills`` are required of the agent: then which agent a strategy picks changes the service.
+
+A workload may also give the queue's rules the server applies (optional fields): ``max_wait_s``
+(a caller still in line leaves it, ``timed_out``) and a class's ``overflow_after_s`` (its
+caller is then offered to every agent, keeping its place: ``overflowed``). When each falls due
+is decided by the server's own pure policy (:func:`callcenter.acd.queue_policy.next_due`), so a
+what-if run answers for the rules the server would run.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import random
 from dataclasses import dataclass, field
 
 from callcenter.acd.agents import Agent, AgentBoard
+from callcenter.acd.definitions import QueueDefinition
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
+from callcenter.acd.queue_policy import Step, Timeline, next_due
 from callcenter.acd.routing import make_routing
 from callcenter.sim.clock import VirtualClock
 from callcenter.sim.staffing import Staffing, StateTimes, bin_count, hang_up_agent, ratios
@@ -43,13 +52,19 @@ class ClassCounts:
     within_sl: int = 0
     waited: int = 0
     wait_s: float = 0.0
+    #: sent away by the max wait (not served, not abandoned)
+    timed_out: int = 0
+    #: offered to every agent after the class's overflow time
+    overflowed: int = 0
 
     def metrics(self) -> dict[str, float]:
-        finished = self.answered + self.abandoned
+        finished = self.answered + self.abandoned + self.timed_out
         return {
             "offered": self.offered,
             "answered": self.answered,
             "abandoned": self.abandoned,
+            "timed_out": self.timed_out,
+            "overflowed": self.overflowed,
             "service_level": self.within_sl / finished if finished else 0.0,
             "asa_s": self.wait_s / self.answered if self.answered else 0.0,
             "abandon_rate": self.abandoned / finished if finished else 0.0,
@@ -57,11 +72,23 @@ class ClassCounts:
         }
 
 
+def _rules(workload: InboundWorkload, overflow_after_s: float | None) -> QueueDefinition:
+    """The queue a class's callers wait in, as far as its steps go: the workload's max wait,
+    the class's overflow (to "any agent", which the simulation does by dropping the class's
+    skills from the call)."""
+    return QueueDefinition("simulated", max_wait_s=workload.max_wait_s,
+                           overflow_queue="any-agent" if overflow_after_s else None,
+                           overflow_after_s=overflow_after_s)
+
+
 @dataclass(slots=True)
 class _Caller:
     call: WaitingCall
     service: float
     patience_timer: object = None
+    #: the queue's steps for this caller (max wait, overflow): the server's own policy
+    timeline: Timeline | None = None
+    step_timer: object = None
 
 
 @dataclass(slots=True)
@@ -101,6 +128,10 @@ class InboundSimulation:
         #: agent -> handle-time multiplier (agents of a group; none without groups)
         self._speed: dict[str, float] = {}
         self._class_skills = {k.name: frozenset(k.skills) for k in workload.classes}
+        #: per class, the queue rules its callers live by (max wait, overflow), as the server's
+        #: QueueDefinition so the pure queue policy decides when, exactly as in the server
+        self._rules = {k.name: _rules(workload, k.overflow_after_s) for k in workload.classes}
+        self._rules.setdefault("", _rules(workload, None))
         self.staffing = Staffing(self.clock, self.board, workload.staffing(),
                                  drain=lambda: self.dispatcher.queue_length > 0,
                                  new_agent=self._hire if self._groups else None)
@@ -152,9 +183,51 @@ class InboundSimulation:
         self._counts(name, "offered")
         self.day.offered_by_bin[self._bin(now)] += 1
         self._callers[call.call_id] = caller
-        if self.dispatcher.offer(call, now) is None and patience is not None:
-            caller.patience_timer = self.clock.call_at(now + patience, self._abandon, call)
+        if self.dispatcher.offer(call, now) is None:
+            if patience is not None:
+                caller.patience_timer = self.clock.call_at(now + patience, self._abandon, call)
+            caller.timeline = Timeline(joined=now)
+            self._next_step(caller)
         self._schedule_next_arrival(now)
+
+    # --- the queue's steps: max wait and overflow -----------------------------------------------
+
+    def _next_step(self, caller: _Caller) -> None:
+        assert caller.timeline is not None
+        due = next_due(self._rules[caller.call.klass], caller.timeline)
+        if due is not None:
+            caller.step_timer = self.clock.call_at(due.at, self._step, caller, due.step)
+
+    def _step(self, caller: _Caller, step: Step) -> None:
+        call = caller.call
+        if self._callers.get(call.call_id) is not caller:
+            return  # served or gone
+        if step is Step.MAX_WAIT:
+            self.dispatcher.withdraw(call.call_id)
+            self._drop(caller)
+            for counts in self._class_counts(call.klass):
+                counts.timed_out += 1
+                counts.waited += 1
+            return
+        if step is Step.OVERFLOW:
+            assert caller.timeline is not None
+            caller.timeline.overflowed = True
+            for counts in self._class_counts(call.klass):
+                counts.overflowed += 1
+            # the same caller, same arrival and priority (its place), any agent now
+            self.dispatcher.withdraw(call.call_id)
+            caller.call = WaitingCall(call.call_id, call.arrived, priority=call.priority,
+                                      klass=call.klass)
+            if self.dispatcher.offer(caller.call, self.clock.now()) is not None:
+                return  # an agent was free: served (its timers went with it)
+        self._next_step(caller)
+
+    def _drop(self, caller: _Caller) -> None:
+        """The caller leaves the simulation's line: its timers go with it."""
+        del self._callers[caller.call.call_id]
+        for timer in (caller.patience_timer, caller.step_timer):
+            if timer is not None:
+                timer.cancel()  # type: ignore[attr-defined]
 
     def _counts(self, klass: str, attribute: str) -> None:
         total = self.day.total
@@ -167,9 +240,11 @@ class InboundSimulation:
         return min(int(now // self.bin_s), len(self.day.offered_by_bin) - 1)
 
     def _abandon(self, call: WaitingCall) -> None:
-        if self.dispatcher.withdraw(call.call_id) is None:
+        caller = self._callers.get(call.call_id)
+        if caller is None or self.dispatcher.withdraw(call.call_id) is None:
             return
-        del self._callers[call.call_id]
+        call = caller.call
+        self._drop(caller)
         for counts in self._class_counts(call.klass):
             counts.abandoned += 1
             counts.waited += 1
@@ -182,9 +257,8 @@ class InboundSimulation:
 
     def _on_assign(self, call: WaitingCall, agent: Agent, now: float,
                    decision: RoutingDecision) -> None:
-        caller = self._callers.pop(call.call_id)
-        if caller.patience_timer is not None:
-            caller.patience_timer.cancel()  # type: ignore[attr-defined]
+        caller = self._callers[call.call_id]
+        self._drop(caller)
         wait = now - call.arrived
         for counts in self._class_counts(call.klass):
             counts.answered += 1

@@ -93,9 +93,12 @@ def summarise(workload: Workload, runs: Sequence[dict[str, Any]]) -> dict[str, A
     if isinstance(workload, InboundWorkload):
         report["by_class"] = {
             klass.name: {name: _mean([float(run["by_class"][klass.name][name]) for run in runs])
-                         for name in ("service_level", "asa_s", "abandon_rate", "p_wait")}
+                         for name in ("service_level", "asa_s", "abandon_rate", "p_wait",
+                                      "timed_out", "overflowed")}
             for klass in workload.classes}
-        report["offered"] = _mean([run["offered"] for run in runs])
+        # callers per day (means over seeds); the last two only move with the queue rules
+        for name in ("offered", "timed_out", "overflowed"):
+            report[name] = _mean([run[name] for run in runs])
     else:
         for name in ("dials", "humans", "connected", "dropped", "amd_hangups"):
             report[name] = _mean([run[name] for run in runs])

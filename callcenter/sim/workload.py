@@ -177,6 +177,9 @@ class CustomerClass(_Strict):
     # --- optional field added by this project ---
     #: skills an agent must have (all of them) to take this class's calls
     skills: list[str] = []
+    #: after this long in line the caller is also offered to every agent, skilled or not (a
+    #: queue's overflow to a general queue), keeping its place; None: never
+    overflow_after_s: float | None = Field(default=None, gt=0)
 
 
 class AgentGroup(_Strict):
@@ -211,6 +214,9 @@ class InboundWorkload(_Day):
     # --- optional fields added by this project ---
     wrapup_s: Distribution | None = None
     agent_groups: list[AgentGroup] | None = None
+    #: a caller still in line this long leaves it (the queue's max wait: a message, voicemail),
+    #: counted as ``timed_out``, not as an abandon; None: callers wait until served or gone
+    max_wait_s: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _staffing_given(self) -> InboundWorkload:
