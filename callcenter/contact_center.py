@@ -49,6 +49,7 @@ from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd.lease import HeldLeases, Leases
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
 from callcenter.acd.registration import AgentRegistrations
+from callcenter.acd.remote_controls import RemoteAgentControls
 from callcenter.acd.routing import make_routing
 from callcenter.acd.service import InboundAcd
 from callcenter.config import AcdSettings
@@ -100,6 +101,8 @@ class ContactCenter:
     interactions: InteractionRecorder | None
     #: agents' phones registered or not (an unregistered agent is never offered a call)
     registrations: AgentRegistrations
+    #: several processes: agents' controls made on another process applied here too
+    remote_controls: RemoteAgentControls | None = None
     #: agents logged in by :meth:`start` (those configured with ``logged_in``)
     log_in_at_start: list[str] = field(default_factory=list)
     started: bool = False
@@ -267,6 +270,8 @@ class ContactCenter:
         self.phones.close()
         self.agent_events.close()
         self.registrations.close()
+        if self.remote_controls is not None:
+            self.remote_controls.close()
         if self.screen_pops is not None:
             await self.screen_pops.close()
         if self.interactions is not None and self.started:
@@ -306,8 +311,9 @@ def build_contact_center(
     demo's bots); defined agents are added to it. ``wrap_up_s`` overrides the
     configured wrap-up time per agent. ``leases`` say which queues this process dispatches
     (several processes on one Redis: ``callcenter.redis_lease``); None: every queue, alone.
-    ``follow_other_legs``: agents' phones rung by other processes make them busy here too, and
-    pairs other processes bridged are ended here too when one side hangs up. ``callbacks``
+    ``follow_other_legs``: agents' phones rung by other processes make them busy here too,
+    pairs other processes bridged are ended here too when one side hangs up, and agents'
+    pauses and log-ins made on other processes are applied here. ``callbacks``
     keeps pending callbacks (the database's survive a restart); None: in this process.
     """
     definitions = definitions if definitions is not None else settings.definitions()
@@ -372,5 +378,7 @@ def build_contact_center(
                          campaigns=running, hub=hub, screen_pops=pops, interactions=interactions,
                          queue_log=queue_log,
                          log_in_at_start=configured, registrations=registrations,
-                         definitions=definitions, make_queue=make_queue, rng=rng)
+                         definitions=definitions, make_queue=make_queue, rng=rng,
+                         remote_controls=RemoteAgentControls(bus, board, phones, clock)
+                         if follow_other_legs else None)
 
