@@ -177,7 +177,8 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
     if parts.ami is not None and settings.audiosocket.enabled:
         ivr = IvrMediaService(pbx=parts.pbx, bus=bus, clock=clock, ivr=settings.ivr,
                               audiosocket=settings.audiosocket, speech=settings.speech,
-                              effects=CrmEffects(crm.sessions, crm.lookup))
+                              effects=CrmEffects(crm.sessions, crm.lookup,
+                                                 callbacks=center.request_callback))
     return Services(settings=settings, bus=bus, clock=clock, model=model, pbx=parts.pbx,
                     ami=parts.ami, metrics=metrics, crm=crm, center=center, ivr=ivr,
                     leases=leases)

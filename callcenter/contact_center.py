@@ -189,6 +189,17 @@ class ContactCenter:
                         "queue": queue}
         raise LookupError(f"no caller of call {call_id!r} waits in a queue")
 
+    def request_callback(self, queue: str, call_id: str, channel_id: str, number: str,
+                         priority: int = 0) -> bool:
+        """A callback asked for outside the line (the IVR's callback node): ``queue``'s ACD
+        calls ``number`` back when its turn comes, its place counted from now. False when this
+        server runs no such queue."""
+        acd = self.queues.get(queue)
+        if acd is None:
+            return False
+        acd.add_callback(call_id, channel_id, number, priority)
+        return True
+
     def _define_agent(self, definition: AgentDefinition, now: float) -> None:
         agent_id = definition.agent_id
         before = self.endpoints.endpoint(agent_id)

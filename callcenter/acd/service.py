@@ -676,6 +676,21 @@ class InboundAcd:
             number=callback.number, waited_s=round(now - call.arrived, 3)))
         self._tasks.spawn(self._store(callback))
 
+    def add_callback(self, call_id: str, channel_id: str, number: str,
+                     priority: int = 0) -> Callback:
+        """A callback asked for before the caller ever waited (the IVR's callback node: the
+        caller hangs up in the IVR): it joins this line now as a virtual caller, stored like
+        one asked for while waiting. A process that does not hold the queue's lease stores it
+        for the holder, which lines it up when it next loads the pending callbacks."""
+        now = self.clock.now()
+        callback = Callback(channel_id, self.queue, call_id, number, now, priority)
+        self.bus.publish(ev.CallbackRequested(
+            at=now, queue=self.queue, call_id=call_id, channel_id=channel_id, number=number,
+            waited_s=0.0))
+        self._tasks.spawn(self._store(callback))
+        self._line_up(callback)
+        return callback
+
     async def _store(self, callback: Callback) -> None:
         try:
             await self.callbacks.save(callback)

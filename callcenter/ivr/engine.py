@@ -304,7 +304,8 @@ class IvrSession:
             return [note, *self._go(node.declined)]
         number = self.data.get("callback_number") or self.caller.number
         self.data["callback"] = "1"
-        return [note, s.RequestCallback(number), *self._go(node.accepted)]
+        callback = s.RequestCallback(number, node.queue, _int(self.data.get("priority", "0")))
+        return [note, callback, *self._go(node.accepted)]
 
     def _survey_input(self, node: m.SurveyNode, event: s.Input) -> list[s.Action]:
         if isinstance(event, s.NoInput):

@@ -444,15 +444,18 @@ def _queue(r: _Reader, node_id: str, d: _Map, where: str) -> m.Node | None:
 
 
 def _callback(r: _Reader, node_id: str, d: _Map, where: str) -> m.Node | None:
-    r.fields(d, where, {"type", "prompt", "accepted", "declined"},
+    r.fields(d, where, {"type", "prompt", "queue", "accepted", "declined"},
              _RETRY_FIELDS | {"accept_key", "accept_say"})
+    queue = r.text(d, "queue", where, "default")
+    if not _NAME.match(queue):
+        r.error(d.line_of("queue"), f"{where}: queue name {queue!r} is not a name")
     prompt = r.prompt(d.get("prompt"), d.line_of("prompt"), where)
     key = str(d.get("accept_key", "1"))
     if not _KEY.match(key):
         r.error(d.line_of("accept_key"), f"{where}: accept_key is one key, not {key!r}")
     if prompt is None:
         return None
-    return m.CallbackNode(node_id, d.line, prompt, r.target(d, "accepted", where),
+    return m.CallbackNode(node_id, d.line, prompt, queue, r.target(d, "accepted", where),
                           r.target(d, "declined", where), key,
                           r.phrases(d.get("accept_say"), d.line_of("accept_say"), where),
                           r.retry(d, where))

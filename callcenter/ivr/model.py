@@ -198,9 +198,11 @@ class QueueNode(Node):
 
 @dataclass(frozen=True, slots=True)
 class CallbackNode(Node):
-    """Offer to call the customer back instead of waiting: one key accepts."""
+    """Offer to call the customer back instead of waiting: one key accepts, and the ACD of
+    ``queue`` calls back when the caller's turn comes."""
 
     prompt: Prompt
+    queue: str
     accepted: str
     declined: str
     accept_key: str = "1"

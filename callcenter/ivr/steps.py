@@ -128,7 +128,11 @@ class StoreRating:
 
 @dataclass(frozen=True, slots=True)
 class RequestCallback:
+    """Call this number back from ``queue`` when its turn comes (its place: from now)."""
+
     number: str
+    queue: str
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

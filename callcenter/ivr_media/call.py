@@ -37,7 +37,8 @@ class IvrEffects(Protocol):
     async def store_rating(self, caller: s.CallerInfo, data: Mapping[str, str],
                            question: str, score: int) -> None: ...
 
-    async def request_callback(self, caller: s.CallerInfo, number: str) -> None: ...
+    async def request_callback(self, caller: s.CallerInfo,
+                               action: s.RequestCallback) -> None: ...
 
 
 class IvrCall:
@@ -102,7 +103,7 @@ class IvrCall:
                 await self.effects.store_rating(self.engine.caller, self.engine.data,
                                                 action.question, action.score)
             elif isinstance(action, s.RequestCallback):
-                await self.effects.request_callback(self.engine.caller, action.number)
+                await self.effects.request_callback(self.engine.caller, action)
             if answer is not None:
                 pending.extend(self.engine.handle(answer))
         if self.left == "hangup" and not self.session.ended.is_set():

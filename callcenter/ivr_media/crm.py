@@ -16,23 +16,32 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.acd.queueing import TIER_PRIORITY
 from callcenter.ivr import steps as s
 from crm_bridge.models import Complaint, Interaction, SatisfactionRating
 
 log = logging.getLogger(__name__)
 
-#: routing priority by value tier (crm_bridge.cards.value_tier)
-TIER_PRIORITY = {"platinum": 3, "gold": 2, "silver": 1}
 #: how long a rating waits for its call's interaction row (written as the call's events arrive)
 INTERACTION_WAIT_S = 2.0
 
 
+#: the ACD's callback list: (queue, call id, channel id, number, priority) -> taken or not
+CallbackRequester = Callable[[str, str, str, str, int], bool]
+
+
 class CrmEffects:
+    """What every IVR runner (AudioSocket on Asterisk, the simulated caller of the demo) asks
+    of the CRM and the ACD, in one place, so both route, pop and store alike."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 lookup: Callable[[str], Awaitable[dict[str, Any]]]) -> None:
+                 lookup: Callable[[str], Awaitable[dict[str, Any]]],
+                 callbacks: CallbackRequester | None = None) -> None:
         self.sessions = sessions
         self.card_lookup = lookup
+        self.callbacks = callbacks
         self.ratings_stored = 0
+        self.callbacks_requested = 0
 
     async def lookup(self, action: s.Lookup) -> Mapping[str, str] | None:
         if action.kind == "complaint":
@@ -80,10 +89,16 @@ class CrmEffects:
                 interaction_id=interaction.id if interaction is not None else None))
         self.ratings_stored += 1
 
-    async def request_callback(self, caller: s.CallerInfo, number: str) -> None:
-        # The ACD's callback list is not built yet (issue 10): say so rather than pretend.
-        log.warning("ivr %s: callback to %s requested, but this server keeps no callback list "
-                    "yet", caller.call_id, number)
+    async def request_callback(self, caller: s.CallerInfo, action: s.RequestCallback) -> None:
+        """The caller's place in the queue's callback line, from now (the ACD calls back when
+        its turn comes, as for a caller who asked while waiting)."""
+        taken = self.callbacks is not None and self.callbacks(
+            action.queue, caller.call_id, caller.channel_id, action.number, action.priority)
+        if taken:
+            self.callbacks_requested += 1
+        else:
+            log.error("ivr %s: callback to %s for queue %s not taken (no such queue here)",
+                      caller.call_id, action.number, action.queue)
 
     async def _interaction(self, call_id: str) -> Interaction | None:
         loop = asyncio.get_running_loop()

@@ -25,6 +25,7 @@ from aiohttp import web
 from callcenter.acd.agents import Agent, AgentState
 from callcenter.acd.definitions import AcdDefinitions
 from callcenter.acd.identity import AgentEndpoints
+from callcenter.acd.queueing import TIER_PRIORITY
 from callcenter.app import PbxParts, Services, build_app, build_services
 from callcenter.config import AcdSettings, Settings
 from callcenter.contact_center import CampaignPlan
@@ -32,8 +33,8 @@ from callcenter.core.clock import Clock, RealtimeClock, Timer
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
 from callcenter.ivr import Flow, FlowRegistry, IvrSession
-from callcenter.ivr.steps import CallerInfo
-from callcenter.ivr_backend import TIER_PRIORITY, IvrBackend, customer_answer
+from callcenter.ivr.steps import CallerInfo, Lookup
+from callcenter.ivr_media.crm import CrmEffects
 from callcenter.sim.behaviour import Behaviour, Delay
 from callcenter.sim.ivr_caller import IvrCallerBehaviour, SimulatedIvrCaller
 from callcenter.sim.pbx import SimulatedPbx
@@ -115,7 +116,8 @@ class DemoTraffic:
         self.flow: Flow | None = None
         self.ivr_callers: set[asyncio.Task[None]] = set()
         self.ivr_finished = 0
-        self.backend = IvrBackend(pbx, services.bus, services.lookup, services.crm.sessions)
+        self.effects = CrmEffects(services.crm.sessions, services.lookup,
+                                  callbacks=services.center.request_callback)
         if options.ivr_flow:
             self.flow = _demo_flow(services.settings, options.ivr_flow)
             if self.flow is not None:
@@ -143,7 +145,7 @@ class DemoTraffic:
             return
         session = IvrSession(self.flow, CallerInfo(channel.call_id, channel_id,
                                                    channel.caller_num), self.clock)
-        caller = SimulatedIvrCaller(session, self.backend, self.pbx, self.clock,
+        caller = SimulatedIvrCaller(session, self.effects, self.services.bus, self.pbx, self.clock,
                                     random.Random(self.rng.random()), IvrCallerBehaviour())
         task = asyncio.get_running_loop().create_task(caller.run())
         self.ivr_callers.add(task)
@@ -190,7 +192,7 @@ class DemoTraffic:
             self.pbx.inject_inbound_call(number, "8005550100", patience_s=patience_s,
                                          via_ivr=True)
             return
-        found = customer_answer(await self.services.lookup(number))
+        found = await self.effects.lookup(Lookup("customer", "number", number))
         priority = found["priority"] if found else "0"
         self.pbx.inject_inbound_call(
             number, "8005550100", patience_s=patience_s,

@@ -4,9 +4,10 @@ The demo's callers arrive in the ``ivr`` context of the simulated PBX and go thr
 configured flow (``main``): they listen to prompts (about 14 characters a second), often
 interrupt a menu they know (barge-in), press keys or speak (the simulated recogniser returns
 the phrase with a random confidence: low ones make the engine ask for a key), sometimes say
-nothing, sometimes hang up. What the flow decides happens on the simulated PBX exactly as the
-AudioSocket runner does it on Asterisk: call data on the channel (:class:`IvrBackend`), then
-the caller goes to ``[holding]`` for its queue, or is hung up.
+nothing, sometimes hang up. What the flow decides happens on the simulated PBX as the
+AudioSocket runner does it on Asterisk, with the same CRM and ACD effects
+(:class:`~callcenter.ivr_media.crm.CrmEffects`): call data on the channel, then the caller
+goes to ``[holding]`` for its queue, or is hung up.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callcenter.core.errors import PbxError
+from callcenter.events import EventBus
 from callcenter.ivr import model as m
 from callcenter.ivr import steps as s
 from callcenter.ivr.engine import IvrSession
-from callcenter.ivr_backend import IvrBackend
+from callcenter.ivr_media.call import IvrEffects
 from callcenter.sim.pbx import SimulatedPbx
 
 log = logging.getLogger(__name__)
@@ -55,10 +57,12 @@ class IvrCallerBehaviour:
 
 
 class SimulatedIvrCaller:
-    def __init__(self, session: IvrSession, backend: IvrBackend, pbx: SimulatedPbx,
+    def __init__(self, session: IvrSession, effects: IvrEffects, bus: EventBus,
+                 pbx: SimulatedPbx,
                  clock: SleepingClock, rng: random.Random, behaviour: IvrCallerBehaviour) -> None:
         self.session = session
-        self.backend = backend
+        self.effects = effects
+        self.bus = bus
         self.pbx = pbx
         self.clock = clock
         self.rng = rng
@@ -105,7 +109,7 @@ class SimulatedIvrCaller:
             elif isinstance(action, s.HangUp):
                 await self._leave()
             else:
-                found = await self.backend.perform(self.session, action)
+                found = await self._effect(action)
                 if found is not None:
                     answer = found
         if play is not None:  # a prompt alone: listened to the end
@@ -114,6 +118,26 @@ class SimulatedIvrCaller:
         if self.session.done:
             return None
         return answer
+
+    async def _effect(self, action: s.Action) -> s.Input | None:
+        """What is neither audio nor keys, as the AudioSocket runner does it."""
+        session = self.session
+        if isinstance(action, s.Publish):
+            self.bus.publish(action.event)
+        elif isinstance(action, s.Lookup):
+            return s.LookupDone(await self.effects.lookup(action))
+        elif isinstance(action, s.SetCallData):
+            for name, value in action.variables.items():
+                try:
+                    await self.pbx.set_variable(self.channel_id, name, value)
+                except PbxError:  # hung up meanwhile
+                    return None
+        elif isinstance(action, s.StoreRating):
+            await self.effects.store_rating(session.caller, session.data, action.question,
+                                            action.score)
+        elif isinstance(action, s.RequestCallback):
+            await self.effects.request_callback(session.caller, action)
+        return None
 
     def _let_go(self) -> None:
         """As the AudioSocket runner closes its socket: the dialplan takes the caller on (to

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
 from callcenter import events as ev
+from callcenter.acd.queueing import TIER_PRIORITY
 from callcenter.config import Settings
-from callcenter.ivr_backend import TIER_PRIORITY
 from callcenter.sim.demo import DEMO_KEY, DEMO_QUEUES, DemoOptions, build_demo_app, prepare_crm
 from callcenter.web.state import BUS
 from crm_bridge.db import make_engine

@@ -17,7 +17,7 @@ FLOWS = Path(__file__).resolve().parents[2] / "ivr_flows"
 def test_the_sample_flows_validate() -> None:
     result = CliRunner().invoke(cli, ["ivr", "validate", str(FLOWS)], obj={})
     assert result.exit_code == 0, result.output
-    assert "flow 'main' ok: 17 nodes, languages en, ko, zh" in result.output
+    assert "flow 'main' ok: 19 nodes, languages en, ko, zh" in result.output
 
 
 def test_a_broken_flow_fails_with_its_file_and_line(tmp_path: Path) -> None:

@@ -450,3 +450,21 @@ async def test_a_person_bridged_to_an_agent_is_connected(world_factory: Any) -> 
     await w.until(lambda: LineOutcome.CONNECTED in pacer.outcomes, 30, "connected")
     assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.CONNECTED]
     assert w.center.campaigns["c1"].dropped == 0
+
+
+async def test_a_callback_asked_for_in_the_ivr_joins_the_line_and_is_made(
+        world_factory: Any) -> None:
+    """The IVR's callback node (the caller hung up there, never waited): the queue's ACD
+    lines the callback up from now and calls the customer back with the next free agent."""
+    w = world_factory(["1001"])
+    await w.center.start()
+    assert w.center.request_callback("support", "ivr-call-1", "ivr-chan-1", "+14155550199", 5)
+    assert not w.center.request_callback("nowhere", "ivr-call-2", "ivr-chan-2", "+1415", 0)
+    await w.until(lambda: any(e.type == "queue.callback_connected" for e in w.events), 60,
+                  "called back")
+    kinds = [e.type for e in w.events if e.type.startswith("queue.callback")]
+    assert kinds[0] == "queue.callback_requested" and "queue.callback_started" in kinds
+    requested = next(e for e in w.events if e.type == "queue.callback_requested")
+    assert (requested.queue, requested.number, requested.waited_s) == (  # type: ignore[attr-defined]
+        "support", "+14155550199", 0.0)
+    await w.until(lambda: w.center.board["1001"].state is AgentState.ON_CALL, 30, "agent talks")

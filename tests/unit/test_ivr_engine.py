@@ -248,6 +248,7 @@ nodes:
   callback:
     type: callback
     prompt: "We are closed. Press 1 to be called back."
+    queue: support
     accepted: bye
     declined: bye
   agent: {type: queue, queue: support}
@@ -260,7 +261,7 @@ def test_closed_hours_offer_a_callback() -> None:
     actions = ivr.start()
     assert ivr.path == ["when", "callback"] and only(actions, s.Listen).max_digits == 1
     actions = ivr.handle(s.Digit("1"))
-    assert only(actions, s.RequestCallback) == s.RequestCallback("+821012345678")
+    assert only(actions, s.RequestCallback) == s.RequestCallback("+821012345678", "support")
     assert ivr.data["callback"] == "1"
     actions = ivr.handle(s.PromptDone())
     assert only(actions, s.SetCallData).variables["CC_CALLBACK"] == "1"
