@@ -192,6 +192,7 @@ def build_app(services: Services) -> web.Application:
     from callcenter.supervision import Supervision
     from callcenter.web.app import create_app
     from crm_bridge.db import upgrade_database
+    from crm_bridge.users import DbUsers
 
     settings = services.settings
     crm = services.crm
@@ -202,7 +203,8 @@ def build_app(services: Services) -> web.Application:
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
                      pbx_status=services.pbx.status, metrics=services.metrics,
                      health_checks=checks, agent_hub=services.hub,
-                     crm_sessions=crm.sessions, agents=services.agents,
+                     crm_sessions=crm.sessions, users=DbUsers(crm.sessions),
+                     agents=services.agents,
                      agent_controls=services.center.controls,
                      acd_runtime=services.center,
                      supervision=Supervision(services.pbx, services.bus, services.center.board,

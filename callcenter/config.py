@@ -70,6 +70,27 @@ class HttpSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Accounts: sessions, WebSocket tickets, login throttling, who may read health and metrics."""
+
+    session_ttl_s: float = Field(12 * 3600.0, gt=0,
+                                 description="a session ends after this long unused")
+    ticket_ttl_s: float = Field(30.0, gt=0, le=300,
+                                description="a WebSocket ticket is dead after this long")
+    recheck_s: float = Field(10.0, gt=0, description="how often a session re-reads its user "
+                                                      "(disabled, new password: signed out)")
+    login_user_limit: int = Field(5, ge=1, description="failed log-ins per username in the "
+                                                        "window before it is locked")
+    login_address_limit: int = Field(20, ge=1, description="failed log-ins per client address "
+                                                           "in the window before it is locked")
+    login_window_s: float = Field(900.0, gt=0, description="the login throttling window")
+    probes: str = Field("loopback", pattern=r"^(loopback|everyone|signed-in)$",
+                        description="who may read /health and /metrics without signing in: "
+                                    "loopback, everyone or signed-in (supervisors)")
+    secure_cookie: bool = Field(False, description="mark the session cookie Secure (set it "
+                                                   "when browsers reach the server over HTTPS)")
+
+
 class AgentSettings(BaseModel):
     """One agent of this center (until accounts exist: the agent's id is its PBX endpoint's
     name through ``acd.agent_endpoint``)."""
@@ -281,6 +302,7 @@ class Settings(BaseSettings):
     )
     ami: AmiSettings = Field(default_factory=AmiSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     acd: AcdSettings = Field(default_factory=AcdSettings)
     recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)

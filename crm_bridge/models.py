@@ -413,3 +413,39 @@ class AcdCallbackRow(Base):
     arrived: Mapped[float] = mapped_column(Float)
     priority: Mapped[int] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+class UserRow(Base):
+    """A person who signs in (``callcenter.accounts.User``): agent, supervisor or admin.
+
+    ``password_hash`` is scrypt's self-describing string; the password itself is never stored.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ("agent", "supervisor", "admin")), name="role"),
+    )
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class AuditRow(Base):
+    """One supervisor or admin action (listen, whisper, barge, force-logout, a configuration or
+    account change): who, what, on whom, when. Written in the same request as the action."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,13 +1,13 @@
 """aiohttp web layer: REST API, WebSocket event stream, health, metrics, API description."""
 
+from callcenter.web.access import ACCESS, Need
 from callcenter.web.app import create_app
 from callcenter.web.auth import (
-    AllowAll,
     AuthenticationError,
     Authenticator,
     Principal,
+    SessionAuthenticator,
     principal,
-    public,
     request_token,
     require_role,
 )
@@ -15,17 +15,18 @@ from callcenter.web.errors import ApiError
 from callcenter.web.state import CallRecord, CallView, HealthCheck
 
 __all__ = [
-    "AllowAll",
+    "ACCESS",
     "ApiError",
     "AuthenticationError",
     "Authenticator",
     "CallRecord",
     "CallView",
     "HealthCheck",
+    "Need",
     "Principal",
+    "SessionAuthenticator",
     "create_app",
     "principal",
-    "public",
     "request_token",
     "require_role",
 ]

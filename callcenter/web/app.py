@@ -6,9 +6,9 @@ lets tests build many independent apps with fakes.
 
 Middlewares, outermost first: errors (every failure becomes the JSON error shape, oversized
 bodies and URLs are refused), cross-site request forgery (foreign ``Origin`` and non-JSON
-bodies refused, :mod:`callcenter.web.csrf`), then authentication (a
-:class:`~callcenter.web.auth.Principal` on every request; see :mod:`callcenter.web.auth` for
-plugging real accounts in).
+bodies refused, :mod:`callcenter.web.csrf`), then access (who is calling, by
+:mod:`callcenter.web.auth`, and whether the route's entry in :mod:`callcenter.web.access`
+lets them: deny by default).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from weakref import WeakSet
 from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.accounts.sessions import SessionStore
+from callcenter.accounts.throttle import LoginThrottle
+from callcenter.accounts.users import MemoryUsers, UserDirectory
 from callcenter.acd.controls import AgentControls
 from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
@@ -27,10 +30,13 @@ from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from callcenter.supervision import Supervision
-from callcenter.web.auth import AllowAll, Authenticator, auth_middleware
+from callcenter.web.access import access_middleware
+from callcenter.web.accounts_state import SESSIONS, THROTTLE, USERS
+from callcenter.web.auth import Authenticator, SessionAuthenticator
 from callcenter.web.csrf import csrf_middleware
 from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
-from callcenter.web.routes import live, setup_routes
+from callcenter.web.routes import live, session, setup_routes
+from callcenter.web.routes import users as user_routes
 from callcenter.web.state import (
     ACD_RUNTIME,
     AGENT_CONTROLS,
@@ -66,6 +72,7 @@ def create_app(
     pbx_status: PbxStatusSource | None = None,
     metrics: Metrics,
     health_checks: Mapping[str, HealthCheck] | None = None,
+    users: UserDirectory | None = None,
     authenticator: Authenticator | None = None,
     agent_hub: AgentHub | None = None,
     crm_sessions: async_sessionmaker[AsyncSession] | None = None,
@@ -96,17 +103,31 @@ def create_app(
     engine (migrations before, ``dispose()`` after). ``acd_runtime`` (the contact center)
     runs configuration changes made through ``/api/config/...`` at once; without it they are
     stored for the next start.
+
+    ``users`` is where accounts are (``crm_bridge.users.DbUsers`` in the server; an empty
+    in-process directory otherwise, where nobody can sign in until a user is added). Sessions
+    over them authenticate every request unless another ``authenticator`` is given.
     """
     checks = dict(health_checks or {})
     if "pbx" in checks:
         raise ValueError("health check name 'pbx' is reserved for the PBX link")
     max_body = settings.http.max_body_bytes
+    auth = settings.auth
+    directory = users if users is not None else MemoryUsers()
+    sessions = SessionStore(ttl_s=auth.session_ttl_s, ticket_ttl_s=auth.ticket_ttl_s,
+                            recheck_s=auth.recheck_s)
     app = web.Application(
         client_max_size=max_body,
         handler_args=HTTP_PARSER_ARGS,  # long URLs reach error_middleware: JSON 414
         middlewares=[error_middleware(max_body), csrf_middleware(settings.http.allowed_origins),
-                     auth_middleware(authenticator or AllowAll())],
+                     access_middleware(authenticator or SessionAuthenticator(sessions, directory),
+                                       auth.probes)],
     )
+    app[USERS] = directory
+    app[SESSIONS] = sessions
+    app[THROTTLE] = LoginThrottle(user_limit=auth.login_user_limit,
+                                  address_limit=auth.login_address_limit,
+                                  window_s=auth.login_window_s)
     # Metrics read live counts at scrape time; bind them to what this app serves unless
     # the caller already bound other sources.
     if metrics.calls is None:
@@ -145,6 +166,8 @@ def create_app(
     app.on_shutdown.append(_close_websockets)
     setup_routes(app)
     live.setup(app)
+    session.setup(app)
+    user_routes.setup(app)
     return app
 
 

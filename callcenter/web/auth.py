@@ -1,46 +1,52 @@
-"""Who is calling: the :class:`Authenticator` seam, the principal on every request.
+"""Who is calling: the :class:`Principal` on every request and the session authenticator.
 
-Until accounts exist (agent console issue) :class:`AllowAll` lets everyone in as
-``Principal("anonymous", {"admin"})``. The shape is fixed now so routes need no change later.
+:class:`SessionAuthenticator` (what ``create_app`` uses unless given another
+:class:`Authenticator`) accepts, in this order:
 
-How the next issue plugs real authentication in:
+1. ``Authorization: Bearer <session token>``: scripts, bots and tests. Not sent by a browser
+   on its own, so no CSRF token is needed.
+2. On a WebSocket upgrade, ``?ticket=<ticket>``: single-use and dead after seconds
+   (``POST /api/auth/ws-ticket``); browsers cannot set headers on a WebSocket.
+3. The ``cc_session`` cookie (HttpOnly, SameSite=Strict): pages. A browser attaches it by
+   itself, so every write must also carry the session's CSRF token in ``X-CSRF-Token``
+   (403 ``csrf_token_missing``), besides :mod:`callcenter.web.csrf`'s Origin rule.
 
-1. Write a class with ``async def authenticate(self, request) -> Principal``. Read the
-   credential with :func:`request_token` (``Authorization: Bearer <token>`` on any request;
-   ``?token=<token>`` as well on WebSocket upgrades, since browsers cannot set headers on a
-   WebSocket). Verify it (session table, signed token …); raise :class:`AuthenticationError`
-   when it is missing or invalid (→ 401 JSON error with ``WWW-Authenticate: Bearer``).
-2. Pass it to :func:`callcenter.web.app.create_app` as ``authenticator=``.
-3. In handlers, read :func:`principal` and call :func:`require_role` (→ 403) where a route
-   needs a role (``supervisor`` for listen/barge, ``agent`` for CTI controls).
-
-Handlers decorated with :func:`public` (health, metrics, API description) skip the
-authenticator: probes and scrapers carry no user credential. Unknown routes are not public,
-so with real auth an anonymous caller gets 401 rather than a map of what exists.
+Anything else is 401. Who may call which route is not decided here but in
+:mod:`callcenter.web.access` (one table, deny by default).
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler, Middleware
 
+from callcenter.accounts.sessions import Session, SessionStore
+from callcenter.accounts.users import UserDirectory, role_rank
 from callcenter.web.errors import ApiError
 
-H = TypeVar("H", bound=Handler)
+SESSION_COOKIE = "cc_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: a stable id and the roles it holds."""
+    """An authenticated caller: a stable id, its roles and, for an agent, its agent id."""
 
     id: str
     roles: frozenset[str] = field(default_factory=frozenset)
+    agent_id: str | None = None
 
     def has_role(self, role: str) -> bool:
-        return role in self.roles or "admin" in self.roles
+        """Roles are ranked (agent < supervisor < admin): a higher one includes the lower."""
+        needed = role_rank(role)
+        return needed >= 0 and any(role_rank(held) >= needed for held in self.roles)
+
+    def is_agent(self, agent_id: str) -> bool:
+        return self.agent_id is not None and self.agent_id == agent_id
 
 
 ANONYMOUS = Principal("anonymous")
@@ -57,41 +63,65 @@ class Authenticator(Protocol):
         ...
 
 
-class AllowAll:
-    """The placeholder until accounts exist: everyone is an anonymous admin."""
-
-    principal = Principal("anonymous", frozenset({"admin"}))
-
-    async def authenticate(self, request: web.Request) -> Principal:
-        return self.principal
-
-
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def request_token(request: web.Request) -> str | None:
-    """The bearer token of ``request``: header first, ``?token=`` only on WebSocket upgrades.
-
-    The query form is refused on plain HTTP because URLs end up in access logs and histories.
-    """
+    """The bearer token of ``request`` (``Authorization: Bearer``), if any."""
     header = request.headers.get(hdrs.AUTHORIZATION, "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    is_upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
-    if is_upgrade and request.query.get("token"):
-        return request.query["token"]
     return None
 
 
-def public(handler: H) -> H:
-    """Mark a handler as needing no authentication."""
-    handler.__callcenter_public__ = True  # type: ignore[attr-defined]
-    return handler
+def session_principal(session: Session) -> Principal:
+    return Principal(f"user:{session.username}", frozenset({session.role}), session.agent_id)
+
+
+class SessionAuthenticator:
+    """Sessions of :class:`~callcenter.accounts.SessionStore` over the users of a directory."""
+
+    def __init__(self, sessions: SessionStore, users: UserDirectory) -> None:
+        self.sessions = sessions
+        self.users = users
+
+    async def _live(self, token: str) -> Session | None:
+        session = self.sessions.get(token)
+        if session is not None and self.sessions.due_for_check(session):
+            if not await self.sessions.revalidate(token, session, self.users):
+                return None
+        return session
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        bearer = request_token(request)
+        if bearer is not None:
+            session = await self._live(bearer)
+            if session is None:
+                raise AuthenticationError("the session token is unknown or expired")
+            return session_principal(session)
+        ticket = request.query.get("ticket")
+        if ticket and request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+            redeemed = self.sessions.redeem(ticket)
+            if redeemed is None:
+                raise AuthenticationError("the WebSocket ticket is unknown, used or expired")
+            return session_principal(redeemed)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise AuthenticationError("sign in first (POST /api/auth/login)")
+        session = await self._live(cookie)
+        if session is None:
+            raise AuthenticationError("the session has ended; sign in again")
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                raise ApiError(403, "csrf_token_missing",
+                               f"a write from a page needs the session's {CSRF_HEADER} header")
+        return session_principal(session)
 
 
 def principal(request: web.Request) -> Principal:
-    """The principal the auth middleware put on ``request``."""
+    """The principal the access middleware put on ``request``."""
     try:
         return request[PRINCIPAL]
     except KeyError:  # a request that did not pass the middleware (e.g. in a unit test)
@@ -104,23 +134,3 @@ def require_role(request: web.Request, role: str) -> Principal:
     if not who.has_role(role):
         raise ApiError(403, "forbidden", f"role {role!r} required")
     return who
-
-
-def auth_middleware(authenticator: Authenticator) -> Middleware:
-    """Put the caller's :class:`Principal` on every request (``request[PRINCIPAL]``)."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if getattr(request.match_info.handler, "__callcenter_public__", False):
-            request[PRINCIPAL] = ANONYMOUS
-        else:
-            try:
-                request[PRINCIPAL] = await authenticator.authenticate(request)
-            except AuthenticationError as exc:
-                raise ApiError(
-                    401, "unauthorized", str(exc) or "authentication required",
-                    headers={hdrs.WWW_AUTHENTICATE: "Bearer"},
-                ) from None
-        return await handler(request)
-
-    return middleware

@@ -23,6 +23,7 @@ from callcenter.metrics import Metrics
 from callcenter.web import create_app
 from crm_bridge import acd_config
 from crm_bridge.db import make_engine, session_factory, upgrade_database
+from tests.accounts import sign_in
 from tests.unit.test_contact_center import World
 
 pytestmark = pytest.mark.integration
@@ -67,6 +68,7 @@ async def client(world: World, sessions: async_sessionmaker[AsyncSession]
                      crm_sessions=sessions, agent_controls=world.center.controls,
                      acd_runtime=world.center)
     async with TestClient(TestServer(app)) as test_client:
+        await sign_in(test_client)
         yield test_client
 
 

@@ -40,6 +40,7 @@ from crm_bridge.queue_log import (
     read_entries,
     read_log,
 )
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 from tests.unit.test_queue_log import DAY, T0
 
@@ -192,6 +193,7 @@ async def test_rest_stats_and_log(sessions: async_sessionmaker[AsyncSession]) ->
     start = dt.datetime.fromtimestamp(T0, dt.UTC)
     iso = start.isoformat()
     async with TestClient(TestServer(app)) as client:
+        await sign_in(client)
         answer = await client.get("/api/queues/stats", params={
             "from": iso, "to": (start + dt.timedelta(minutes=30)).isoformat(),
             "interval": "900", "threshold": "20"})

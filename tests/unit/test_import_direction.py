@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: flow model, loader and engine (its media adapters live elsewhere)
 PURE = ["callcenter/core", "callcenter/acd", "callcenter/dialer", "callcenter/ivr/steps",
         "callcenter/ivr/engine", "callcenter/ivr/model", "callcenter/ivr/loader",
-        "callcenter/ivr/checks", "callcenter/ivr/registry", "callcenter/complaints/workflow"]
+        "callcenter/ivr/checks", "callcenter/ivr/registry", "callcenter/complaints/workflow",
+        "callcenter/accounts"]
 FORBIDDEN = ("callcenter.sim", "callcenter.cti", "callcenter.web", "callcenter.app",
              "callcenter.contact_center", "callcenter.redis_relay", "callcenter.sandbox",
              "callcenter.cli", "crm_bridge", "sqlalchemy", "aiohttp", "redis", "panoramisk",

@@ -75,7 +75,8 @@ class AgentAuth:
     async def authenticate(self, request: web.Request) -> Principal:
         token = request.query.get("token", "")
         roles = {"supervisor"} if token == "boss" else {"agent"}
-        return Principal(token or "anonymous", frozenset(roles))
+        agent_id = token.removeprefix("agent:") if token.startswith("agent:") else None
+        return Principal(token or "anonymous", frozenset(roles), agent_id)
 
 
 @pytest.fixture

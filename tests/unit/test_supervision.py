@@ -17,6 +17,7 @@ from callcenter.metrics import Metrics
 from callcenter.supervision import BadSupervisorPhone, NotOnCall, Supervision, UnknownAgent
 from callcenter.web.app import create_app
 from callcenter.web.auth import Principal
+from tests.accounts import sign_in
 from tests.unit.test_contact_center import World
 
 pytestmark = pytest.mark.unit
@@ -101,6 +102,7 @@ async def test_the_route_maps_every_outcome(worlds: Any) -> None:
                      agents=w.center.board, agent_controls=w.center.controls,
                      supervision=supervision, authenticator=_Role("supervisor"))
     async with TestClient(TestServer(app)) as client:
+        await sign_in(client)
         for agent, body, status, code in (
                 ("9999", {"mode": "listen", "endpoint": "PJSIP/9001"}, 404, "agent_not_found"),
                 ("1002", {"mode": "listen", "endpoint": "PJSIP/9001"}, 409,
@@ -121,6 +123,7 @@ async def test_the_route_maps_every_outcome(worlds: Any) -> None:
     agent_only = create_app(settings=Settings(), bus=w.bus, calls=w.model, metrics=Metrics(),
                             supervision=supervision, authenticator=_Role("agent"))
     async with TestClient(TestServer(agent_only)) as client:
+        await sign_in(client)
         resp = await client.post("/api/agents/1001/spy",
                                  json={"mode": "listen", "endpoint": "PJSIP/9001"})
         assert resp.status == 403

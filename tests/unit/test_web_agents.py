@@ -15,6 +15,7 @@ from callcenter.core.clock import RealtimeClock
 from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web.app import create_app
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -33,6 +34,7 @@ async def api() -> Any:
     app = create_app(settings=Settings(), bus=bus, calls=NoCalls(), metrics=Metrics(),
                      agents=board, agent_controls=controls)
     async with TestClient(TestServer(app)) as client:
+        await sign_in(client)
         yield client, board
 
 
@@ -82,6 +84,7 @@ async def test_actions_need_a_json_body(api: Any) -> None:
 async def test_without_an_acd_the_routes_say_so() -> None:
     app = create_app(settings=Settings(), bus=EventBus(), calls=NoCalls(), metrics=Metrics())
     async with TestClient(TestServer(app)) as client:
+        await sign_in(client)
         resp = await client.get("/api/agents")
         assert resp.status == 503
         assert (await resp.json())["error"]["code"] == "acd_unavailable"

@@ -18,6 +18,7 @@ from callcenter.cti.link import LinkStats
 from callcenter.events import CallStarted, EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import (
+    ACCESS,
     AuthenticationError,
     Authenticator,
     Principal,
@@ -26,6 +27,8 @@ from callcenter.web import (
     request_token,
     require_role,
 )
+from callcenter.web.access import SIGNED_IN
+from tests.accounts import sign_in
 
 pytestmark = pytest.mark.unit
 
@@ -98,10 +101,13 @@ def world() -> World:
 async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[TestClient[Any, Any]]]]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(app: web.Application) -> TestClient[Any, Any]:
+    async def start(app: web.Application, role: str | None = "admin") -> TestClient[Any, Any]:
+        """Serve ``app`` with a client signed in as a fresh ``role`` account (None: nobody)."""
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
+        if role is not None:
+            await sign_in(client, role)
         return client
 
     yield start
@@ -280,11 +286,18 @@ def with_test_routes(app: web.Application) -> web.Application:
         who = principal(request)
         return web.json_response({"id": who.id, "roles": sorted(who.roles)})
 
-    app.router.add_post("/test/echo", echo)
-    app.router.add_get("/test/boom", boom)
-    app.router.add_get("/test/supervisors", supervisors)
-    app.router.add_get("/test/whoami", whoami)
+    app.router.add_post("/test/echo", echo, name="test_echo")
+    app.router.add_get("/test/boom", boom, name="test_boom")
+    app.router.add_get("/test/supervisors", supervisors, name="test_supervisors")
+    app.router.add_get("/test/whoami", whoami, name="test_whoami")
     return app
+
+
+@pytest.fixture(autouse=True)
+def _declare_test_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test routes above, declared like any route (deny by default otherwise)."""
+    for name in ("test_echo", "test_boom", "test_supervisors", "test_whoami"):
+        monkeypatch.setitem(ACCESS, name, SIGNED_IN)
 
 
 async def test_streamed_oversized_body_is_413(world: World, serve: Any) -> None:
@@ -337,28 +350,33 @@ class TokenAuth:
         raise AuthenticationError("missing or invalid token")
 
 
-async def test_default_is_anonymous_admin(world: World, serve: Any) -> None:
-    client = await serve(with_test_routes(world.app()))
+async def test_default_lets_nobody_in_until_signed_in(world: World, serve: Any) -> None:
+    client = await serve(with_test_routes(world.app()), role=None)
     resp = await client.get("/test/whoami")
-    assert await resp.json() == {"id": "anonymous", "roles": ["admin"]}
+    assert resp.status == 401 and resp.headers["WWW-Authenticate"] == "Bearer"
+    await sign_in(client, "supervisor")
+    resp = await client.get("/test/whoami")
+    body = await resp.json()
+    assert body["id"].startswith("user:supervisor-") and body["roles"] == ["supervisor"]
     assert (await client.get("/test/supervisors")).status == 200
 
 
 async def test_real_authenticator_plugs_in(world: World, serve: Any) -> None:
-    client = await serve(with_test_routes(world.app(authenticator=TokenAuth())))
+    client = await serve(with_test_routes(world.app(authenticator=TokenAuth())), role=None)
     resp = await client.get("/api/calls")
     assert resp.status == 401
     assert resp.headers["WWW-Authenticate"] == "Bearer"
     assert (await resp.json())["error"]["code"] == "unauthorized"
     bearer = {"Authorization": "Bearer agent-token"}
-    assert (await client.get("/api/calls", headers=bearer)).status == 200
+    assert (await client.get("/api/calls", headers=bearer)).status == 403  # supervisors'
+    assert (await client.get("/test/whoami", headers=bearer)).status == 200
     resp = await client.get("/test/whoami", headers=bearer)
     assert await resp.json() == {"id": "agent-7", "roles": ["agent"]}
     resp = await client.get("/test/supervisors", headers=bearer)
     assert resp.status == 403
     assert (await resp.json())["error"]["code"] == "forbidden"
-    # ?token= is for WebSocket upgrades only (URLs end up in logs)
-    assert (await client.get("/api/calls?token=agent-token")).status == 401
-    # probes and scrapers need no credential
+    # no credential in a URL (URLs end up in logs)
+    assert (await client.get("/test/whoami?token=agent-token")).status == 401
+    # probes and scrapers on loopback need no credential; nor does the API description
     for path in ("/health", "/metrics", "/openapi.json", "/openapi.yaml"):
         assert (await client.get(path)).status == 200, path

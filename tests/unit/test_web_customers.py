@@ -27,6 +27,7 @@ from callcenter.web.idempotency import DatabaseResults, StoredResult
 from callcenter.web.routes.customers import IdempotencyStore
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, IdempotencyKeyRow, Interaction, Order, Phone
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -82,6 +83,7 @@ async def crm_client(url: str) -> AsyncIterator[tuple[TestClient[Any, Any], Any,
     try:
         ids = await seed_rows(sessions)
         async with TestClient(TestServer(build_app(sessions))) as client:
+            await sign_in(client)
             yield client, sessions, ids
     finally:
         await engine.dispose()
@@ -483,6 +485,7 @@ async def test_wrap_up_errors(crm: Any) -> None:
 ])
 async def test_without_sessions_every_crm_route_is_503(method: str, path: str) -> None:
     async with TestClient(TestServer(build_app(None))) as client:
+        await sign_in(client)
         resp = await client.request(method, path, json={"name": "X"})
         await error(resp, 503, "crm_unavailable")
 
@@ -491,6 +494,7 @@ async def test_unreachable_database_is_503(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'crm.db'}")
     try:
         async with TestClient(TestServer(build_app(session_factory(engine)))) as client:
+            await sign_in(client)
             await error(await client.get("/api/customers/1"), 503, "crm_unavailable")
     finally:
         await engine.dispose()

@@ -28,6 +28,7 @@ from callcenter.web.csrf import allowed_origins, parse_origin
 from callcenter.web.errors import MAX_URL_BYTES
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 from tests.unit.test_web_customers import count, error, seed_rows
 
@@ -82,6 +83,7 @@ async def crm_app(tmp_path: Path, **http: Any) -> AsyncIterator[Crm]:
     try:
         ids = await seed_rows(sessions)
         async with TestClient(TestServer(make_app(sessions, **http))) as client:
+            await sign_in(client)
             yield Crm(client, sessions, ids)
     finally:
         await engine.dispose()
@@ -270,6 +272,7 @@ def test_allowed_origins_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 async def plain() -> AsyncIterator[TestClient[Any, Any]]:
     async with TestClient(TestServer(make_app())) as client:
+        await sign_in(client)
         yield client
 
 
@@ -331,7 +334,7 @@ async def test_long_url_is_a_json_414(plain: TestClient[Any, Any], size: int) ->
 
 
 async def test_url_at_the_limit_is_served(plain: TestClient[Any, Any]) -> None:
-    target = "/api/calls?pad=" + "a" * (MAX_URL_BYTES - len("/api/calls?pad="))
+    target = "/openapi.json?pad=" + "a" * (MAX_URL_BYTES - len("/openapi.json?pad="))
     status, content_type, body = await raw_exchange(plain, get(target))
     assert status == 200, body[:200]
     assert content_type.startswith("application/json")

@@ -17,6 +17,7 @@ from callcenter.events import EVENT_TYPES, EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
 from callcenter.web.routes.live import LIVE_DIR, live_file
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -33,6 +34,7 @@ def make_app() -> web.Application:
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[Any, Any]]:
     async with TestClient(TestServer(make_app())) as client:
+        await sign_in(client)
         yield client
 
 

@@ -14,6 +14,7 @@ from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
 from callcenter.web.routes.openapi import description, description_text
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -80,6 +81,7 @@ def test_path_parameters_match_templates() -> None:
 
 async def test_served_json_and_yaml_are_the_same_document() -> None:
     async with TestClient(TestServer(make_app())) as client:
+        await sign_in(client)
         resp_json = await client.get("/openapi.json")
         assert resp_json.status == 200
         resp_yaml = await client.get("/openapi.yaml")

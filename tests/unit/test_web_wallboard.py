@@ -16,6 +16,7 @@ from callcenter.events import EVENT_TYPES, EventBus
 from callcenter.metrics import Metrics
 from callcenter.web import create_app
 from callcenter.web.routes.wallboard import WALLBOARD_DIR
+from tests.accounts import sign_in
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -30,6 +31,7 @@ def make_app() -> web.Application:
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[Any, Any]]:
     async with TestClient(TestServer(make_app())) as client:
+        await sign_in(client)
         yield client
 
 

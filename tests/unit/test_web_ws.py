@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.config import Settings
 from callcenter.events import CallEnded, CallStarted, ChannelCreated, EventBus, PbxLinkUp
 from callcenter.metrics import Metrics
-from callcenter.web import AuthenticationError, Principal, create_app, request_token
+from callcenter.web import create_app
+from tests.accounts import sign_in, token_for
 
 pytestmark = pytest.mark.unit
 
@@ -68,10 +69,12 @@ def world() -> World:
 async def start(world: World) -> AsyncIterator[Start]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def run(**kwargs: Any) -> TestClient[Any, Any]:
+    async def run(role: str | None = "supervisor", **kwargs: Any) -> TestClient[Any, Any]:
         client: TestClient[Any, Any] = TestClient(TestServer(world.app(**kwargs)))
         await client.start_server()
         clients.append(client)
+        if role is not None:
+            await sign_in(client, role)
         return client
 
     yield run
@@ -193,23 +196,28 @@ async def test_shutdown_closes_streams(world: World, start: Start) -> None:
     assert not world.bus.subscriptions
 
 
-class TokenAuth:
-    async def authenticate(self, request: web.Request) -> Principal:
-        if request_token(request) == "wallboard-token":
-            return Principal("wallboard", frozenset({"supervisor"}))
-        raise AuthenticationError("bad token")
-
-
-async def test_token_by_query_or_header(start: Start) -> None:
-    client = await start(authenticator=TokenAuth())
+async def test_single_use_ticket_or_bearer_header(start: Start) -> None:
+    client = await start(role=None)
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await client.ws_connect("/ws/events")
     assert info.value.status == 401
-    async with client.ws_connect("/ws/events?token=wallboard-token") as ws:
+    token = await token_for(client, "supervisor")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:  # no session token in URLs
+        await client.ws_connect(f"/ws/events?token={token}")
+    assert info.value.status == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    ticket = (await (await client.post("/api/auth/ws-ticket", headers=bearer)).json())["ticket"]
+    async with client.ws_connect(f"/ws/events?ticket={ticket}") as ws:
         assert (await receive_json(ws))["type"] == "snapshot"
-    headers = {"Authorization": "Bearer wallboard-token"}
-    async with client.ws_connect("/ws/events", headers=headers) as ws:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:  # single use
+        await client.ws_connect(f"/ws/events?ticket={ticket}")
+    assert info.value.status == 401
+    async with client.ws_connect("/ws/events", headers=bearer) as ws:
         assert (await receive_json(ws))["type"] == "snapshot"
+    agent = {"Authorization": f"Bearer {await token_for(client, 'agent', '2001')}"}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:  # all calls: supervisors'
+        await client.ws_connect("/ws/events", headers=agent)
+    assert info.value.status == 403
 
 
 def test_latest_status_keeps_the_last_event_per_queue_and_campaign() -> None:

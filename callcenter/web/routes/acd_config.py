@@ -40,6 +40,7 @@ from callcenter.acd_documents import (
     from_document,
     to_document,
 )
+from callcenter.web.accounts_state import audit
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import crm_route, sessions
@@ -113,8 +114,10 @@ async def _body(request: web.Request, kind: type[Definition], key: str | None) -
         raise ApiError(400, "invalid_definition", str(exc)) from None
 
 
-async def _store_and_apply(request: web.Request, write: Any) -> acd_config.Change:
-    """Run ``write`` (a store call) and the change on the running center, in order."""
+async def _store_and_apply(request: web.Request, write: Any, action: str,
+                           target: str) -> acd_config.Change:
+    """Run ``write`` (a store call) and the change on the running center, in order; audit it
+    (``action`` on ``target``)."""
     runtime = request.app.get(ACD_RUNTIME)
     async with request.app[WRITE_LOCK]:
         db = sessions(request)
@@ -130,7 +133,12 @@ async def _store_and_apply(request: web.Request, write: Any) -> acd_config.Chang
             raise ApiError(409, "conflict", str(exc)) from None
         if runtime is not None:
             await runtime.apply(change.definitions)
+    await audit(request, action, target)
     return change
+
+
+def _target(kind: type[Definition], item: Definition) -> str:
+    return f"{_LABEL[kind]}:{getattr(item, KEY_FIELD[kind])}"
 
 
 def _list(kind: type[Definition]) -> Any:
@@ -157,7 +165,8 @@ def _create(kind: type[Definition]) -> Any:
     @crm_route
     async def handle(request: web.Request) -> web.Response:
         item = await _body(request, kind, None)
-        await _store_and_apply(request, lambda db: acd_config.create(db, item))
+        await _store_and_apply(request, lambda db: acd_config.create(db, item),
+                               "config.create", _target(kind, item))
         return web.json_response(to_document(item), status=201)
     return handle
 
@@ -167,7 +176,8 @@ def _replace(kind: type[Definition]) -> Any:
     async def handle(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         item = await _body(request, kind, key)
-        await _store_and_apply(request, lambda db: acd_config.put(db, item))
+        await _store_and_apply(request, lambda db: acd_config.put(db, item),
+                               "config.replace", _target(kind, item))
         return web.json_response(to_document(item))
     return handle
 
@@ -180,7 +190,8 @@ def _delete(kind: type[Definition]) -> Any:
         if kind is QueueDefinition and runtime is not None and runtime.waiting(key):
             raise ApiError(409, "conflict", f"queue {key[:64]!r} has "
                                             f"{runtime.waiting(key)} caller(s) in line")
-        await _store_and_apply(request, lambda db: acd_config.remove(db, kind, key))
+        await _store_and_apply(request, lambda db: acd_config.remove(db, kind, key),
+                               "config.delete", f"{_LABEL[kind]}:{key}")
         return web.Response(status=204)
     return handle
 

@@ -7,8 +7,9 @@ agent is busy, a pause or log-out takes effect when the work ends (the answer sa
 ``POST /api/agents/{agent_id}/wrap-up`` — ``{"extend_s": 60}`` more time, or ``{"done": true}``.
 
 The rules are :class:`~callcenter.acd.controls.AgentControls`'; this module only maps its errors:
-unknown agent 404, not in this state 409, bad arguments 400. Who may act on whom arrives with
-accounts (today every caller is an admin, :mod:`callcenter.web.auth`).
+unknown agent 404, not in this state 409, bad arguments 400. An agent acts on itself only, a
+supervisor on anyone (``OWN_AGENT`` in :mod:`callcenter.web.access`); a supervisor's change of
+another agent's state (a forced pause or log-out) is audited.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.acd.controls import AgentControls, BadRequest, NotNow, UnknownAgent
+from callcenter.web.accounts_state import audit
+from callcenter.web.auth import principal
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import read_body
 from callcenter.web.state import AGENT_CONTROLS
@@ -70,6 +73,9 @@ async def set_state(request: web.Request) -> web.Response:
         raise ApiError(409, "agent_busy", str(exc)) from None
     except BadRequest as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
+    if not principal(request).is_agent(agent_id):
+        await audit(request, "agent.force_state", agent_id,
+                    {"state": body.state, "reason": body.reason})
     return web.json_response(controls.describe(agent))
 
 

@@ -17,7 +17,6 @@ from aiohttp import web
 
 from callcenter.core.pbx import PbxStatus
 from callcenter.logs import redact_text
-from callcenter.web.auth import public
 from callcenter.web.state import HEALTH_CHECKS, HEALTH_TIMEOUT, PBX_STATUS, HealthCheck
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,6 @@ async def probe(name: str, check: HealthCheck, timeout_s: float) -> dict[str, An
     return {"status": "down", "error": error}
 
 
-@public
 async def handle(request: web.Request) -> web.Response:
     checks = request.app[HEALTH_CHECKS]
     timeout_s = request.app[HEALTH_TIMEOUT]

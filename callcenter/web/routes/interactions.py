@@ -2,7 +2,8 @@
 
 Interactions are created by the server from call events, never through the API: a closed
 browser must not lose a call. The console only adds what the server cannot know, the
-``disposition`` and the agent's ``notes``.
+``disposition`` and the agent's ``notes``. An agent wraps up only its own calls (the
+interaction's ``agent``); a supervisor any.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from callcenter.web.auth import principal
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import (
     BLANK_IS_NONE,
@@ -24,6 +26,7 @@ from callcenter.web.routes.customers import (
     read_body,
     sessions,
 )
+from crm_bridge.models import Interaction
 from crm_bridge.queries import customer_exists, list_interactions, update_interaction
 
 MAX_NOTES_CHARS = 10_000
@@ -60,7 +63,12 @@ async def wrap_up(request: web.Request) -> web.Response:
     interaction_id = path_id(request, "interaction_id", "interaction_not_found")
     factory = sessions(request)
     body, _ = await read_body(request, WrapUp)
+    who = principal(request)
     async with factory() as session, session.begin():
+        row = await session.get(Interaction, interaction_id)
+        mine = row is not None and who.is_agent(row.agent or "")
+        if row is not None and not mine and not who.has_role("supervisor"):
+            raise ApiError(403, "forbidden", "this interaction is another agent's call")
         updated = await update_interaction(session, interaction_id,
                                            body.model_dump(exclude_unset=True))
     if updated is None:

@@ -4,10 +4,12 @@ The page lives in the repository's ``agent_ui/live/`` folder (plain HTML, CSS an
 fetched at run time) and reads everything from the ``/ws/events`` WebSocket. The server runs
 from a checkout or an editable install, so the folder is found next to the package.
 
-The files are public: they hold no data, only the code of the page. The WebSocket they open
-is authenticated like any request (the page passes ``#token=…`` from its own URL on as
-``?token=``). Only plain files directly in the folder are served, with a known content type;
-anything else (sub-folders, ``..``, hidden files, unknown kinds) is a 404.
+The files are public (:mod:`callcenter.web.access`): they hold no data, only the code of the
+page. The WebSocket they open needs a supervisor's session: the page asks
+``/api/auth/ws-ticket`` for a single-use ticket and passes it as ``?ticket=``; without a
+session it sends the visitor to ``/login/``. Only plain files directly in the folder are
+served, with a known content type; anything else (sub-folders, ``..``, hidden files, unknown
+kinds) is a 404.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 import agent_ui
-from callcenter.web.auth import public
 from callcenter.web.errors import ApiError
 
 LIVE_DIR = Path(agent_ui.__file__).resolve().parent / "live"
@@ -64,16 +65,13 @@ def _serve(name: str) -> web.FileResponse:
     })
 
 
-@public
 async def root(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/live/")
 
 
-@public
 async def index(request: web.Request) -> web.StreamResponse:
     return _serve("index.html")
 
 
-@public
 async def asset(request: web.Request) -> web.StreamResponse:
     return _serve(request.match_info["name"])

@@ -13,8 +13,6 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from callcenter.web.auth import public
-
 
 @cache
 def description_text() -> str:
@@ -27,11 +25,9 @@ def description() -> dict[str, Any]:
     return data
 
 
-@public
 async def handle_json(request: web.Request) -> web.Response:
     return web.json_response(description())
 
 
-@public
 async def handle_yaml(request: web.Request) -> web.Response:
     return web.Response(text=description_text(), content_type="application/yaml")

@@ -4,7 +4,7 @@ Body ``{"mode": "listen"|"whisper"|"barge", "endpoint": "PJSIP/9001"}``. The rul
 :class:`~callcenter.supervision.Supervision`'s; this module maps its refusals (unknown agent
 404, not on a call 409, bad phone 400) and the PBX's errors (link down 503, outcome unknown
 502) to the API's error shape. Only a supervisor (or an admin) may spy
-(:func:`~callcenter.web.auth.require_role`).
+(:mod:`callcenter.web.access`); every spy is audited.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.core.errors import OutcomeUnknown, PbxError, PbxUnavailable
 from callcenter.core.pbx import SpyMode
 from callcenter.supervision import BadSupervisorPhone, NotOnCall, Supervision, UnknownAgent
+from callcenter.web.accounts_state import audit
 from callcenter.web.auth import require_role
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import read_body
@@ -58,4 +59,5 @@ async def spy(request: web.Request) -> web.Response:
                        f"the PBX may or may not ring the phone: {exc}") from None
     except PbxError as exc:
         raise ApiError(502, "pbx_error", str(exc)) from None
+    await audit(request, f"spy.{body.mode}", agent_id, {"endpoint": body.endpoint})
     return web.json_response(started.to_dict(), status=201)
