@@ -267,21 +267,30 @@ const connection = {
   retryMs: RETRY_MIN_MS,
   timer: null,
 
-  url() {
+  async url() {
     const path = document.querySelector('meta[name="callcenter-events"]').content;
     const url = new URL(path, window.location.href);
     url.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
-    // With real authentication: open the page as /live/#token=... (a fragment never
-    // reaches the server's logs); browsers cannot set headers on a WebSocket.
-    const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
-    if (token) url.searchParams.set("token", token);
+    // Browsers cannot set headers on a WebSocket: a single-use ticket of the signed-in
+    // session goes in the URL instead (dead seconds later; /login/session.js).
+    const ticket = await window.callcenterSession.ticket(true);
+    if (ticket === null) return null;  // off to the sign-in page
+    url.searchParams.set("ticket", ticket);
     return url.toString();
   },
 
-  open() {
+  async open() {
     clearTimeout(this.timer);
     setStatus("connecting", "connecting…");
-    const ws = new WebSocket(this.url());
+    let url;
+    try {
+      url = await this.url();
+    } catch (err) {  // the server is unreachable: try again later like a closed socket
+      this.retry("unreachable");
+      return;
+    }
+    if (url === null) return;
+    const ws = new WebSocket(url);
     this.socket = ws;
     // Messages and closes of a socket we already replaced are ignored.
     ws.onmessage = (msg) => {

@@ -415,20 +415,30 @@ const connection = {
   retryMs: RETRY_MIN_MS,
   timer: null,
 
-  url() {
+  async url() {
     const path = document.querySelector('meta[name="callcenter-events"]').content;
     const url = new URL(path, window.location.href);
     url.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
-    // With real authentication open /wallboard/#token=... (a fragment never reaches logs).
-    const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
-    if (token) url.searchParams.set("token", token);
+    // Browsers cannot set headers on a WebSocket: a single-use ticket of the signed-in
+    // session goes in the URL instead (dead seconds later; /login/session.js).
+    const ticket = await window.callcenterSession.ticket(true);
+    if (ticket === null) return null;  // off to the sign-in page
+    url.searchParams.set("ticket", ticket);
     return url.toString();
   },
 
-  open() {
+  async open() {
     clearTimeout(this.timer);
     setStatus("connecting", "connecting");
-    const ws = new WebSocket(this.url());
+    let url;
+    try {
+      url = await this.url();
+    } catch (err) {  // the server is unreachable: try again later like a closed socket
+      this.retry();
+      return;
+    }
+    if (url === null) return;
+    const ws = new WebSocket(url);
     this.socket = ws;
     ws.onmessage = (msg) => {
       if (ws !== this.socket) return;
@@ -706,7 +716,9 @@ async function requestSpy(agentId, mode) {
   let answer;
   try {
     const resp = await fetch(`/api/agents/${encodeURIComponent(agentId)}/spy`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
+      method: "POST",
+      headers: { "Content-Type": "application/json",
+                 "X-CSRF-Token": await window.callcenterSession.csrfToken() },
       credentials: "same-origin", body: JSON.stringify({ mode, endpoint: phone }),
     });
     answer = { ok: resp.ok, body: await resp.json().catch(() => ({})) };

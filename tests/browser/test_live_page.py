@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import Settings
 from callcenter.sim.demo import DemoOptions, build_demo_app, prepare_crm
-from tests.harness.chromium import chromium_page
+from tests.accounts import PASSWORD, add_user
+from tests.harness.chromium import chromium_page, sign_in_page
 from tests.harness.require import require_binary
 
 pytestmark = pytest.mark.browser
@@ -34,8 +35,11 @@ async def test_the_live_page_draws_the_demo_from_the_event_stream(tmp_path: Path
         database_url=url), options)))
     await client.start_server()
     try:
+        name = await add_user(client, "supervisor")
         async with chromium_page(chromium, str(client.make_url("/live/")),
                                  tmp_path / "profile", "en") as page:
+            # no session: the page sends the browser to sign in, then back
+            await sign_in_page(page, name, PASSWORD, screenshot=shots / "login-en.png")
             words = ""
             for _ in range(100):  # up to 10 s: callers in the IVR and in queues, agents busy
                 words = " ".join(str(await page.evaluate(READ)).split())

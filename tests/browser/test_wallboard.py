@@ -42,7 +42,8 @@ from callcenter.config import Settings
 from callcenter.events import DomainEvent, EventBus
 from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
 from callcenter.web.state import BUS
-from tests.harness.chromium import DevTools, chromium_page
+from tests.accounts import PASSWORD, add_user, sign_in
+from tests.harness.chromium import DevTools, chromium_page, sign_in_page
 from tests.harness.require import require, require_binary
 
 pytestmark = pytest.mark.browser
@@ -319,9 +320,13 @@ async def test_the_wallboard_shows_the_demo_as_the_server_sees_it(tmp_path: Path
     record = ServerRecord(app[BUS], demo.board, demo.acd)
     try:
         await asyncio.sleep(1.5)  # 15 simulated seconds: callers are in line, agents busy
+        await sign_in(client, "supervisor")  # the test reads the same figures over REST
+        name = await add_user(client, "supervisor")
         # no ?lang=: the page takes the browser's language (navigator.language: zh-CN)
         async with chromium_page(chromium, str(client.make_url("/wallboard/")),
                                  tmp_path / "profile", "zh-CN") as page:
+            # signed in on the sign-in page, in Chinese as well
+            await sign_in_page(page, name, PASSWORD, screenshot=shots / "login-zh.png")
             await read_consistent(page, record)
             demo.pbx.unregister_endpoint("PJSIP/1003")  # its phone goes: the board shows it
             await asyncio.sleep(5.0)  # the page's own counts fill up (50 simulated seconds)

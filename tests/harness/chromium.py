@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -89,3 +90,31 @@ async def chromium_page(chromium: str, url: str, profile: Path,
         if process.returncode is None:
             process.kill()
         await process.wait()
+
+
+async def wait_for(page: DevTools, expression: str, timeout_s: float = 15.0) -> Any:
+    """Poll ``expression`` in the page until it is truthy; its value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await page.evaluate(expression)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"page never satisfied: {expression}"
+        await asyncio.sleep(0.1)
+
+
+async def sign_in_page(page: DevTools, username: str, password: str,
+                       screenshot: Path | None = None) -> None:
+    """On the sign-in page the server sent the browser to: type the login, submit, and wait
+    until the browser is back on the page it asked for (``?next=``)."""
+    await wait_for(page, "location.pathname === '/login/' && "
+                         "document.getElementById('form') !== null && "
+                         "document.getElementById('submit').textContent.length > 0")
+    target = await page.evaluate("new URLSearchParams(location.search).get('next')")
+    if screenshot is not None:
+        await page.screenshot(screenshot)
+    await page.evaluate(
+        f"document.getElementById('username').value = {json.dumps(username)};"
+        f"document.getElementById('password').value = {json.dumps(password)};"
+        "document.getElementById('submit').click();")
+    await wait_for(page, f"location.pathname + location.search === {json.dumps(target)}")
