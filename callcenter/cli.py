@@ -78,20 +78,22 @@ def config_options() -> None:
 @click.option("--host", default=None, help="Listen address (overrides CALLCENTER_HTTP__HOST).")
 @click.option("--port", type=int, default=None,
               help="Listen port (overrides CALLCENTER_HTTP__PORT).")
+@click.option("--log-json", is_flag=True, default=False,
+              help="JSON log lines even on a terminal (default: JSON only when not a TTY).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, log_json: bool) -> None:
     """Run the server: CTI link to Asterisk, REST API, WebSocket streams."""
     from aiohttp import web
 
     from callcenter.app import serve_app
-    from callcenter.logs import configure_logging
+    from callcenter.logs import configure_logging, wants_json
 
     settings = _settings(ctx)
     if host:
         settings.http.host = host
     if port:
         settings.http.port = port
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, log_json or wants_json(settings.log_json))
     web.run_app(serve_app(settings), host=settings.http.host, port=settings.http.port,
                 print=lambda text: click.echo(text, err=True))
 

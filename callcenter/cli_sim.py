@@ -195,18 +195,21 @@ def _default_demo_db() -> Path:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @click.option("--ivr-flow", default="main", show_default=True,
               help="IVR flow callers pass before they queue ('' for none).")
+@click.option("--log-json", is_flag=True, default=False,
+              help="JSON log lines even on a terminal (default: JSON only when not a TTY).")
 def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
          calls_per_minute: float, pacing: str, customers: int, db_path: Path | None,
-         seed: int, ivr_flow: str) -> None:
+         seed: int, ivr_flow: str, log_json: bool) -> None:
     """Run the whole server in real time on the simulated PBX, with bot agents and traffic."""
     import asyncio
+    import secrets
 
     from aiohttp import web
 
     from callcenter.config import Settings
     from callcenter.dialer.pacing import parse_pacing
-    from callcenter.logs import configure_logging
-    from callcenter.sim.demo import DemoOptions, build_demo_app, prepare_crm
+    from callcenter.logs import configure_logging, wants_json
+    from callcenter.sim.demo import DEMO_SUPERVISOR, DemoOptions, build_demo_app, prepare_crm
 
     try:
         parse_pacing(pacing)
@@ -217,7 +220,15 @@ def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
     db = db_path or _default_demo_db()
     url = f"sqlite+aiosqlite:///{db}"
     settings = Settings(database_url=url, http={"host": host, "port": port})
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, log_json or wants_json(settings.log_json))
+    supervisor_password = secrets.token_urlsafe(9)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    # The newcomer's first lines: where to look and with what login (fresh at every start).
+    click.echo(f"callcenter demo on {base}\n"
+               f"  live page:  {base}/live/\n"
+               f"  wallboard:  {base}/wallboard/\n"
+               f"  sign in as: {DEMO_SUPERVISOR} / {supervisor_password}")
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         count = asyncio.run(prepare_crm(url, customers))
@@ -230,19 +241,16 @@ def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
         definitions = _demo_definitions(url, acd_file or DEMO_ACD_FILE)
     options = DemoOptions(agents=agents or 8, calls_per_minute=calls_per_minute, pacing=pacing,
                           seed=seed, customers=customers, definitions=definitions,
-                          ivr_flow=ivr_flow)
+                          ivr_flow=ivr_flow, supervisor_password=supervisor_password)
     app = build_demo_app(settings, options)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     bots = len(definitions.agents) if definitions is not None else options.agents
     queues = (", ".join(q.name for q in definitions.queues) if definitions is not None
               else "support")
-    click.echo(f"callcenter demo: {count} CRM customers in {db}, {bots} bot agents, queues "
-               f"{queues}, "
-               f"{calls_per_minute:g} callers/min, campaign pacing {pacing}")
+    click.echo(f"  ({count} CRM customers in {db}, {bots} bot agents, queues {queues}, "
+               f"{calls_per_minute:g} callers/min, campaign pacing {pacing})")
     try:
         web.run_app(app, host=host, port=port, access_log=None,
-                    print=lambda _: click.echo(f"open http://{shown}:{port}/live/  "
-                                               "(Ctrl+C stops)"))
+                    print=lambda _: click.echo(f"open {base}/live/  (Ctrl+C stops)"))
     except OSError as exc:  # e.g. the port is taken
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") \
             from exc

@@ -288,7 +288,9 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
-    log_json: bool = Field(True, description="JSON log lines (false: human-readable)")
+    log_json: bool | None = Field(
+        None, description="JSON log lines (true), human-readable (false); unset: human-readable "
+                          "on a terminal, JSON otherwise")
     database_url: SecretStr = Field(
         SecretStr("sqlite+aiosqlite:///callcenter.db"),
         description="database URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "

@@ -160,6 +160,18 @@ class _CallcenterHandler(logging.StreamHandler[IO[str]]):
     """Marks the handler we own so reconfiguring replaces it instead of stacking another."""
 
 
+def wants_json(configured: bool | None, stream: IO[str] | None = None) -> bool:
+    """JSON lines unless told otherwise or a person reads them (the stream is a terminal): a
+    newcomer running ``callcenter demo`` reads sentences, a log shipper gets JSON."""
+    if configured is not None:
+        return configured
+    target = stream if stream is not None else sys.stderr
+    try:
+        return not target.isatty()
+    except (AttributeError, ValueError):  # closed or unusual streams: the machine format
+        return True
+
+
 def configure_logging(level: str, json: bool, *, stream: IO[str] | None = None) -> None:
     """(Re)configure the root logger: one handler to ``stream`` (stderr), redacting secrets.
 

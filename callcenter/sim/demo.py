@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.accounts import User, UserDirectory, hash_password
 from callcenter.acd.agents import Agent, AgentState
 from callcenter.acd.definitions import AcdDefinitions
 from callcenter.acd.identity import AgentEndpoints
@@ -38,6 +40,7 @@ from callcenter.ivr_media.crm import CrmEffects
 from callcenter.sim.behaviour import Behaviour, Delay
 from callcenter.sim.ivr_caller import IvrCallerBehaviour, SimulatedIvrCaller
 from callcenter.sim.pbx import SimulatedPbx
+from callcenter.web.accounts_state import USERS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,9 @@ class DemoOptions:
     #: bots (1001, 1002 ...) on one queue, ``support``. Callers of the gold and platinum tiers
     #: call ``vip`` when it is defined, the others any other queue but ``default``.
     definitions: AcdDefinitions | None = None
+    #: the password of the demo's ``supervisor`` account, set at every start (None: no such
+    #: account is touched); ``callcenter demo`` makes a fresh one and prints it
+    supervisor_password: str | None = None
 
 
 def demo_behaviour(options: DemoOptions) -> Behaviour:
@@ -275,8 +281,38 @@ async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Applic
         yield
         await demo.stop()
 
+    async def accounts(_: web.Application) -> AsyncIterator[None]:
+        await demo_accounts(app[USERS], [agent.agent_id for agent in definitions.agents],
+                            options.supervisor_password)
+        yield
+
+    app.cleanup_ctx.append(accounts)  # after the CRM context: the users table exists
     app.cleanup_ctx.append(traffic)
     return app
+
+
+DEMO_SUPERVISOR = "supervisor"
+
+
+async def demo_accounts(users: UserDirectory, agent_ids: list[str],
+                        supervisor_password: str | None) -> None:
+    """Accounts like a real center's: one per bot agent (``agent-<id>``, a random password
+    nobody is told: the bots work in-process) and the newcomer's ``supervisor``, whose
+    password is (re)set to ``supervisor_password`` at every start."""
+    for agent_id in agent_ids:
+        username = f"agent-{agent_id}".lower()
+        if await users.get(username) is None:
+            secret = await asyncio.to_thread(hash_password, secrets.token_urlsafe(18))
+            await users.add(User(username, "agent", secret, agent_id))
+    if supervisor_password is None:
+        return
+    hashed = await asyncio.to_thread(hash_password, supervisor_password)
+    found = await users.get(DEMO_SUPERVISOR)
+    if found is None:
+        await users.add(User(DEMO_SUPERVISOR, "supervisor", hashed))
+    else:
+        await users.replace(found.with_changes(password_hash=hashed, disabled=False,
+                                               role="supervisor", agent_id=None))
 
 
 DEMO_KEY = web.AppKey("demo", DemoTraffic)

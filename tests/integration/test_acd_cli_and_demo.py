@@ -24,6 +24,7 @@ from callcenter.config import Settings
 from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
 from crm_bridge import acd_config
 from crm_bridge.db import make_engine, session_factory
+from tests.accounts import sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +112,7 @@ async def test_the_demo_runs_the_seed_file_and_changes_apply_live(tmp_path: Path
     client: TestClient[Any, Any] = TestClient(
         TestServer(await build_demo_app(Settings(database_url=url), options)))
     await client.start_server()
+    await sign_in(client, "admin")
     try:
         socket_ = await client.ws_connect("/ws/events")
         snapshot = await socket_.receive_json(timeout=5)

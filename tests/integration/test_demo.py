@@ -3,6 +3,7 @@ bot agents, inbound callers and an outbound campaign."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from callcenter.config import Settings
 from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
 from crm_bridge.db import make_engine
+from tests.accounts import sign_in
 from tests.event_order import check_event_order
 
 
@@ -33,6 +35,7 @@ async def test_a_simulated_minute_of_demo_traffic_flows_through_the_server(
                           break_every_s=15, break_s=10)
     client: TestClient[Any, Any] = TestClient(TestServer(await build_demo_app(settings, options)))
     await client.start_server()
+    await sign_in(client, "supervisor")
     try:
         socket_ = await client.ws_connect("/ws/events")
         snapshot = await socket_.receive_json(timeout=5)
@@ -99,6 +102,7 @@ async def test_five_demo_minutes_show_no_forbidden_agent_move_and_causes_first(
     client: TestClient[Any, Any] = TestClient(
         TestServer(await build_demo_app(Settings(database_url=url), options)))
     await client.start_server()
+    await sign_in(client, "supervisor")
     stream: list[dict[str, Any]] = []
     try:
         socket_ = await client.ws_connect("/ws/events")
@@ -135,6 +139,12 @@ def test_demo_starts_with_one_command_and_is_reachable_within_10_s(
         [sys.executable, "-m", "callcenter", "demo", "--port", str(port)], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        assert process.stdout is not None
+        first = [process.stdout.readline() for _ in range(4)]
+        # the first lines say where to look and with what login
+        assert first[0].startswith(f"callcenter demo on http://127.0.0.1:{port}"), first
+        assert f"http://127.0.0.1:{port}/wallboard/" in first[2], first
+        user, password = first[3].split("sign in as:")[1].split(" / ")
         reachable_after = None
         while time.monotonic() - started < 30 and process.poll() is None:
             try:
@@ -148,6 +158,13 @@ def test_demo_starts_with_one_command_and_is_reachable_within_10_s(
         assert reachable_after < 10, f"demo reachable after {reachable_after:.1f} s"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/live/", timeout=2) as page:
             assert b"/ws/events" in page.read()
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/auth/login", method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"username": user.strip(), "password": password.strip()}).encode())
+        with urllib.request.urlopen(login, timeout=5) as answer:
+            assert json.load(answer)["role"] == "supervisor"
+            assert "HttpOnly" in answer.headers["Set-Cookie"]
         assert (tmp_path / "callcenter" / "demo.db").exists()
     finally:
         process.terminate()

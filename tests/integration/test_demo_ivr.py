@@ -17,6 +17,7 @@ from callcenter.config import Settings
 from callcenter.sim.demo import DEMO_KEY, DEMO_QUEUES, DemoOptions, build_demo_app, prepare_crm
 from callcenter.web.state import BUS
 from crm_bridge.db import make_engine
+from tests.accounts import sign_in
 
 
 async def test_demo_callers_pass_the_main_menu_before_they_queue(tmp_path: Path) -> None:
@@ -29,6 +30,7 @@ async def test_demo_callers_pass_the_main_menu_before_they_queue(tmp_path: Path)
     app[BUS].add_handler(events.append)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
+    await sign_in(client, "supervisor")
     try:
         await asyncio.sleep(5.0)  # about two simulated minutes
         demo = client.app[DEMO_KEY]
