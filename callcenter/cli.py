@@ -16,6 +16,7 @@ from callcenter.cli_crm import crm
 from callcenter.cli_ivr import ivr
 from callcenter.cli_recognize import recognize
 from callcenter.cli_sim import demo, simulate
+from callcenter.cli_users import audit, user
 from callcenter.config import (
     ConfigError,
     Settings,
@@ -183,6 +184,8 @@ cli.add_command(simulate)
 cli.add_command(demo)
 cli.add_command(ivr)
 ivr.add_command(recognize)
+cli.add_command(user)
+cli.add_command(audit)
 
 
 def main() -> None:
