@@ -41,3 +41,25 @@ async def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError(f"serve never became healthy: {tail(log)}")
+
+
+PASSWORD = "system test secret"
+
+
+def add_account(env: dict[str, str], username: str, role: str,
+                agent_id: str | None = None) -> None:
+    """``callcenter user add`` on the server's database, as an operator provisions a login."""
+    extra = ["--agent-id", agent_id] if agent_id else []
+    done = subprocess.run([sys.executable, "-m", "callcenter", "user", "add", username,
+                           "--role", role, "--password-stdin", *extra], env=env,
+                          input=PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def login_headers(base: str, username: str) -> dict[str, str]:
+    """Sign in over HTTP as a script does; the header that carries the session."""
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{base}/api/auth/login",
+            json={"username": username, "password": PASSWORD, "bearer": True}) as answer:
+        assert answer.status == 200, await answer.text()
+        return {"Authorization": f"Bearer {(await answer.json())['token']}"}

@@ -20,7 +20,7 @@ import pytest
 from callcenter.core.pbx import OriginateRequest
 
 from .conftest import Link
-from .serve_process import free_port, start_serve, wait_healthy
+from .serve_process import add_account, free_port, login_headers, start_serve, wait_healthy
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
@@ -69,12 +69,14 @@ async def test_serve_runs_stored_definitions_and_applies_a_rest_change(
     assert seeded.returncode == 0, seeded.stderr
     phones = [SippAgent(asterisk_sandbox, "2001", port=25_341, ring_ms=300),
               SippAgent(asterisk_sandbox, "2002", port=25_342, ring_ms=300)]
+    await asyncio.to_thread(add_account, env, "boss", "admin")
     process = start_serve(env, log)
     try:
         await wait_healthy(base, process, log)
         for phone in phones:
             await phone.start()
-        async with aiohttp.ClientSession() as session, session.ws_connect(
+        async with aiohttp.ClientSession(
+                headers=await login_headers(base, "boss")) as session, session.ws_connect(
                 f"{base}/ws/events") as ws:
             snapshot = await ws.receive_json(timeout=5)
             assert {a["agent_id"]: a["state"] for a in snapshot["agents"]} == {

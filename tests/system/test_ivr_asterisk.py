@@ -27,6 +27,7 @@ from callcenter.core.pbx import OriginateRequest
 from callcenter.events import DomainEvent
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, Interaction, Phone, SatisfactionRating
+from tests.accounts import sign_in
 from tests.harness import require_binary
 
 from .conftest import wait_no_channels
@@ -140,6 +141,7 @@ async def center(asterisk_sandbox: Any, tmp_path: Path) -> AsyncIterator[Center]
     services.bus.add_handler(events.append)
     client = TestClient(TestServer(build_app(services)))
     await client.start_server()
+    await sign_in(client, "supervisor")
     assert services.ami is not None
     await services.ami.wait_ready(10)
     center = Center(services, client, asterisk_sandbox, url, events)

@@ -18,6 +18,7 @@ from callcenter.config import Settings
 from callcenter.core.pbx import OriginateRequest
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, Interaction, Order, Phone
+from tests.accounts import sign_in
 
 from .conftest import wait_no_channels
 from .sipp_agent import SippAgent
@@ -69,6 +70,7 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
     services = build_services(settings)
     client = TestClient(TestServer(build_app(services)))
     await client.start_server()
+    await sign_in(client, "supervisor")
     agent = SippAgent(asterisk_sandbox, "2001", port=25_301, ring_ms=2500)
     try:
         await services.ami.wait_ready(10)

@@ -19,7 +19,7 @@ from callcenter.core.pbx import OriginateRequest
 from tests.event_order import check_event_order
 
 from .conftest import Link
-from .serve_process import free_port, start_serve, wait_healthy
+from .serve_process import add_account, free_port, login_headers, start_serve, wait_healthy
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
@@ -42,12 +42,14 @@ async def test_serve_routes_queued_callers_to_configured_agents(
     env.pop("CALLCENTER_CONFIG", None)
     phones = [SippAgent(asterisk_sandbox, "2001", port=25_331, ring_ms=300),
               SippAgent(asterisk_sandbox, "2002", port=25_332, ring_ms=300)]
+    await asyncio.to_thread(add_account, env, "boss", "admin")
     process = start_serve(env, log)
     try:
         await wait_healthy(base, process, log)
         for phone in phones:
             await phone.start()
-        async with aiohttp.ClientSession() as session, session.ws_connect(
+        async with aiohttp.ClientSession(
+                headers=await login_headers(base, "boss")) as session, session.ws_connect(
                 f"{base}/ws/events") as ws:
             snapshot = await ws.receive_json(timeout=5)
             assert snapshot["synced"] is True

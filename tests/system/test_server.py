@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.app import build_app, build_services
 from callcenter.config import Settings
 from callcenter.core.pbx import OriginateRequest
+from tests.accounts import sign_in
 
 from .conftest import wait_no_channels
 
@@ -28,6 +29,7 @@ async def test_health_calls_metrics_and_websocket_follow_a_real_call(
     services = build_services(settings)
     client = TestClient(TestServer(build_app(services)))
     await client.start_server()
+    await sign_in(client, "supervisor")
     try:
         await services.ami.wait_ready(10)
         health = await client.get("/health")

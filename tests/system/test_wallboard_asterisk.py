@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from callcenter.core.pbx import OriginateRequest
-from tests.harness.chromium import DevTools, chromium_page
+from tests.harness.chromium import DevTools, chromium_page, sign_in_page
 from tests.harness.require import require_binary
 
 from .conftest import Link
-from .serve_process import free_port, start_serve, tail, wait_healthy
+from .serve_process import PASSWORD, add_account, free_port, start_serve, tail, wait_healthy
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
@@ -101,6 +101,7 @@ async def test_the_wallboard_shows_what_asterisk_shows(link: Link, asterisk_sand
               SippAgent(asterisk_sandbox, "2002", port=25_362, ring_ms=300)]
     late = SippAgent(asterisk_sandbox, "2003", port=25_363, ring_ms=300)
     await late.unregister()  # no phone of 2003 left by an earlier test
+    await asyncio.to_thread(add_account, env, "wall", "supervisor")
     process = start_serve(env, log)
     callers = []
     try:
@@ -109,6 +110,7 @@ async def test_the_wallboard_shows_what_asterisk_shows(link: Link, asterisk_sand
             await phone.start()
         async with chromium_page(chromium, f"{base}/wallboard/?lang=en", tmp_path / "profile",
                                  "en") as page:
+            await sign_in_page(page, "wall", PASSWORD)  # sent there: no session yet
             deadline = time.monotonic() + 15
             while (await page.evaluate(READ_BOARD))["ready"] != "yes":  # its snapshot came
                 assert time.monotonic() < deadline, "the wallboard never got its snapshot"
