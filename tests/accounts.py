@@ -47,3 +47,11 @@ async def sign_in(client: TestClient[Any, Any], role: str = "admin",
     """Make every later request of ``client`` carry a fresh ``role`` account's session."""
     client.session.headers["Authorization"] = f"Bearer {await token_for(client, role, agent_id)}"
     return client
+
+
+async def sign_in_as(client: TestClient[Any, Any], username: str,
+                     password: str = PASSWORD) -> TestClient[Any, Any]:
+    """Make every later request of ``client`` carry a session of the existing ``username``."""
+    token = (await login(client, username, password))["token"]
+    client.session.headers["Authorization"] = f"Bearer {token}"
+    return client

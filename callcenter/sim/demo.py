@@ -299,11 +299,11 @@ async def demo_accounts(users: UserDirectory, agent_ids: list[str],
     """Accounts like a real center's: one per bot agent (``agent-<id>``, a random password
     nobody is told: the bots work in-process) and the newcomer's ``supervisor``, whose
     password is (re)set to ``supervisor_password`` at every start."""
-    for agent_id in agent_ids:
-        username = f"agent-{agent_id}".lower()
-        if await users.get(username) is None:
-            secret = await asyncio.to_thread(hash_password, secrets.token_urlsafe(18))
-            await users.add(User(username, "agent", secret, agent_id))
+    missing = [a for a in agent_ids if await users.get(f"agent-{a}".lower()) is None]
+    if missing:  # one hash of a secret nobody keeps serves them all (scrypt costs ~50 ms)
+        secret = await asyncio.to_thread(hash_password, secrets.token_urlsafe(18))
+        for agent_id in missing:
+            await users.add(User(f"agent-{agent_id}".lower(), "agent", secret, agent_id))
     if supervisor_password is None:
         return
     hashed = await asyncio.to_thread(hash_password, supervisor_password)

@@ -70,6 +70,7 @@ ACCESS: dict[str, Rule] = {
     "users": ADMIN, "user": ADMIN, "audit_log": ADMIN,
     # calls and the CRM: agents work with customers; the whole call list is a supervisor's
     "calls": SUPERVISOR, "call": SUPERVISOR,
+    "call_transfer": SUPERVISOR,  # moves a waiting caller to another queue
     "customers": AGENT, "customer_lookup": AGENT, "customer": AGENT,
     "customer_interactions": AGENT, "interaction": AGENT,  # handler: only one's own
     # agents: each acts on itself; supervisors on anyone

@@ -22,6 +22,7 @@ from callcenter.redis_relay import RedisEventRelay
 from callcenter.web import create_app
 from crm_bridge.acd_config import load_definitions
 from crm_bridge.db import make_engine, session_factory, upgrade_database
+from tests.accounts import sign_in
 from tests.unit.test_contact_center import World
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,7 @@ async def test_a_change_made_on_one_process_runs_on_the_other(
                          metrics=Metrics(), crm_sessions=sessions,
                          agent_controls=first.center.controls, acd_runtime=first.center)
         async with TestClient(TestServer(app)) as client:
+            await sign_in(client, "admin")
             answer = await client.post("/api/config/queues",
                                        json={"name": "vip", "required_skills": {"vip": 1}})
             assert answer.status == 201, await answer.text()

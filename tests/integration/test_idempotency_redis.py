@@ -18,6 +18,8 @@ from callcenter.metrics import Metrics
 from callcenter.web import create_app
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, IdempotencyKeyRow
+from crm_bridge.users import DbUsers
+from tests.accounts import add_user, sign_in_as
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.integration
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.integration
 def _app(sessions: Any, redis_url: str) -> Any:
     settings = Settings(redis_url=SecretStr(redis_url))
     return create_app(settings=settings, bus=EventBus(), calls=NoCalls(), metrics=Metrics(),
-                      crm_sessions=sessions)
+                      crm_sessions=sessions, users=DbUsers(sessions))  # one account, two servers
 
 
 async def _count(sessions: Any, model: Any) -> int:
@@ -45,6 +47,9 @@ async def test_a_retry_on_another_process_replays_the_first_answer(
     try:
         async with TestClient(TestServer(_app(sessions, redis_url))) as one, \
                 TestClient(TestServer(_app(sessions, redis_url))) as two:
+            name = await add_user(one, "agent", "2001")  # the same principal on both
+            await sign_in_as(one, name)
+            await sign_in_as(two, name)
             first = await one.post("/api/customers", json=body, headers=headers)
             assert first.status == 201, await first.text()
             again = await two.post("/api/customers", json=body, headers=headers)

@@ -29,6 +29,7 @@ from callcenter.metrics import Metrics
 from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
 from callcenter.web import create_app
 from crm_bridge.queue_log import entries_of
+from tests.accounts import sign_in
 
 pytestmark = pytest.mark.unit
 
@@ -309,6 +310,8 @@ async def test_the_transfer_route_moves_a_waiting_caller_and_refuses_the_rest(
     await world.until(lambda: world.center.queues["sales"].waiting == 1)
     call_id = world.sim.calls.channel(caller).call_id
     async with TestClient(TestServer(app)) as client:
+        await sign_in(client, "supervisor")
+
         async def post(path: str, body: Any) -> tuple[int, Any]:
             response = await client.post(path, json=body)
             return response.status, await response.json()
