@@ -4,6 +4,7 @@ stays up until the spied leg hangs up."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -16,7 +17,6 @@ from callcenter.core.pbx import SpyMode
 from callcenter.metrics import Metrics
 from callcenter.supervision import BadSupervisorPhone, NotOnCall, Supervision, UnknownAgent
 from callcenter.web.app import create_app
-from callcenter.web.auth import Principal
 from tests.accounts import sign_in
 from tests.unit.test_contact_center import World
 
@@ -86,23 +86,16 @@ async def test_refusals_say_why(worlds: Any) -> None:
     assert not any(r.application == "ChanSpy" for r in w.pbx.originated)
 
 
-class _Role:
-    def __init__(self, *roles: str) -> None:
-        self.principal = Principal("sup1", frozenset(roles))
-
-    async def authenticate(self, request: Any) -> Principal:
-        return self.principal
-
-
-async def test_the_route_maps_every_outcome(worlds: Any) -> None:
+async def test_the_route_maps_every_outcome(worlds: Any,
+                                            caplog: pytest.LogCaptureFixture) -> None:
     w = worlds(["1001", "1002"])
     supervision = _supervision(w)
     await _talking(w)
     app = create_app(settings=Settings(), bus=w.bus, calls=w.model, metrics=Metrics(),
                      agents=w.center.board, agent_controls=w.center.controls,
-                     supervision=supervision, authenticator=_Role("supervisor"))
+                     supervision=supervision)
     async with TestClient(TestServer(app)) as client:
-        await sign_in(client)
+        await sign_in(client, "supervisor")
         for agent, body, status, code in (
                 ("9999", {"mode": "listen", "endpoint": "PJSIP/9001"}, 404, "agent_not_found"),
                 ("1002", {"mode": "listen", "endpoint": "PJSIP/9001"}, 409,
@@ -113,17 +106,21 @@ async def test_the_route_maps_every_outcome(worlds: Any) -> None:
             resp = await client.post(f"/api/agents/{agent}/spy", json=body)
             assert resp.status == status, await resp.text()
             assert (await resp.json())["error"]["code"] == code
-        resp = await client.post("/api/agents/1001/spy",
-                                 json={"mode": "whisper", "endpoint": "PJSIP/9001"})
+        with caplog.at_level(logging.INFO, logger="callcenter.audit"):
+            resp = await client.post("/api/agents/1001/spy",
+                                     json={"mode": "whisper", "endpoint": "PJSIP/9001"})
         assert resp.status == 201, await resp.text()
         body = await resp.json()
         assert body["type"] == "spy.started" and body["mode"] == "whisper"
-        assert body["supervisor"] == "sup1" and body["agent_id"] == "1001"
+        assert body["supervisor"].startswith("user:supervisor-") and body["agent_id"] == "1001"
+        # audited: who whispered to whom (refused attempts are not actions)
+        audited = [r.getMessage() for r in caplog.records if r.name == "callcenter.audit"]
+        assert audited == [f"audit spy.whisper by {body['supervisor']} on 1001"]
         assert w.model.channel(body["spy_channel_id"]) is not None
     agent_only = create_app(settings=Settings(), bus=w.bus, calls=w.model, metrics=Metrics(),
-                            supervision=supervision, authenticator=_Role("agent"))
+                            supervision=supervision)
     async with TestClient(TestServer(agent_only)) as client:
-        await sign_in(client)
+        await sign_in(client, "agent", "1001")  # even about itself: supervisors only
         resp = await client.post("/api/agents/1001/spy",
                                  json={"mode": "listen", "endpoint": "PJSIP/9001"})
         assert resp.status == 403

@@ -27,7 +27,7 @@ from callcenter.web.idempotency import DatabaseResults, StoredResult
 from callcenter.web.routes.customers import IdempotencyStore
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, IdempotencyKeyRow, Interaction, Order, Phone
-from tests.accounts import sign_in
+from tests.accounts import sign_in, token_for
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -432,6 +432,25 @@ async def test_interactions_newest_first_with_pages(crm: Any) -> None:
     assert empty == {"interactions": [], "total": 0}
     await error(await client.get("/api/customers/999999/interactions"), 404,
                 "customer_not_found")
+
+
+async def test_an_agent_wraps_up_its_own_calls_only(crm: Any) -> None:
+    client, sessions, ids = crm
+    async with sessions() as session, session.begin():
+        row = Interaction(customer_id=ids["Alice Smith"], direction="inbound", agent="2001",
+                          call_id="call-mine", started_at=T0)
+        session.add(row)
+    other = {"Authorization": f"Bearer {await token_for(client, 'agent', '2002')}"}
+    mine = {"Authorization": f"Bearer {await token_for(client, 'agent', '2001')}"}
+    url = f"/api/interactions/{row.id}"
+    await error(await client.patch(url, json={"notes": "not mine"}, headers=other), 403,
+                "forbidden")
+    answer = await client.patch(url, json={"notes": "mine"}, headers=mine)
+    assert answer.status == 200 and (await answer.json())["notes"] == "mine"
+    # a supervisor may correct any agent's wrap-up
+    boss = {"Authorization": f"Bearer {await token_for(client, 'supervisor')}"}
+    assert (await client.patch(url, json={"disposition": "resolved"},
+                               headers=boss)).status == 200
 
 
 async def test_wrap_up_sets_disposition_and_notes(crm: Any) -> None:
