@@ -5,8 +5,9 @@
 
 1. ``Authorization: Bearer <session token>``: scripts, bots and tests. Not sent by a browser
    on its own, so no CSRF token is needed.
-2. On a WebSocket upgrade, ``?ticket=<ticket>``: single-use and dead after seconds
-   (``POST /api/auth/ws-ticket``); browsers cannot set headers on a WebSocket.
+2. On a WebSocket upgrade, ``?ticket=<ticket>`` and nothing else (not the cookie):
+   single-use and dead after seconds (``POST /api/auth/ws-ticket``); browsers cannot set
+   headers on a WebSocket.
 3. The ``cc_session`` cookie (HttpOnly, SameSite=Strict): pages. A browser attaches it by
    itself, so every write must also carry the session's CSRF token in ``X-CSRF-Token``
    (403 ``csrf_token_missing``), besides :mod:`callcenter.web.csrf`'s Origin rule.
@@ -100,11 +101,13 @@ class SessionAuthenticator:
             if session is None:
                 raise AuthenticationError("the session token is unknown or expired")
             return session_principal(session)
-        ticket = request.query.get("ticket")
-        if ticket and request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
-            redeemed = self.sessions.redeem(ticket)
+        if "websocket" in request.headers.get(hdrs.UPGRADE, "").lower():
+            # a browser's stream: by ticket only, never by the ambient cookie
+            ticket = request.query.get("ticket")
+            redeemed = self.sessions.redeem(ticket) if ticket else None
             if redeemed is None:
-                raise AuthenticationError("the WebSocket ticket is unknown, used or expired")
+                raise AuthenticationError("a WebSocket needs a fresh ticket "
+                                          "(POST /api/auth/ws-ticket) or a bearer token")
             return session_principal(redeemed)
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:

@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -152,6 +153,12 @@ async def test_cookie_writes_need_the_csrf_token(client: TestClient[Any, Any]) -
     assert wrong.status == 403
     ticket = await client.post("/api/auth/ws-ticket", headers={"X-CSRF-Token": csrf})
     assert ticket.status == 200
+    # a stream opens with the ticket, never with the cookie alone
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused_ws:
+        await client.ws_connect("/ws/events")
+    assert refused_ws.value.status == 401
+    async with client.ws_connect(f"/ws/events?ticket={(await ticket.json())['ticket']}") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
     # a foreign page cannot even send it (Origin), whatever it guesses
     foreign = await client.post("/api/auth/ws-ticket", headers={
         "X-CSRF-Token": csrf, "Origin": "https://evil.example"})

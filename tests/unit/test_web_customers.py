@@ -27,7 +27,8 @@ from callcenter.web.idempotency import DatabaseResults, StoredResult
 from callcenter.web.routes.customers import IdempotencyStore
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, IdempotencyKeyRow, Interaction, Order, Phone
-from tests.accounts import sign_in, token_for
+from crm_bridge.users import DbUsers
+from tests.accounts import add_user, sign_in, sign_in_as, token_for
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -47,10 +48,12 @@ CUSTOMERS = [
 ]
 
 
-def build_app(sessions: Any = None, max_body_bytes: int = 64 * 1024) -> Any:
+def build_app(sessions: Any = None, max_body_bytes: int = 64 * 1024,
+              users_in_db: bool = True) -> Any:
     settings = Settings(crm_default_region="US", http=HttpSettings(max_body_bytes=max_body_bytes))
     return create_app(settings=settings, bus=EventBus(), calls=NoCalls(),
-                      metrics=Metrics(), crm_sessions=sessions)
+                      metrics=Metrics(), crm_sessions=sessions,
+                      users=DbUsers(sessions) if sessions is not None and users_in_db else None)
 
 
 async def seed_rows(sessions: Any) -> dict[str, int]:
@@ -323,12 +326,15 @@ async def test_an_idempotency_key_outlives_a_restart_in_the_database(crm: Any) -
     """No Redis: the first answer is kept in the database (``idempotency_keys``), so the
     same request after a restart (a new app on the same database) replays it."""
     client, sessions, _ = crm
+    name = await add_user(client, "agent", "2001")  # keys are per principal: one account
+    await sign_in_as(client, name)
     before = await count(sessions, Customer)
     headers = {"Idempotency-Key": "restart-1"}
     body = {"name": "Ada Lovelace", "phones": ["+1 212 555 0178"]}
     first = await client.post("/api/customers", json=body, headers=headers)
     assert first.status == 201
     async with TestClient(TestServer(build_app(sessions))) as restarted:
+        await sign_in_as(restarted, name)
         again = await restarted.post("/api/customers", json=body, headers=headers)
         assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
         assert (await again.json()) == (await first.json())
@@ -512,8 +518,14 @@ async def test_without_sessions_every_crm_route_is_503(method: str, path: str) -
 async def test_unreachable_database_is_503(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'crm.db'}")
     try:
-        async with TestClient(TestServer(build_app(session_factory(engine)))) as client:
+        app = build_app(session_factory(engine), users_in_db=False)  # accounts elsewhere
+        async with TestClient(TestServer(app)) as client:
             await sign_in(client)
             await error(await client.get("/api/customers/1"), 503, "crm_unavailable")
+        # with the accounts in that database, signing in says so too (not a 500)
+        async with TestClient(TestServer(build_app(session_factory(engine)))) as client:
+            answer = await client.post("/api/auth/login", json={"username": "a",
+                                                                "password": "b" * 8})
+            await error(answer, 503, "crm_unavailable")
     finally:
         await engine.dispose()

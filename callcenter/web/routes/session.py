@@ -26,7 +26,7 @@ from callcenter.accounts.sessions import Session
 from callcenter.web.accounts_state import SESSIONS, THROTTLE, USERS
 from callcenter.web.auth import SESSION_COOKIE, request_token
 from callcenter.web.errors import ApiError
-from callcenter.web.routes.customers import read_body
+from callcenter.web.routes.customers import crm_route, read_body
 from callcenter.web.state import SETTINGS
 
 
@@ -59,6 +59,7 @@ def _token(request: web.Request) -> str:
     return token
 
 
+@crm_route  # accounts in an unreachable database: 503, not a 500
 async def login(request: web.Request) -> web.Response:
     body, _ = await read_body(request, Login)
     username = body.username.strip().lower()
