@@ -39,7 +39,7 @@ from callcenter.acd.connect import hang_up_if_alive
 from callcenter.core.pbx import OriginateRequest
 
 from .conftest import Link
-from .serve_process import free_port, start_serve, wait_healthy
+from .serve_process import add_account, free_port, login_headers, start_serve, wait_healthy
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
@@ -99,6 +99,7 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
         subprocess.run, [sys.executable, "-m", "callcenter", "acd", "seed", str(seed)],
         env=env, capture_output=True, text=True, timeout=60)
     assert seeded.returncode == 0, seeded.stderr
+    await asyncio.to_thread(add_account, env, "boss", "supervisor")
     # 2006's phone must not be registered (an earlier test may have left a contact)
     await SippAgent(asterisk_sandbox, "2006", port=25_396).unregister()
     phones = [SippAgent(asterisk_sandbox, agent, port=25_380 + 2 * i, ring_ms=ring)
@@ -111,7 +112,7 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
     restarted: subprocess.Popen[bytes] | None = None
     try:
         await wait_healthy(base, process, log)
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=await login_headers(base, "boss")) as session:
             async with session.put(f"{base}/api/agents/2002/state",
                                    json={"state": "paused", "reason": "lunch"}) as answer:
                 assert answer.status == 200, await answer.text()
@@ -182,7 +183,9 @@ async def test_twenty_callers_five_phones_and_a_sigkill(
         # the callback asked for before the kill: made by the restarted server
         cb_caller = next(e.channel_id for e in link.events if isinstance(e, ev.ChannelCreated)
                          and e.name.startswith("Local/q-cb@") and e.name.endswith(";2"))
-        async with aiohttp.ClientSession() as session, session.put(
+        # the restarted server signs the supervisor in again (sessions live in the process)
+        async with aiohttp.ClientSession(
+                headers=await login_headers(base, "boss")) as session, session.put(
                 f"{base}/api/agents/2002/state", json={"state": "ready"}) as answer:
             assert answer.status == 200, await answer.text()
 
