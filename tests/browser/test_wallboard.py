@@ -354,6 +354,23 @@ async def test_the_wallboard_shows_the_demo_as_the_server_sees_it(tmp_path: Path
             assert "排队中" not in seen["text"]
             assert "Today by 15 minutes" in seen["text"]
             await page.screenshot(shots / "wallboard-en.png")
+            # the page's listen button is a write: its session's CSRF token goes with it
+            spied = len([e for e in record.events if e.type == "spy.started"])
+            clicked = await page.evaluate("""(() => {
+              document.getElementById('spy-phone').value = 'PJSIP/1008';
+              const button = document.querySelector('button[data-spy="listen"]');
+              if (button) button.click();
+              return button !== null;
+            })()""")
+            assert clicked, "no agent on a call to listen to"
+            for _ in range(50):  # the server accepted it: spy.started
+                if len([e for e in record.events if e.type == "spy.started"]) > spied:
+                    break
+                await asyncio.sleep(0.1)
+            status = await page.evaluate("document.getElementById('spy-status').textContent")
+            assert len([e for e in record.events if e.type == "spy.started"]) == spied + 1, \
+                status
+            assert "refused" not in status, status
             await quiet_queues(record, demo)
             seen = await check_history(page, record, client)
     finally:
