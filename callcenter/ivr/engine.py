@@ -317,8 +317,7 @@ class IvrSession:
             note = self._input("dtmf", event.key, "matched" if score else "no_match")
         elif isinstance(event, s.Speech):
             if event.confidence >= node.min_confidence:
-                score = next((sc for sc, phrases in node.say.get(self.language, {}).items()
-                              if _said(event.text, phrases)), None)
+                score = _score(node.say.get(self.language, {}), event.text)
             note = self._heard(event, score is not None)
         else:
             return []
@@ -388,6 +387,19 @@ def _match(options: tuple[m.MenuOption, ...], language: str, text: str
             if phrase and f" {normalise(phrase)} " in heard and (
                     best is None or len(phrase) > best[0]):
                 best = (len(phrase), option)
+    return best[1] if best else None
+
+
+def _score(say: Mapping[int, tuple[str, ...]], text: str) -> int | None:
+    """The score whose phrase the text contains; the longest phrase wins ("매우 만족", very
+    satisfied, is 5 even though it contains "만족", satisfied, which is 4)."""
+    heard = f" {normalise(text)} "
+    best: tuple[int, int] | None = None
+    for score, phrases in say.items():
+        for phrase in phrases:
+            if phrase and f" {normalise(phrase)} " in heard and (
+                    best is None or len(phrase) > best[0]):
+                best = (len(phrase), score)
     return best[1] if best else None
 
 

@@ -58,8 +58,25 @@ def test_any_format_sox_reads_is_converted(spoken: Path, tmp_path: Path) -> None
     assert json.loads(out)["choice"]["intent"] == "agent"
 
 
-def test_words_the_model_does_not_know_are_named(spoken: Path) -> None:
-    _, out = run("--flow", "survey", "--node", "rate", "--audio", str(spoken), "--json")
+def test_words_the_model_does_not_know_are_named(spoken: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "rating.yaml").write_text("""\
+flow: rating
+languages: {ko: {voice: ko}}
+start: rate
+nodes:
+  rate:
+    type: survey
+    question: overall
+    prompt: "만족하셨습니까?"
+    say: {ko: {1: [일점], 4: [사점], 5: [매우 만족]}}
+    next: bye
+  bye: {type: hangup}
+""", encoding="utf-8")
+    monkeypatch.setenv("CALLCENTER_IVR__FLOWS_DIR", str(flows))
+    _, out = run("--flow", "rating", "--node", "rate", "--audio", str(spoken), "--json")
     assert json.loads(out.splitlines()[0])["unknown_words"] == ["일점", "사점"]
 
 
