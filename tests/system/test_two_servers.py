@@ -185,9 +185,14 @@ async def test_the_standby_takes_the_queue_over_within_5_s_and_no_call_is_offere
         for agent in AGENTS:
             assert not _overlaps([leg for leg in every if leg["agent"] == agent]), \
                 f"agent {agent} rung for two callers at once"
-        adopted = [leg for leg in every if legs.caller(leg) in numbers[2:] and leg["up"]]
+        # offered first, whether that first ring is answered or not (a phone's first ring
+        # sometimes fails at once; the caller is then rung again at its place)
+        adopted = [leg for leg in every if legs.caller(leg) in numbers[2:]]
         first = min(adopted, key=lambda leg: leg["from"])
-        assert legs.caller(first) == numbers[2], "the caller waiting longest goes first"
+        assert legs.caller(first) == numbers[2], (
+            "the caller waiting longest is offered first", sorted(
+                (leg["from"] - killed_at_wall, legs.caller(leg), leg["agent"], leg["up"])
+                for leg in adopted))
         survivor_log = await asyncio.to_thread(servers[standby]["log"].read_text)
         assert f"node {standby} dispatches queue default" in survivor_log
         assert "Traceback" not in survivor_log and '"level": "ERROR"' not in survivor_log, \
