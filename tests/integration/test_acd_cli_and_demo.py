@@ -6,9 +6,7 @@ REST told to the WebSocket stream as ``config.changed``."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +25,6 @@ from crm_bridge.db import make_engine, session_factory
 from tests.accounts import sign_in
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"acdcli_{uuid.uuid4().hex[:12]}"
-    server.psql(f"CREATE DATABASE {name} OWNER {server.user}")
-    try:
-        yield server.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _cli(db_url: str, *args: str, code: int = 0) -> Result:

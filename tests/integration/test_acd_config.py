@@ -4,10 +4,6 @@ a queue still another's overflow target, invalid data) writing nothing, a seed i
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
@@ -41,31 +37,6 @@ LUNCH = PauseReason("lunch", label="Lunch", max_s=3600)
 COACHING = PauseReason("coaching", label="Coaching", productive=True)
 ALL = AcdDefinitions(queues=(COMPLAINTS, SUPPORT), agents=(ALICE, BOB),
                      pause_reasons=(COACHING, LUNCH))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each backend (PostgreSQL: its own CREATE DATABASE)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"acd_{uuid.uuid4().hex[:12]}"
-    server.psql(f"CREATE DATABASE {name} OWNER {server.user}")
-    try:
-        yield server.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade_database(db_url)
-    engine = make_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_definitions_round_trip_exactly(

@@ -3,10 +3,6 @@ attempt count, listed per queue, removed; what a restarted server loads is what 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from callcenter.acd.callbacks import Callback
@@ -14,20 +10,6 @@ from crm_bridge.callbacks import DbCallbacks
 from crm_bridge.db import downgrade_database, make_engine, session_factory, upgrade_database
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"callbacks_{uuid.uuid4().hex[:12]}"
-    server.psql(f"CREATE DATABASE {name} OWNER {server.user}")
-    try:
-        yield server.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def test_callbacks_are_kept_across_stores_and_removed(db_url: str) -> None:

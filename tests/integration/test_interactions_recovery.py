@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, inspect, select, text
@@ -32,31 +29,6 @@ from crm_bridge.models import Customer, Interaction, Phone, SatisfactionRating
 pytestmark = pytest.mark.integration
 
 T0 = 1_780_000_000.0  # epoch seconds of the first process's events
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each backend (PostgreSQL: its own CREATE DATABASE)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"  # as users type it
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"crm_{uuid.uuid4().hex[:12]}"
-    server.psql(f"CREATE DATABASE {name} OWNER {server.user}")
-    try:
-        yield server.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade_database(db_url)
-    engine = make_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def _when(epoch: float) -> dt.datetime:

@@ -10,8 +10,7 @@ import datetime as dt
 import logging
 import random
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,31 +47,6 @@ pytestmark = pytest.mark.integration
 
 FAR = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each backend (PostgreSQL: its own CREATE DATABASE)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = f"crm_{uuid.uuid4().hex[:12]}"
-    server.psql(f"CREATE DATABASE {name} OWNER {server.user}")
-    try:
-        yield server.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade_database(db_url)
-    engine = make_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _record(sessions: Callable[[], Any], events: list[ev.DomainEvent],
