@@ -48,7 +48,7 @@ TARGET_P99_MS = 1.0
 class NaiveScan(Dispatcher):
     """The baseline: same dispatcher, selection by scanning everything."""
 
-    def _next_call_for(self, agent: Agent) -> WaitingCall | None:
+    def next_call_for(self, agent: Agent) -> WaitingCall | None:
         key = self.routing.order.key
         best: WaitingCall | None = None
         best_key: tuple[tuple[float, float], int] | None = None
@@ -57,8 +57,6 @@ class NaiveScan(Dispatcher):
                 candidate = (key(call), call.seq)
                 if best_key is None or candidate < best_key:
                     best, best_key = call, candidate
-        if best is not None:
-            del self.waiting[best.call_id]
         return best
 
     def _candidates(self, call: WaitingCall) -> list[Agent]:

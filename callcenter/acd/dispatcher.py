@@ -16,6 +16,15 @@ them all.
 A queue may also require minimum *levels* (``WaitingCall.min_levels``): an agent below any of
 them is not a candidate, and a freed agent skips the lines it is not good enough for.
 
+Several dispatchers share one board (one per queue, and the dialer's for answered customers),
+and an agent may serve several of them: when the agent becomes free, *one*
+:class:`FreedAgentArbiter` per board gives them the next caller across all of them — the
+dispatcher with the highest ``precedence`` first (the dialer's customers, abandoned after 2 s),
+then the caller who has waited longest, aged by priority (:data:`ACROSS_QUEUES`). Without it the
+first dispatcher to hear "agent ready" would take every freed agent it can use, and a queue
+sharing its agents with an earlier one would starve (seen in the demo: billing callers
+abandoned while support took every billing agent).
+
 Why one heap per requirement (skill set and levels): a freed agent looks only at the heads of
 the lines it can serve (a handful of them), never at every waiting call — with 20,000 callers
 waiting that is the difference between microseconds and tens of milliseconds per decision
@@ -36,10 +45,16 @@ from callcenter.acd.agents import (
     RegistrationChange,
 )
 from callcenter.acd.calls import WaitingCall
-from callcenter.acd.queueing import QueueKey
+from callcenter.acd.queueing import AgedPriority, QueueKey
 from callcenter.acd.routing import Choice, RoutingDecision, RoutingStrategy, meets_levels
 
-__all__ = ["Assign", "Dispatcher", "RoutingDecision", "WaitingCall"]
+__all__ = ["ACROSS_QUEUES", "Assign", "Dispatcher", "FreedAgentArbiter", "RoutingDecision",
+           "WaitingCall"]
+
+#: how a freed agent compares the callers at the heads of different queues: the one who has
+#: waited longest, a higher priority counting as an earlier arrival (bounded: at most 60 s), so
+#: no queue starves another (within a queue, that queue's own order picked its head)
+ACROSS_QUEUES = AgedPriority()
 
 #: ``on_assign(call, agent, now, decision)``: ``agent`` (= ``decision.agent_id``) is reserved
 Assign = Callable[[WaitingCall, Agent, float, RoutingDecision], None]
@@ -59,6 +74,8 @@ class Dispatcher:
     on_assign: Assign
     #: how many phones the driver rings for one call: ring-all reserves up to this many agents
     max_ring: int = 1
+    #: among the dispatchers sharing a board, a freed agent serves the highest precedence first
+    precedence: int = 0
     waiting: dict[str, WaitingCall] = field(default_factory=dict)
     #: required skills and levels -> heap of the calls needing exactly those
     _lines: dict[_Requirement, list[_Entry]] = field(default_factory=dict)
@@ -78,7 +95,15 @@ class Dispatcher:
             if agent.state is AgentState.READY:
                 self._now_ready(agent)
         self.board.listeners.append(self._on_agent_change)
-        self.board.registration_listeners.append(self._on_registration)
+        FreedAgentArbiter.of(self.board).dispatchers.append(self)
+
+    def close(self) -> None:
+        """Stop hearing the board (a queue removed): its waiting callers are dropped."""
+        if self._on_agent_change in self.board.listeners:
+            self.board.listeners.remove(self._on_agent_change)
+        arbiter = FreedAgentArbiter.of(self.board)
+        if self in arbiter.dispatchers:
+            arbiter.dispatchers.remove(self)
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -139,14 +164,12 @@ class Dispatcher:
                 self.board.move(agent, AgentState.READY, now)
 
     def _on_agent_change(self, move: AgentTransition) -> None:
-        # the agent's *current* state decides, not the transition's: another listener (a
-        # second dispatcher on the same board) may already have reserved a newly ready agent
-        agent = move.agent
-        if agent.state is AgentState.READY:
-            self._now_ready(agent)
-            self._serve_next(agent, move.at, "agent ready")
+        # the agent's *current* state decides, not the transition's: the arbiter (or another
+        # listener) may already have reserved a newly ready agent
+        if move.agent.state is AgentState.READY:
+            self._now_ready(move.agent)
         else:
-            self._not_ready(agent)
+            self._not_ready(move.agent)
 
     def _now_ready(self, agent: Agent) -> None:
         self._ready[agent.agent_id] = agent
@@ -163,20 +186,14 @@ class Dispatcher:
             for skill in agent.skills:
                 by_skill[skill].pop(agent.agent_id, None)
 
-    def _on_registration(self, change: RegistrationChange) -> None:
-        """A ready agent's phone registered: it takes the next waiting caller at once."""
-        if change.registered:
-            self._serve_next(change.agent, change.at, "agent's phone registered")
-
-    def _serve_next(self, agent: Agent, now: float, why: str) -> None:
-        if self.waiting and self._eligible(agent):
-            call = self._next_call_for(agent)
-            if call is not None:
-                reason = (f"{why}, {now - agent.idle_since:.0f} s idle; next caller "
-                          f"it can take ({self.routing.order.name}, "
-                          f"{len(self.waiting) + 1} waiting): "
-                          f"{self.routing.order.describe(call, now)}")
-                self._assign(call, Choice((agent,), reason), 1, "agent", now)
+    def serve(self, agent: Agent, call: WaitingCall, now: float, why: str) -> None:
+        """``agent`` (eligible) takes ``call``, the head :meth:`next_call_for` returned."""
+        del self.waiting[call.call_id]
+        reason = (f"{why}, {now - agent.idle_since:.0f} s idle; next caller "
+                  f"it can take ({self.routing.order.name}, "
+                  f"{len(self.waiting) + 1} waiting): "
+                  f"{self.routing.order.describe(call, now)}")
+        self._assign(call, Choice((agent,), reason), 1, "agent", now)
 
     def _candidates(self, call: WaitingCall) -> list[Agent]:
         eligible = self._eligible
@@ -195,9 +212,9 @@ class Dispatcher:
         object for its id (a call withdrawn and offered again has a new entry)."""
         return self.waiting.get(call.call_id) is call
 
-    def _next_call_for(self, agent: Agent) -> WaitingCall | None:
+    def next_call_for(self, agent: Agent) -> WaitingCall | None:
         """The first in queue order among the heads of the lines ``agent`` can serve (skills
-        and levels)."""
+        and levels), left waiting: :meth:`serve` takes it."""
         lines = self._servable.get(agent.skills)
         if lines is None:
             lines = [(levels, line) for (skills, levels), line in self._lines.items()
@@ -214,9 +231,7 @@ class Dispatcher:
                 best = line
         if best is None:
             return None
-        call = heapq.heappop(best)[2]
-        del waiting[call.call_id]
-        return call
+        return best[0][2]  # popped lazily: once served it is no longer *the* waiting entry
 
     def _assign(self, call: WaitingCall, choice: Choice, candidates: int, trigger: str,
                 now: float) -> Agent:
@@ -235,3 +250,48 @@ class Dispatcher:
                                    tuple(a.agent_id for a in rung))
         self.on_assign(call, first, now, decision)
         return first
+
+
+class FreedAgentArbiter:
+    """The one place, per board, where a freed agent (ready again, or its phone registered)
+    meets the next caller, across every dispatcher sharing the board (see the module's
+    docstring). It is itself a board listener; :meth:`of` finds it there, so every dispatcher
+    built on a board joins the same one, whoever builds them."""
+
+    def __init__(self, board: AgentBoard) -> None:
+        self.board = board
+        self.dispatchers: list[Dispatcher] = []
+        board.listeners.append(self._on_agent_change)
+        board.registration_listeners.append(self._on_registration)
+
+    @classmethod
+    def of(cls, board: AgentBoard) -> FreedAgentArbiter:
+        for listener in board.listeners:
+            owner = getattr(listener, "__self__", None)
+            if isinstance(owner, cls):
+                return owner
+        return cls(board)
+
+    def _on_agent_change(self, move: AgentTransition) -> None:
+        if move.agent.state is AgentState.READY:
+            self.serve(move.agent, move.at, "agent ready")
+
+    def _on_registration(self, change: RegistrationChange) -> None:
+        if change.registered:
+            self.serve(change.agent, change.at, "agent's phone registered")
+
+    def serve(self, agent: Agent, now: float, why: str) -> None:
+        """Give ``agent`` the best caller it can take among the dispatchers' heads, if any."""
+        best: tuple[Dispatcher, WaitingCall] | None = None
+        best_key: tuple[int, QueueKey] | None = None
+        for dispatcher in self.dispatchers:
+            if not dispatcher.waiting or not dispatcher._eligible(agent):
+                continue
+            call = dispatcher.next_call_for(agent)
+            if call is None:
+                continue
+            key = (-dispatcher.precedence, ACROSS_QUEUES.key(call))
+            if best_key is None or key < best_key:
+                best, best_key = (dispatcher, call), key
+        if best is not None:
+            best[0].serve(agent, best[1], now, why)

@@ -146,6 +146,7 @@ class InboundAcd:
         bus.add_handler(self.on_event)
 
     async def close(self) -> None:
+        self.dispatcher.close()
         self.lease.unsubscribe(self._on_lease)
         self.bus.remove_handler(self.on_event)
         for timer in self._timers.values():

@@ -67,7 +67,9 @@ class DialerLoop:
         self.port = port
         self.next_record = next_record
         self.stop_at = stop_at
-        self.dispatcher = Dispatcher(board, routing, self._on_assign)
+        # answered customers first: a freed agent shared with inbound queues takes them before
+        # any inbound caller (one not connected within 2 s of its greeting is abandoned)
+        self.dispatcher = Dispatcher(board, routing, self._on_assign, precedence=1)
         self.lines: dict[str, Line] = {}
         self.dialing = 0
         self.waiting = 0
