@@ -185,7 +185,11 @@ def asterisk_sandbox(pytestconfig: pytest.Config) -> Iterator[Any]:
                 f"{EXTERNAL_ENV}=1 but it is not running (status: {status}); "
                 "`callcenter sandbox up` failed or it stopped",
             )
-        _timing(pytestconfig, f"asterisk sandbox: external, pid {status.get('pid')}")
+        # someone else runs it (and brings it down), but this checkout's configs are the ones
+        # under test: up() is a no-op when they are already applied, else it restarts Asterisk
+        # with them (the sandbox is shared between checkouts)
+        box.up()
+        _timing(pytestconfig, f"asterisk sandbox: external, pid {box.status().get('pid')}")
         yield box
         return
 

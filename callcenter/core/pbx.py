@@ -211,6 +211,10 @@ class Pbx(Protocol):
 
     async def get_variable(self, channel_id: str, name: str) -> str | None: ...
 
+    async def set_global(self, name: str, value: str) -> None:
+        """Set a dialplan-wide variable (e.g. the IVR's heartbeat, ``CC_IVR_ALIVE``)."""
+        ...
+
     async def record(self, channel_id: str, file: str) -> None:
         """Record both directions of ``channel_id``'s audio (mixed) into ``file``, a path
         relative to the PBX's recordings directory, until the channel hangs up: a caller who

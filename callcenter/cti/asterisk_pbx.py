@@ -134,6 +134,9 @@ class AsteriskPbx:
         await self.ami.send({"Action": "Setvar", "Channel": self._name_of(channel_id),
                              "Variable": name, "Value": value})
 
+    async def set_global(self, name: str, value: str) -> None:
+        await self.ami.send({"Action": "Setvar", "Variable": name, "Value": value})
+
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         answer = await self.ami.send({"Action": "Getvar", "Channel": self._name_of(channel_id),
                                       "Variable": name})

@@ -247,6 +247,11 @@ def _ignore(_: ev.DomainEvent) -> None:
     return None
 
 
+#: the ``Uniqueid`` (and ``Channel``) of an event about no channel, e.g. the VarSet of a global
+#: variable (the IVR's heartbeat, ``CC_IVR_ALIVE``)
+NO_CHANNEL = "none"
+
+
 class CallModel:
     """Calls, channels and bridges as Asterisk reports them.
 
@@ -354,7 +359,7 @@ class CallModel:
     def _channel(self, headers: Headers) -> Channel | None:
         """The channel an event is about, created on first sight."""
         uid = headers.get("Uniqueid")
-        if not uid or not isinstance(uid, str):
+        if not uid or not isinstance(uid, str) or uid == NO_CHANNEL:
             return None
         channel = self.channels.get(uid)
         if channel is not None:

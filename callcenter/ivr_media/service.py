@@ -31,6 +31,7 @@ from callcenter.ivr.model import Flow, Prompt, Retry
 from callcenter.ivr.registry import FlowRegistry, UnknownFlow
 from callcenter.ivr_media.call import IvrCall, IvrEffects
 from callcenter.ivr_media.exchange import ExchangeSettings
+from callcenter.ivr_media.heartbeat import IvrHeartbeat
 from callcenter.ivr_media.speech_stream import SpeechStream
 from callcenter.speech.backend import SpeechBackend, SpeechUnavailable
 from callcenter.speech.prompts import PromptError, PromptLibrary
@@ -94,14 +95,17 @@ class IvrMediaService:
         #: why the listener is not running ("" while it is)
         self.listen_error = ""
         self._tasks = BackgroundTasks("ivr-media")
+        #: tells the dialplan the listener is up (:mod:`callcenter.ivr_media.heartbeat`)
+        self.heartbeat = IvrHeartbeat(pbx, bus, clock)
+        self._listening = False
 
     async def start(self) -> None:
         """Listen, then load the speech models and render the prompts in the background (a
         caller arriving meanwhile waits for them; the server's start-up does not).
 
         A port that cannot be listened on is logged as an error and the server runs without
-        its IVR: the dialplan's ``TryExec(AudioSocket(...))`` then takes callers straight on
-        to ``[holding]``, where agents answer them — better than no server at all."""
+        its IVR: no heartbeat, so the dialplan takes callers straight on to ``[holding]``,
+        where agents answer them — better than no server at all."""
         report = self.registry.reload()
         for issue in report.errors:
             log.error("ivr flow rejected: %s", issue)
@@ -112,6 +116,8 @@ class IvrMediaService:
             self.listen_error = f"cannot listen on {self.server.host}:{self.server.port}: {exc}"
             log.error("ivr disabled: %s; callers go straight to the queues", self.listen_error)
             return
+        self._listening = True
+        await self.heartbeat.start()
         self._tasks.spawn(self._load_speech())
         self._tasks.spawn(self._watch_flows())
         self._tasks.spawn(self._render_prompts())
@@ -127,6 +133,8 @@ class IvrMediaService:
             log.info("speech model for %s loaded", language)
 
     async def stop(self) -> None:
+        if self._listening:
+            await self.heartbeat.stop()
         await self._tasks.close()
         await self.server.stop()
         self.workers.shutdown()

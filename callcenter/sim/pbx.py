@@ -187,6 +187,8 @@ class SimulatedPbx:
         self.emitted = 0
         #: channel id -> recording file asked for (a simulated call has no audio to write)
         self.recordings: dict[str, str] = {}
+        #: dialplan-wide variables set by the server (``set_global``)
+        self.globals: dict[str, str] = {}
         #: the IVR's part (the AudioSocket server on Asterisk): called with the channel id of
         #: each caller entering ``[ivr]``, who stays there until :meth:`end_ivr`. None: the
         #: IVR hands every caller straight on, as a dialplan without a server would.
@@ -387,6 +389,9 @@ class SimulatedPbx:
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         self._setvar(self._get(channel_id, "Setvar"), name, value)
+
+    async def set_global(self, name: str, value: str) -> None:
+        self.globals[name] = value
 
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         value = self._get(channel_id, "Getvar").variables.get(name)

@@ -93,7 +93,7 @@ class Center:
             if found:
                 return found
             await asyncio.sleep(0.05)
-        trail = [(e.type, getattr(e, "node", ""), getattr(e, "result", ""),
+        trail = [(round(e.at % 100, 2), e.type, getattr(e, "node", ""), getattr(e, "result", ""),
                   getattr(e, "text", ""), getattr(e, "outcome", ""))
                  for e in self.events if e.type.startswith(("ivr.", "queue."))]
         raise AssertionError(f"timed out waiting for {what}; IVR/queue events: {trail}")

@@ -59,7 +59,15 @@ async def test_an_unregistered_agent_is_never_rung_and_registering_makes_it_elig
         # (a ring may go unanswered right after other tests used the phone: the ACD puts the
         # caller back at its place and rings again — see test_serve_sandbox.py)
         await link.wait_for(lambda: a2002.state is AgentState.ON_CALL, 40, "2002 on call")
-        await link.wait_for(lambda: acd.dispatcher.queue_length == 1, 10, "second waits")
+        try:
+            await link.wait_for(lambda: acd.dispatcher.queue_length == 1, 10, "second waits")
+        except AssertionError:
+            story = [e.to_dict() for e in link.events if isinstance(e, (
+                ev.CallOffered, ev.AgentStateChanged, ev.ChannelCreated, ev.ChannelHungUp))
+                or (isinstance(e, ev.ChannelVariableSet) and e.name.startswith("CC_"))]
+            raise AssertionError(f"queue length {acd.dispatcher.queue_length}; "
+                                 f"asterisk: {await link.asterisk_channels()}; "
+                                 f"events: {story}") from None
         await asyncio.sleep(2.0)  # time enough to (wrongly) ring 2001
         assert a2001.state is AgentState.READY and acd.dispatcher.queue_length == 1
         offered = [e.agent_id for e in link.events if isinstance(e, ev.CallOffered)]

@@ -79,6 +79,15 @@ def test_only_our_variables_and_received_dtmf_are_kept() -> None:
     assert [e.type for e in seen].count("channel.dtmf") == 2
 
 
+def test_a_global_variable_is_about_no_channel() -> None:
+    """Setvar without a channel (the IVR's heartbeat) comes back as a VarSet with Channel and
+    Uniqueid "none": it makes no channel, no call and no event."""
+    model, seen = recorder()
+    model.apply({"Event": "VarSet", "Channel": "none", "Uniqueid": "none",
+                 "Variable": "CC_IVR_ALIVE", "Value": "1796371046"})
+    assert not model.channels and not model.calls and not seen
+
+
 def check_rename_keeps_identity(model: CallModel) -> None:
     """Asterisk's Rename (Channel, Newname, Uniqueid): the leg keeps its id, changes its name.
 
