@@ -216,6 +216,10 @@ class AudioSocketSettings(BaseModel):
     host: str = Field("127.0.0.1", description="AudioSocket listen address")
     port: int = Field(9092, ge=0, le=65535, description="AudioSocket TCP port (the sandbox's "
                                                         "dialplan uses 19092)")
+    advertise: str = Field("", description="host:port Asterisk connects to, set in the "
+                           "dialplan's CALLCENTER_AUDIOSOCKET global by the IVR heartbeat; "
+                           "empty: the listen address (127.0.0.1 when listening on all "
+                           "addresses)")
 
 
 class SpeechSettings(BaseModel):

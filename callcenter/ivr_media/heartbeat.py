@@ -9,6 +9,8 @@ hangs up. Seen on the sandbox: with no IVR listening, a caller waiting in ``[hol
 agent's ringing phone hung up at random. So the dialplan never tries a listener that is not
 there: while it listens, the server sets the global ``CC_IVR_ALIVE`` to the current epoch second
 every :data:`HEARTBEAT_S` (and at once when the AMI link is back), and clears it when it stops;
+with each beat it also sets ``CALLCENTER_AUDIOSOCKET`` to where it listens, so a beat never
+points the dialplan at a port nobody listens on (the file's value is only the default);
 ``[ivr]`` sends callers straight to ``[holding]`` when the beat is older than the dialplan's
 ``CC_IVR_STALE_S`` (15 s). A server that dies leaves a stale beat: for at most 15 s callers may
 still meet a refused connection, then they skip the IVR until a server beats again.
@@ -29,14 +31,18 @@ log = logging.getLogger(__name__)
 
 #: the dialplan global holding the last beat (epoch seconds; empty: no IVR)
 ALIVE_VARIABLE = "CC_IVR_ALIVE"
+#: the dialplan global naming the listener (host:port)
+ADDRESS_VARIABLE = "CALLCENTER_AUDIOSOCKET"
 #: how often the server beats (the dialplan's CC_IVR_STALE_S must be a few beats longer)
 HEARTBEAT_S = 5.0
 
 
 class IvrHeartbeat:
-    def __init__(self, pbx: Pbx, bus: ev.EventBus, clock: Clock,
+    def __init__(self, pbx: Pbx, bus: ev.EventBus, clock: Clock, address: str,
                  interval_s: float = HEARTBEAT_S) -> None:
+        """``address``: host:port of the listener, as Asterisk reaches it."""
         self.pbx = pbx
+        self.address = address
         self.bus = bus
         self.clock = clock
         self.interval_s = interval_s
@@ -60,6 +66,7 @@ class IvrHeartbeat:
 
     async def beat(self) -> None:
         try:
+            await self.pbx.set_global(ADDRESS_VARIABLE, self.address)
             await self.pbx.set_global(ALIVE_VARIABLE, str(int(self.clock.now())))
         except PbxError as exc:  # link down: the next beat, or the resync, sets it
             log.info("ivr heartbeat not sent: %s", exc)

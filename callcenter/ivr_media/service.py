@@ -95,9 +95,9 @@ class IvrMediaService:
         #: why the listener is not running ("" while it is)
         self.listen_error = ""
         self._tasks = BackgroundTasks("ivr-media")
-        #: tells the dialplan the listener is up (:mod:`callcenter.ivr_media.heartbeat`)
-        self.heartbeat = IvrHeartbeat(pbx, bus, clock)
-        self._listening = False
+        self.advertise = audiosocket.advertise
+        #: tells the dialplan the listener is up and where (set once listening)
+        self.heartbeat: IvrHeartbeat | None = None
 
     async def start(self) -> None:
         """Listen, then load the speech models and render the prompts in the background (a
@@ -116,11 +116,20 @@ class IvrMediaService:
             self.listen_error = f"cannot listen on {self.server.host}:{self.server.port}: {exc}"
             log.error("ivr disabled: %s; callers go straight to the queues", self.listen_error)
             return
-        self._listening = True
+        self.heartbeat = IvrHeartbeat(self.pbx, self.bus, self.clock, self.address())
         await self.heartbeat.start()
         self._tasks.spawn(self._load_speech())
         self._tasks.spawn(self._watch_flows())
         self._tasks.spawn(self._render_prompts())
+
+    def address(self) -> str:
+        """host:port Asterisk connects to (the advertised one, else the listener's own)."""
+        if self.advertise:
+            return self.advertise
+        host = self.server.host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"{host}:{self.server.port}"
 
     async def _load_speech(self) -> None:
         for language in sorted(self.backend.languages()):
@@ -133,7 +142,7 @@ class IvrMediaService:
             log.info("speech model for %s loaded", language)
 
     async def stop(self) -> None:
-        if self._listening:
+        if self.heartbeat is not None:
             await self.heartbeat.stop()
         await self._tasks.close()
         await self.server.stop()

@@ -11,7 +11,7 @@ from callcenter import events as ev
 from callcenter.core.clock import RealtimeClock
 from callcenter.core.errors import PbxUnavailable
 from callcenter.cti.model import CallModel
-from callcenter.ivr_media.heartbeat import ALIVE_VARIABLE, IvrHeartbeat
+from callcenter.ivr_media.heartbeat import ADDRESS_VARIABLE, ALIVE_VARIABLE, IvrHeartbeat
 from callcenter.sim.pbx import SimulatedPbx
 
 
@@ -28,8 +28,9 @@ async def test_beats_while_running_and_clears_on_stop() -> None:
     clock = RealtimeClock()
     bus = ev.EventBus()
     pbx = DownPbx(clock, CallModel(emit=bus.publish), random.Random(1))
-    heartbeat = IvrHeartbeat(pbx, bus, clock, interval_s=0.05)
+    heartbeat = IvrHeartbeat(pbx, bus, clock, "127.0.0.1:19092", interval_s=0.05)
     await heartbeat.start()
+    assert pbx.globals[ADDRESS_VARIABLE] == "127.0.0.1:19092"
     assert abs(int(pbx.globals[ALIVE_VARIABLE]) - clock.now()) <= 1
     await asyncio.sleep(0.18)
     assert heartbeat.beats >= 3
