@@ -282,13 +282,49 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+COMPLAINT_STAGES = ("registered", "accepted", "assigned", "analysed", "remedy_proposed",
+                    "carried_out", "feedback_collected", "closed")
+"""The workflow's stages (``callcenter.complaints.workflow.Stage``)."""
+COMPLAINT_SEVERITIES = ("low", "normal", "high", "critical")
+COMPLAINT_REMEDIES = ("return", "exchange", "repair", "discount", "compensation")
+COMPLAINT_RESOLUTIONS = ("resolved", "misunderstanding")
+
+
+def complaint_status(stage: str) -> str:
+    """The coarse ``status`` the screen pop and the IVR read, from the workflow's stage."""
+    if stage == "closed":
+        return "closed"
+    return "open" if stage == "registered" else "in_progress"
+
+
 class Complaint(Base):
-    """Minimal on purpose: the complaint-workflow issue extends it by migration."""
+    """A customer's complaint and where it is in the workflow (migration 0010).
+
+    ``stage`` is the workflow's state (:mod:`callcenter.complaints.workflow`); ``status``
+    stays the coarse open / in_progress / closed that the screen pop's open complaints and
+    the IVR's complaint-status node read, kept in step with ``stage`` by every write
+    (:func:`complaint_status`). ``summary`` is the object of the complaint (what the card
+    shows); ``resolution_summary`` the evaluation's summary or the answer given on dismissal.
+    ``call_id`` links the call (the interaction, with its IVR path and recording);
+    ``duplicate_of`` the original of a repeated complaint. ``version`` guards concurrent
+    steps (two people, or two server processes' deadline checkers, on one complaint).
+    """
 
     __tablename__ = "complaints"
     __table_args__ = (
         Index(None, "customer_id", "status"),
+        Index(None, "customer_id", "category", "opened_at"),  # duplicate detection
+        Index(None, "department", "stage"),  # the work queues
+        Index(None, "deadline_at"),  # the deadline checker: open rows past their deadline
         CheckConstraint(_in("status", COMPLAINT_STATUSES), name="status"),
+        CheckConstraint(_in("stage", COMPLAINT_STAGES), name="stage"),
+        CheckConstraint(_in("severity", COMPLAINT_SEVERITIES), name="severity"),
+        CheckConstraint(f"remedy IS NULL OR {_in('remedy', COMPLAINT_REMEDIES)}",
+                        name="remedy"),
+        CheckConstraint(f"resolution IS NULL OR {_in('resolution', COMPLAINT_RESOLUTIONS)}",
+                        name="resolution"),
+        CheckConstraint("feedback_rating IS NULL OR feedback_rating BETWEEN 1 AND 5",
+                        name="feedback_rating"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -298,6 +334,54 @@ class Complaint(Base):
     summary: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # --- the workflow (migration 0010) ---
+    stage: Mapped[str] = mapped_column(String(24), default="registered",
+                                       server_default="registered")
+    severity: Mapped[str] = mapped_column(String(8), default="normal", server_default="normal")
+    request: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Text)
+    registered_by: Mapped[str | None] = mapped_column(String(64))
+    #: the agent (agent id) of the call the complaint was taken on
+    agent: Mapped[str | None] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("complaints.id", ondelete="SET NULL"), index=True)
+    department: Mapped[str | None] = mapped_column(String(64))
+    cause: Mapped[str | None] = mapped_column(Text)
+    responsible: Mapped[str | None] = mapped_column(String(200))
+    remedy: Mapped[str | None] = mapped_column(String(16))
+    remedy_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    feedback_rating: Mapped[int | None] = mapped_column(SmallInteger)
+    feedback_source: Mapped[str | None] = mapped_column(String(8))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_summary: Mapped[str | None] = mapped_column(Text)
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    stage_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ComplaintStepRow(Base):
+    """One step of one complaint's history: who (``actor``), when, what (``kind``: register,
+    an action, escalate), from which stage to which, the text and what it set (``data``,
+    a JSON object of strings). Append-only."""
+
+    __tablename__ = "complaint_steps"
+    __table_args__ = (UniqueConstraint("complaint_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("complaints.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    from_stage: Mapped[str | None] = mapped_column(String(24))
+    to_stage: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[str] = mapped_column(Text, default="{}")
 
 
 # --- the ACD's configuration as data (issue 10): queues, agents, skills, pause reasons ---------

@@ -222,4 +222,7 @@ class SyntheticCrm:
             "id": self.ids.take("complaints"), "customer_id": cid, "status": status,
             "category": category, "summary": summary, "opened_at": opened,
             "closed_at": self._when(opened) if status == "closed" else None,
+            # the workflow's stage for the coarse status (as migration 0010 derives it)
+            "stage": {"open": "registered", "in_progress": "accepted"}.get(status, status),
+            "stage_at": opened,
         })

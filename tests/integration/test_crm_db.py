@@ -45,7 +45,7 @@ ANCHOR = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 CRM_TABLES = {"customers", "phones", "orders", "interactions", "satisfaction_ratings", "tags",
               "customer_tags", "complaints", "queue_log", "acd_queues",
               "acd_queue_skills", "acd_agents", "acd_agent_skills", "acd_pause_reasons",
-              "idempotency_keys", "acd_callbacks", "users", "audit_log"}
+              "idempotency_keys", "acd_callbacks", "users", "audit_log", "complaint_steps"}
 INJECTIONS = [
     "'; DROP TABLE customers; --",
     "1' OR '1'='1",
