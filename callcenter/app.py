@@ -14,6 +14,8 @@ Everything else receives its collaborators as arguments, so tests can assemble a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -24,6 +26,7 @@ from aiohttp import web
 
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.definitions import AcdDefinitions
+from callcenter.complaints.service import ComplaintDesk
 from callcenter.config import Settings
 from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
 from callcenter.core.clock import Clock, RealtimeClock
@@ -200,13 +203,14 @@ def build_app(services: Services) -> web.Application:
         "database": database_check(crm.url, engine=crm.engine)}  # probes the pool in use
     if settings.redis_url is not None:
         checks["redis"] = redis_check(settings.redis_url.get_secret_value())
+    desk = complaint_desk(services)
     app = create_app(settings=settings, bus=services.bus, calls=services.model,
                      pbx_status=services.pbx.status, metrics=services.metrics,
                      health_checks=checks, agent_hub=services.hub,
                      crm_sessions=crm.sessions, users=DbUsers(crm.sessions),
                      agents=services.agents,
                      agent_controls=services.center.controls,
-                     acd_runtime=services.center,
+                     acd_runtime=services.center, complaints=desk,
                      supervision=Supervision(services.pbx, services.bus, services.center.board,
                                              services.center.endpoints, services.clock))
 
@@ -279,9 +283,38 @@ def build_app(services: Services) -> web.Application:
         async for _step in retention_task(settings.recordings):
             yield
 
-    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, pbx_link,
-                            dispatch_leases, ivr_media, recordings])
+    async def complaint_deadlines(_: web.Application) -> AsyncIterator[None]:
+        """After the CRM (its tables exist): overdue complaint steps are escalated on the
+        server's clock (events on the stream, the webhook)."""
+        task = asyncio.get_running_loop().create_task(desk.run_deadlines(),
+                                                      name="complaint-deadlines")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await desk.close()
+
+    app.cleanup_ctx.extend([redis_relay, crm_context, center_context, complaint_deadlines,
+                            pbx_link, dispatch_leases, ivr_media, recordings])
     return app
+
+
+def complaint_desk(services: Services) -> ComplaintDesk:
+    """The complaint workflow's desk on the CRM database: the customer is called back through
+    the ACD's callback line of ``complaints.callback_queue``."""
+    from callcenter.complaints.service import SmtpConfig, Webhook
+    from crm_bridge.complaints import ComplaintStore
+
+    config = services.settings.complaints
+    webhook = (Webhook(config.webhook_url, attempts=config.webhook_attempts,
+                       backoff_s=config.webhook_backoff_s)
+               if config.webhook_url else None)
+    smtp = (SmtpConfig(config.smtp_host, config.smtp_port, config.smtp_from)
+            if config.smtp_host else None)
+    return ComplaintDesk(ComplaintStore(services.crm.sessions), services.bus, services.clock,
+                         config.policy(), callbacks=services.center.request_callback,
+                         callback_queue=config.callback_queue, webhook=webhook, smtp=smtp,
+                         check_every_s=config.check_every_s)
 
 
 async def stored_definitions(settings: Settings) -> AcdDefinitions | None:

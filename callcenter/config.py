@@ -35,6 +35,12 @@ from callcenter.acd.definitions import (
     PauseReason,
     QueueDefinition,
 )
+from callcenter.complaints.workflow import (
+    DEFAULT_ALLOWANCE_S,
+    DEFAULT_DEPARTMENTS,
+    Severity,
+    WorkflowPolicy,
+)
 from crm_bridge.urls import async_database_url
 
 CONFIG_FILE_ENV = "CALLCENTER_CONFIG"
@@ -239,6 +245,60 @@ class SpeechSettings(BaseModel):
     max_utterance_s: float = Field(8.0, gt=0, description="longest utterance recognised")
 
 
+class ComplaintSettings(BaseModel):
+    """The complaint workflow (docs/COMPLAINTS.md): who handles which category, how long each
+    step may take, duplicates, escalation, and how the customer is told."""
+
+    departments: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_DEPARTMENTS),
+        description="category -> responsible department, as a JSON object")
+    default_department: str = Field(
+        "customer_service", min_length=1, max_length=64,
+        description="department of a category the rules do not name")
+    deadline_hours: dict[str, float] = Field(
+        default_factory=lambda: {s.value: v / 3600 for s, v in DEFAULT_ALLOWANCE_S.items()},
+        description="hours each step may take, per severity (low, normal, high, critical)")
+    duplicate_window_days: float = Field(
+        30.0, ge=0, description="a complaint of the same customer and category within this "
+                                "many days is flagged as a duplicate")
+    max_escalation: int = Field(3, ge=0, le=10, description="highest escalation level")
+    check_every_s: float = Field(60.0, gt=0, description="how often overdue steps are "
+                                                          "looked for")
+    staff: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="department -> usernames who work its complaints, e.g. "
+                    "{\"logistics\": [\"dana\"]}; supervisors work every department")
+    callback_queue: str = Field(
+        "complaints", description="queue whose callback line calls the customer when a "
+                                  "remedy was carried out")
+    webhook_url: str | None = Field(
+        None, pattern=r"^https?://", description="escalations are POSTed here as JSON "
+                                                 "(unset: none)")
+    webhook_attempts: int = Field(4, ge=1, le=20, description="tries per webhook POST")
+    webhook_backoff_s: float = Field(1.0, gt=0, description="first wait between webhook "
+                                                            "tries (doubling)")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mails to customers "
+                                                    "(unset: no e-mail)")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port")
+    smtp_from: str = Field("complaints@localhost", description="sender of those e-mails")
+
+    @model_validator(mode="after")
+    def _every_severity(self) -> ComplaintSettings:
+        self.policy()  # refuses a missing severity or a non-positive allowance now
+        return self
+
+    def policy(self) -> WorkflowPolicy:
+        return WorkflowPolicy(
+            departments={k.lower(): v for k, v in self.departments.items()},
+            default_department=self.default_department,
+            step_allowance_s={Severity(k): v * 3600 for k, v in self.deadline_hours.items()},
+            duplicate_window_s=self.duplicate_window_days * 86400,
+            max_escalation=self.max_escalation)
+
+    def departments_of(self, username: str) -> tuple[str, ...]:
+        return tuple(sorted(d for d, people in self.staff.items() if username in people))
+
+
 class SandboxSettings(BaseModel):
     """The Debian-unstable chroot that runs a real Asterisk 22 for tests and development."""
 
@@ -315,6 +375,7 @@ class Settings(BaseSettings):
     audiosocket: AudioSocketSettings = Field(default_factory=AudioSocketSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    complaints: ComplaintSettings = Field(default_factory=ComplaintSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

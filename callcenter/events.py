@@ -515,6 +515,52 @@ class ConfigChanged(DomainEvent):
     origin: str = ""
 
 
+# --- complaints (callcenter.complaints: the workflow; the desk writes and publishes) -------
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintRegistered(DomainEvent):
+    """A complaint was registered (``duplicate_of``: 0, or the original it repeats)."""
+
+    type: ClassVar[str] = "complaint.registered"
+    complaint_id: int
+    customer_id: int
+    category: str
+    severity: str
+    registered_by: str
+    deadline: str
+    duplicate_of: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintStepped(DomainEvent):
+    """A workflow step was taken (``kind``: the action; ``status``: the stage now)."""
+
+    type: ClassVar[str] = "complaint.step"
+    complaint_id: int
+    kind: str
+    actor: str
+    status: str
+    department: str = ""
+    deadline: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintEscalated(DomainEvent):
+    """A complaint's stage passed its deadline: the escalation level went up (wallboard,
+    webhook)."""
+
+    type: ClassVar[str] = "complaint.escalated"
+    complaint_id: int
+    customer_id: int
+    level: int
+    status: str
+    severity: str
+    department: str
+    overdue_s: float
+    deadline: str
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
@@ -527,6 +573,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CallbackFailed,
         CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
         IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
+        ComplaintRegistered, ComplaintStepped, ComplaintEscalated,
     )
 }
 

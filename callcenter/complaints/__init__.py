@@ -1,5 +1,6 @@
-"""The complaint workflow: a pure state machine (:mod:`.workflow`); the database, REST and
-notification adapters live in :mod:`crm_bridge.complaints` and :mod:`callcenter.complaints_service`."""
+"""The complaint workflow: a pure state machine (:mod:`.workflow`); the desk around it
+(:mod:`.service`: storage through :mod:`crm_bridge.complaints`, events, notifications,
+deadlines)."""
 
 from callcenter.complaints.workflow import (
     Complaint,

@@ -435,9 +435,9 @@ def apply(complaint: Complaint, action: Action, *, actor: str, at: dt.datetime,
             if amount is not None:
                 data["amount"] = str(amount)
         case CarryOut():
-            remedy = complaint.remedy.value if complaint.remedy else "remedy"
-            amount = f" ({complaint.remedy_amount})" if complaint.remedy_amount else ""
-            message = f"Your complaint #{complaint.id}: {remedy}{amount} carried out."
+            done = complaint.remedy.value if complaint.remedy else "remedy"
+            paid = f" ({complaint.remedy_amount})" if complaint.remedy_amount else ""
+            message = f"Your complaint #{complaint.id}: {done}{paid} carried out."
             if text:
                 message += f" {text}"
             effects.append(NotifyCustomer(complaint.customer_id, message))
@@ -529,7 +529,8 @@ def parse_action(kind: str, fields: Mapping[str, object]) -> Action:
                 values["amount"] = _amount(Decimal(str(values["amount"])))
         if kind == "collect_feedback" and "source" in values:
             values["source"] = FeedbackSource(str(values["source"]))
-        return maker(**values)  # type: ignore[no-any-return]
+        action: Action = maker(**values)
+        return action
     except InvalidOperation:
         raise InvalidStep(f"amount {values.get('amount')!r} is not a number") from None
     except TypeError as exc:

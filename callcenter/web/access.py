@@ -73,6 +73,11 @@ ACCESS: dict[str, Rule] = {
     "call_transfer": SUPERVISOR,  # moves a waiting caller to another queue
     "customers": AGENT, "customer_lookup": AGENT, "customer": AGENT,
     "customer_interactions": AGENT, "interaction": AGENT,  # handler: only one's own
+    # complaints: agents register and see their callers'; department staff (handler: by
+    # complaints.staff) and supervisors work them; the overview is a supervisor's
+    "complaints": AGENT, "complaint": AGENT, "complaint_steps": AGENT,
+    "complaint_options": AGENT, "complaints_summary": SUPERVISOR,
+    "complaints_page": PUBLIC, "complaints_file": PUBLIC,
     # agents: each acts on itself; supervisors on anyone
     "agents": SUPERVISOR, "agent_state": OWN_AGENT, "agent_wrap_up": OWN_AGENT,
     "agent_spy": SUPERVISOR,

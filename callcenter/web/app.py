@@ -24,6 +24,7 @@ from callcenter.accounts.sessions import SessionStore
 from callcenter.accounts.throttle import LoginThrottle
 from callcenter.accounts.users import MemoryUsers, UserDirectory
 from callcenter.acd.controls import AgentControls
+from callcenter.complaints.service import ComplaintDesk
 from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
@@ -35,6 +36,7 @@ from callcenter.web.accounts_state import SESSIONS, THROTTLE, USERS
 from callcenter.web.auth import Authenticator, SessionAuthenticator
 from callcenter.web.csrf import csrf_middleware
 from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
+from callcenter.web.routes import complaints as complaint_routes
 from callcenter.web.routes import live, session, setup_routes
 from callcenter.web.routes import users as user_routes
 from callcenter.web.state import (
@@ -80,6 +82,7 @@ def create_app(
     agent_controls: AgentControls | None = None,
     supervision: Supervision | None = None,
     acd_runtime: AcdRuntime | None = None,
+    complaints: ComplaintDesk | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -107,6 +110,10 @@ def create_app(
     ``users`` is where accounts are (``crm_bridge.users.DbUsers`` in the server; an empty
     in-process directory otherwise, where nobody can sign in until a user is added). Sessions
     over them authenticate every request unless another ``authenticator`` is given.
+
+    ``complaints`` (a :class:`~callcenter.complaints.service.ComplaintDesk` on the CRM
+    database) serves ``/api/complaints``; without it those routes answer 503. The caller runs
+    its deadline checker.
     """
     checks = dict(health_checks or {})
     if "pbx" in checks:
@@ -153,6 +160,8 @@ def create_app(
         app[CRM_SESSIONS] = crm_sessions
     if acd_runtime is not None:
         app[ACD_RUNTIME] = acd_runtime
+    if complaints is not None:
+        app[complaint_routes.COMPLAINTS] = complaints
     latest = LatestStatus()
     app[LATEST] = latest
 
@@ -168,6 +177,7 @@ def create_app(
     live.setup(app)
     session.setup(app)
     user_routes.setup(app)
+    complaint_routes.setup(app)
     return app
 
 
