@@ -248,8 +248,9 @@ class ComplaintStore:
         if viewer.sees_all:
             return None
         seen = [ComplaintRow.registered_by == viewer.principal]
-        if viewer.departments:
+        if viewer.departments:  # staff: their departments' and the not yet assigned
             seen.append(ComplaintRow.department.in_(viewer.departments))
+            seen.append(ComplaintRow.department.is_(None))
         if viewer.agent_id:
             seen.append(ComplaintRow.agent == viewer.agent_id)
             seen.append(exists().where(and_(Interaction.customer_id == ComplaintRow.customer_id,

@@ -23,6 +23,7 @@ import aiohttp
 from callcenter import events as ev
 from callcenter.complaints import workflow as w
 from callcenter.core.clock import Clock
+from crm_bridge.cards import iso
 from crm_bridge.complaints import ComplaintStore, outcome_json
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class ComplaintDesk:
         self.bus.publish(ev.ComplaintRegistered(
             at=self.clock.now(), complaint_id=c.id, customer_id=c.customer_id,
             category=c.category, severity=c.severity.value, registered_by=actor,
-            deadline=c.deadline.isoformat() if c.deadline else "",
+            deadline=iso(c.deadline) or "",
             duplicate_of=c.duplicate_of or 0))
         return outcome
 
@@ -170,7 +171,7 @@ class ComplaintDesk:
         self.bus.publish(ev.ComplaintStepped(
             at=self.clock.now(), complaint_id=complaint_id, kind=outcome.step.kind, actor=actor,
             status=c.stage.value, department=c.department or "",
-            deadline=c.deadline.isoformat() if c.deadline else ""))
+            deadline=iso(c.deadline) or ""))
         for effect in outcome.effects:
             if isinstance(effect, w.NotifyCustomer):
                 await self._notify(complaint_id, effect)
@@ -232,7 +233,7 @@ class ComplaintDesk:
                 level=effect.level, status=effect.overdue_stage.value,
                 severity=c.severity.value, department=effect.department or "",
                 overdue_s=round((outcome.step.at - effect.deadline_was).total_seconds(), 3),
-                deadline=c.deadline.isoformat() if c.deadline else "")
+                deadline=iso(c.deadline) or "")
             self.bus.publish(event)
             if self.webhook is not None:
                 self.webhook.send({**event.to_dict(), "step": outcome_json(outcome)})
