@@ -112,7 +112,7 @@ class Smtp:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
         return "250 OK"
 
@@ -467,7 +467,8 @@ async def test_migration_0010_keeps_rows_written_before_it(db_url: str) -> None:
                 "SELECT id, status, stage, severity, escalation_level, version "
                 "FROM complaints ORDER BY id"))).all()
         assert [tuple(r) for r in rows] == [
-            (1, "open", "registered", "normal", 0, 1), (2, "in_progress", "accepted", "normal", 0, 1),
+            (1, "open", "registered", "normal", 0, 1),
+            (2, "in_progress", "accepted", "normal", 0, 1),
             (3, "closed", "closed", "normal", 0, 1)]
         # and a migrated row takes its next step
         store = ComplaintStore(session_factory(engine))
