@@ -99,6 +99,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (PARAMS.get("denied")) shownError = ["denied", {}];
   render();
   document.getElementById("form").addEventListener("submit", signIn);
+  // tests wait for this: a click before the handler is attached would submit natively (GET)
+  document.getElementById("form").dataset.ready = "yes";
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
     try { window.localStorage.setItem("callcenter.lang", lang); } catch (err) { /* ignore */ }

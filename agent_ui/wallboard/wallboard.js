@@ -64,6 +64,8 @@ const TEXT = {
     no_decisions: "No call offered since the page opened.",
     agents: "Agents",
     decisions: "Recent decisions: why this agent",
+    escalations: "Escalated complaints",
+    escalation: "#{id} level {level}: {status} overdue {d}",
     legend: "Legend",
     queue: "Queue",
     waiting: "waiting",
@@ -131,6 +133,8 @@ const TEXT = {
     no_decisions: "本页打开以来尚无分配。",
     agents: "坐席",
     decisions: "最近分配：为何选这位坐席",
+    escalations: "已升级的投诉",
+    escalation: "#{id} 升级至 {level} 级：{status} 超时 {d}",
     legend: "图例",
     queue: "队列",
     waiting: "排队中",
@@ -218,6 +222,7 @@ const queues = new Map();    // queue name -> see newQueue()
 const agents = new Map();    // agent_id -> {agent_id, state, since, reason, call_id,
                              //              registered (true/false/null), wrapUntil}
 let decisions = [];          // newest first: see onOffered()
+let escalations = [];        // complaint.escalated, newest first
 let countingSince = null;    // server time (ms) of the snapshot the page counts from
 let snapshotReceived = false;
 let lastEvent = "";          // "type@at" of the last message applied, and of the first one
@@ -277,6 +282,10 @@ const HANDLERS = {
   "agent.state": onAgentState,
   "agent.wrap_up": onWrapUp,
   "spy.started": (ev) => { lastSpy = ev; },
+  "complaint.escalated": (ev) => {
+    escalations = [ev, ...escalations.filter((e) => e.complaint_id !== ev.complaint_id)]
+      .slice(0, DECISIONS_SHOWN);
+  },
   "pbx.link_up": (ev) => { pbxState = { pbx: ev.pbx, up: true }; },
   "pbx.link_down": (ev) => { pbxState = { pbx: ev.pbx, up: false }; },
 };
@@ -742,6 +751,14 @@ function renderDecisions() {
     el("span", { class: "badge" }, t(`outcome.${d.outcome}`)),
     el("span", { class: "why" }, d.reason)));
   document.getElementById("decisions").replaceChildren(...items);
+  const shown = document.getElementById("escalations");
+  document.getElementById("escalations-box").hidden = escalations.length === 0;
+  shown.replaceChildren(...escalations.map((e) => el("li", { class: "outcome-abandoned" },
+    el("time", {}, clockTime(e.at)),
+    el("span", { class: "who" }, e.department || "—"),
+    el("span", { class: "why" }, t("escalation", {
+      id: e.complaint_id, level: e.level, status: e.status,
+      d: formatDuration(e.overdue_s) })))));
 }
 
 function renderLegend() {

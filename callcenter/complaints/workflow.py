@@ -180,14 +180,14 @@ class Evaluate:
 Action = (Accept | Dismiss | Assign | Analyse | ProposeRemedy | CarryOut | CollectFeedback
           | Evaluate)
 
-#: which action may be taken in which stage, and where it leads
+#: which action may be taken in which stage, and where it leads (the way forward first)
 TRANSITIONS: Mapping[Stage, Mapping[str, Stage]] = {
     Stage.REGISTERED: {"accept": Stage.ACCEPTED, "dismiss": Stage.CLOSED},
     Stage.ACCEPTED: {"assign": Stage.ASSIGNED},
-    Stage.ASSIGNED: {"assign": Stage.ASSIGNED, "analyse": Stage.ANALYSED},
+    Stage.ASSIGNED: {"analyse": Stage.ANALYSED, "assign": Stage.ASSIGNED},
     Stage.ANALYSED: {"propose_remedy": Stage.REMEDY_PROPOSED},
-    Stage.REMEDY_PROPOSED: {"propose_remedy": Stage.REMEDY_PROPOSED,
-                            "carry_out": Stage.CARRIED_OUT},
+    Stage.REMEDY_PROPOSED: {"carry_out": Stage.CARRIED_OUT,
+                            "propose_remedy": Stage.REMEDY_PROPOSED},
     Stage.CARRIED_OUT: {"collect_feedback": Stage.FEEDBACK_COLLECTED},
     Stage.FEEDBACK_COLLECTED: {"evaluate": Stage.CLOSED},
     Stage.CLOSED: {},

@@ -109,6 +109,7 @@ async def sign_in_page(page: DevTools, username: str, password: str,
     until the browser is back on the page it asked for (``?next=``)."""
     await wait_for(page, "location.pathname === '/login/' && "
                          "document.getElementById('form') !== null && "
+                         "document.getElementById('form').dataset.ready === 'yes' && "
                          "document.getElementById('submit').textContent.length > 0")
     target = await page.evaluate("new URLSearchParams(location.search).get('next')")
     if screenshot is not None:

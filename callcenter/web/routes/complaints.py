@@ -151,6 +151,7 @@ async def options(request: web.Request) -> web.Response:
     name = username(principal(request))
     return web.json_response({
         "categories": policy.categories(), "departments": policy.all_departments(),
+        "routing": {c: policy.department_for(c) for c in policy.categories()},
         "severities": [s.value for s in w.Severity], "remedies": [r.value for r in w.Remedy],
         "statuses": [s.value for s in w.Stage],
         "deadline_hours": {s.value: policy.step_allowance_s[s] / 3600 for s in w.Severity},
