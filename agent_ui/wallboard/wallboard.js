@@ -16,6 +16,7 @@
 //                                type names a registration (`agent_id`, or `endpoint` ending
 //                                in the agent's id, with `registered`)
 //   recent decisions             queue.offered (`reason`: why this agent), then its outcome
+//   escalated complaints         complaint.escalated (a workflow step past its deadline)
 //                                from queue.connected / queue.not_connected / queue.abandoned
 //
 // Service level is the server's definition (README, queue figures): answered within T over
@@ -65,6 +66,7 @@ const TEXT = {
     agents: "Agents",
     decisions: "Recent decisions: why this agent",
     escalations: "Escalated complaints",
+    unassigned: "not assigned",
     escalation: "#{id} level {level}: {status} overdue {d}",
     legend: "Legend",
     queue: "Queue",
@@ -134,6 +136,7 @@ const TEXT = {
     agents: "坐席",
     decisions: "最近分配：为何选这位坐席",
     escalations: "已升级的投诉",
+    unassigned: "未分派",
     escalation: "#{id} 升级至 {level} 级：{status} 超时 {d}",
     legend: "图例",
     queue: "队列",
@@ -755,7 +758,8 @@ function renderDecisions() {
   document.getElementById("escalations-box").hidden = escalations.length === 0;
   shown.replaceChildren(...escalations.map((e) => el("li", { class: "outcome-abandoned" },
     el("time", {}, clockTime(e.at)),
-    el("span", { class: "who" }, e.department || "—"),
+    el("span", { class: "who" }, e.department ? e.department.replace(/_/g, " ")
+      : t("unassigned")),
     el("span", { class: "why" }, t("escalation", {
       id: e.complaint_id, level: e.level, status: e.status,
       d: formatDuration(e.overdue_s) })))));

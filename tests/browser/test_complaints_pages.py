@@ -165,6 +165,18 @@ async def test_register_work_and_oversee_a_complaint_in_the_browser(tmp_path: Pa
                                  "document.body.innerText.includes('处理记录')")
             await page.screenshot(shots / "complaints-queue-zh.png")
             assert await page.evaluate("window.__xss === undefined")
+            # the wallboard lists the escalation as it happens
+            await page.evaluate("location.assign('/wallboard/?lang=en')")
+            await wait_for(page, "document.body !== null && document.body.dataset.ready === 'yes'")
+            async with desk.store.sessions() as session, session.begin():
+                await session.execute(update(Complaint).where(Complaint.id == hostile_id)
+                                      .values(deadline_at=desk.now() - dt.timedelta(hours=1)))
+            assert await desk.check_deadlines() == 1
+            await wait_for(page, "document.querySelectorAll('#escalations li').length === 1")
+            await page.screenshot(shots / "wallboard-escalation-en.png")
+            board = await words(page)
+            assert await page.evaluate("window.__xss === undefined")
+        assert f"#{hostile_id} level 2: registered overdue" in board, board[-600:]
         assert "escalated" in overview and "Overdue now" in overview, overview
         assert "level 1" in overview
         assert "各部门未结投诉" in overview_zh and "升级" in overview_zh
