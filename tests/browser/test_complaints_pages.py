@@ -117,8 +117,9 @@ async def test_register_work_and_oversee_a_complaint_in_the_browser(tmp_path: Pa
             final = await words(page)
             # the hostile complaint in the list: text, not markup
             await page.evaluate(f"location.search = '?view=queue&id={hostile_id}'")
-            await wait_for(page, "document.querySelector('#detail h2') !== null && document."
-                                 f"querySelector('#detail h2').textContent.startsWith('#{hostile_id} ')")
+            heading = "document.querySelector('#detail h2')"
+            await wait_for(page, f"{heading} !== null && "
+                                 f"{heading}.textContent.startsWith('#{hostile_id} ')")
             hostile_page = await words(page)
             assert await page.evaluate("window.__xss === undefined")
             assert await page.evaluate("document.querySelectorAll('#main img, #main script, "
