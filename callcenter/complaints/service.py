@@ -174,7 +174,11 @@ class ComplaintDesk:
             deadline=iso(c.deadline) or ""))
         for effect in outcome.effects:
             if isinstance(effect, w.NotifyCustomer):
-                await self._notify(complaint_id, effect)
+                try:
+                    await self._notify(complaint_id, effect)
+                except Exception:  # the step is written; say loudly that nobody was told
+                    log.exception("complaint %d: the customer could not be notified",
+                                  complaint_id)
         return outcome
 
     async def _notify(self, complaint_id: int, effect: w.NotifyCustomer) -> None:
