@@ -75,6 +75,16 @@ export function categoryLabel(lang, category) {
   return (CATEGORY_LABELS[lang] || CATEGORY_LABELS.en)[category] || category;
 }
 
+/** The form's style sheet, once per document (the console has its own styles). */
+function ensureStyles() {
+  if (document.querySelector("link[data-complaint-form]")) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL("complaint-form.css", import.meta.url).href;
+  link.dataset.complaintForm = "";
+  document.head.append(link);
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -87,10 +97,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function localTime(iso) {
+function localTime(iso, lang) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  return Number.isNaN(d.getTime()) ? iso
+    : d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { dateStyle: "medium",
+                                                             timeStyle: "short" });
 }
 
 async function options() {
@@ -105,6 +117,7 @@ async function options() {
  */
 export function mountComplaintForm(container, { customer, callId = null, csrf = "", lang } = {}) {
   const L = pickLang(lang);
+  ensureStyles();
   const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
   return new Promise((resolve, reject) => {
     if (!customer || !Number.isInteger(customer.customer_id)) {
@@ -171,7 +184,7 @@ export function mountComplaintForm(container, { customer, callId = null, csrf = 
           submit.disabled = false;
           return;
         }
-        note.textContent = say(L, "done", { id: answer.id, deadline: localTime(answer.deadline) });
+        note.textContent = say(L, "done", { id: answer.id, deadline: localTime(answer.deadline, L) });
         if (answer.duplicate_of) {
           note.append(el("br"), say(L, "duplicate", { id: answer.duplicate_of }));
         }

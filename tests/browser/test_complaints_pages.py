@@ -187,9 +187,16 @@ async def test_register_work_and_oversee_a_complaint_in_the_browser(tmp_path: Pa
                                  tmp_path / "p-alice-zh", "zh-CN") as page:
             await sign_in_page(page, "alice", PASSWORD)
             await wait_for(page, "document.querySelectorAll('#cf-category option').length > 3")
+            # three clicks, nothing typed: pick the category, submit
             await page.evaluate("document.getElementById('cf-category').value = 'billing'")
+            await page.evaluate("document.getElementById('cf-submit').click()")
+            zh_id = int(await wait_for(
+                page, "document.querySelector('.complaint-form').dataset.complaintId"))
             await page.screenshot(shots / "complaints-form-zh.png")
             assert "登记投诉" in await words(page)
+        typed_nothing = await desk.store.read(zh_id, _all(), desk.now())
+        assert (typed_nothing["object"], typed_nothing["request"]) == ("账单投诉", "待确认")
+        assert typed_nothing["customer_id"] == customer.id
     finally:
         await client.close()
 
