@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -203,9 +204,17 @@ class ComplaintStore:
         return outcome
 
     async def note(self, complaint_id: int, step: w.Step) -> None:
-        """A step of the history that changes nothing of the complaint (``notify``)."""
-        async with self.sessions() as session, session.begin():
-            await _add_step(session, complaint_id, step)
+        """A step of the history that changes nothing of the complaint (``notify``). It takes
+        no row lock, so a step written at the same instant may take its number: then it is
+        numbered again."""
+        for attempt in (1, 2, 3):
+            try:
+                async with self.sessions() as session, session.begin():
+                    await _add_step(session, complaint_id, step)
+                return
+            except IntegrityError:
+                if attempt == 3:
+                    raise
 
     async def overdue_ids(self, at: dt.datetime, limit: int = 500) -> list[int]:
         async with self.sessions() as session:

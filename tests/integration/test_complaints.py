@@ -329,6 +329,26 @@ async def test_who_may_see_and_work_what_and_illegal_steps(db_url: str) -> None:
                         "illegal_transition", json={"action": "accept"})
 
 
+async def test_concurrent_steps_one_wins_the_other_is_refused(db_url: str) -> None:
+    async with world(db_url) as w:
+        cid = (await w.ok("alice-agent", "POST", "/api/complaints", 201,
+                          json=new_complaint(w.customer)))["id"]
+        path = f"/api/complaints/{cid}/steps"
+        answers = await asyncio.gather(
+            w.call("sam", "POST", path, json={"action": "accept", "text": "sam"}),
+            w.call("dana", "POST", path, json={"action": "dismiss", "text": "dana"}),
+            w.call("fred", "POST", path, json={"action": "accept", "text": "fred"}))
+        codes = sorted(a.status for a in answers)
+        assert codes.count(200) == 1 and all(c == 409 for c in codes if c != 200), codes
+        for answer in answers:
+            if answer.status == 409:
+                assert (await answer.json())["error"]["code"] in (
+                    "concurrent_change", "illegal_transition")
+        done = await w.ok("sam", "GET", f"/api/complaints/{cid}")
+        assert [s["seq"] for s in done["history"]] == [1, 2]
+        assert done["version"] == 2
+
+
 async def test_duplicates_idempotency_and_filters(db_url: str) -> None:
     async with world(db_url) as w:
         first = await w.ok("alice-agent", "POST", "/api/complaints", 201,
