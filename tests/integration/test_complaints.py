@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -119,12 +120,11 @@ class Smtp:
 
 @contextlib.asynccontextmanager
 async def smtp_server() -> AsyncIterator[tuple[Smtp, int]]:
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
     handler = Smtp()
     with socket.socket() as probe:  # a free port (the controller checks it by connecting)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = aiosmtpd.Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     await asyncio.to_thread(controller.start)
     try:
         yield handler, port
