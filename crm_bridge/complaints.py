@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -153,7 +153,7 @@ class ComplaintStore:
             session.add(row)
             await session.flush()
             await _add_step(session, row.id, outcome.step)
-            return w.Outcome(w.replace(outcome.complaint, id=row.id), outcome.step)
+            return w.Outcome(replace(outcome.complaint, id=row.id), outcome.step)
 
     async def load(self, complaint_id: int) -> tuple[w.Complaint, ComplaintRow]:
         async with self.sessions() as session:

@@ -5,6 +5,7 @@ clock the test moves, and duplicate detection."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -216,7 +217,7 @@ def test_evaluation_needs_a_summary_and_an_actor() -> None:
 
 
 def test_carry_out_asks_to_notify_the_customer() -> None:
-    proposed = w.replace(walk_to(w.Stage.REMEDY_PROPOSED), id=42)
+    proposed = replace(walk_to(w.Stage.REMEDY_PROPOSED), id=42)
     out = w.apply(proposed, w.CarryOut("courier booked"), actor="u", at=T0, policy=POLICY)
     assert out.effects == (w.NotifyCustomer(
         7, "Your complaint #42: exchange carried out. courier booked"),)
