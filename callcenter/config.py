@@ -296,7 +296,11 @@ class ComplaintSettings(BaseModel):
             max_escalation=self.max_escalation)
 
     def departments_of(self, username: str) -> tuple[str, ...]:
-        return tuple(sorted(d for d, people in self.staff.items() if username in people))
+        """The departments ``username`` staffs (usernames compare as sign-in does: case
+        folded)."""
+        name = username.strip().lower()
+        return tuple(sorted(d for d, people in self.staff.items()
+                            if name in {p.strip().lower() for p in people}))
 
 
 class SandboxSettings(BaseModel):

@@ -141,3 +141,26 @@ async def test_webhook_gives_up_after_its_attempts_and_times_out() -> None:
                               backoff_s=0.01)
         assert await unreachable.deliver({}) is False and unreachable.failed == 1
         await unreachable.close()
+
+
+def test_complaint_settings_make_the_policy_and_name_the_staff() -> None:
+    from pydantic import ValidationError
+
+    from callcenter.config import Settings
+
+    settings = Settings(complaints={
+        "departments": {"Shipping": "logistics"}, "default_department": "desk",
+        "deadline_hours": {"low": 48, "normal": 12, "high": 4, "critical": 1},
+        "duplicate_window_days": 7, "staff": {"logistics": ["Dana"], "desk": ["dana ", "fred"]}})
+    policy = settings.complaints.policy()
+    assert policy.department_for("shipping") == "logistics"
+    assert policy.department_for("billing") == "desk"
+    assert policy.step_allowance_s[w.Severity.CRITICAL] == 3600
+    assert policy.duplicate_window_s == 7 * 86400
+    assert settings.complaints.departments_of("dana") == ("desk", "logistics")
+    assert settings.complaints.departments_of("bob") == ()
+    with pytest.raises(ValidationError, match="critical"):
+        Settings(complaints={"deadline_hours": {"low": 1, "normal": 1, "high": 1}})
+    with pytest.raises(ValidationError, match="urgent"):
+        Settings(complaints={"deadline_hours": {"low": 1, "normal": 1, "high": 1,
+                                                "critical": 1, "urgent": 1}})
