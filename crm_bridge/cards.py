@@ -118,6 +118,9 @@ def complaint_json(row: Row) -> dict[str, Any]:
     return {
         "complaint_id": row["id"],
         "status": row["status"],
+        "stage": row["stage"],  # the workflow's status (migration 0010)
+        "severity": row["severity"],
+        "deadline": iso(row["deadline_at"]),
         "category": row["category"],
         "summary": row["summary"],
         "opened_at": iso(row["opened_at"]),

@@ -205,6 +205,8 @@ async def test_a_complaint_walks_every_step_with_history_events_and_notification
         async with w.sessions() as session:
             card = await build_card(session, w.customer)
         assert [c["complaint_id"] for c in card["open_complaints"]] == [cid]
+        assert card["open_complaints"][0]["stage"] == "registered"
+        assert card["open_complaints"][0]["deadline"] == created["deadline"]
         effects = CrmEffects(w.sessions, lambda _n: None)  # type: ignore[arg-type,return-value]
         assert (await effects._complaint(str(cid)))["complaint_status"] == "open"
 
