@@ -23,6 +23,10 @@ def tail(log: Path) -> str:
 
 
 def start_serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``callcenter serve`` with ``env``. Its IVR is off unless ``env`` turns it on: a server
+    with an IVR beats ``CC_IVR_ALIVE`` and takes the sandbox's ``[inbound]`` callers into its
+    flows (callcenter/ivr_media/heartbeat.py), which only the IVR's own tests want."""
+    env = {"CALLCENTER_AUDIOSOCKET__ENABLED": "false", **env}
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "callcenter", "serve"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)

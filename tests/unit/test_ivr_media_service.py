@@ -32,6 +32,13 @@ class QuietPbx:
     name = "quiet"
     calls = NoCalls()
 
+    def __init__(self) -> None:
+        #: the dialplan globals the IVR's heartbeat set
+        self.globals: dict[str, str] = {}
+
+    async def set_global(self, name: str, value: str) -> None:
+        self.globals[name] = value
+
 
 def service(port: int, tmp_path: Path) -> IvrMediaService:
     return IvrMediaService(
@@ -51,6 +58,7 @@ async def test_a_port_already_taken_leaves_the_server_running_without_ivr(
         await ivr.start()  # no exception: the server goes on
         assert "cannot listen on 127.0.0.1" in ivr.listen_error
         await ivr.stop()
+        assert ivr.pbx.globals == {}  # type: ignore[attr-defined]  # no beat: callers skip it
 
 
 async def test_a_socket_matching_no_channel_is_closed(tmp_path: Path) -> None:
@@ -62,5 +70,10 @@ async def test_a_socket_matching_no_channel_is_closed(tmp_path: Path) -> None:
         await far.receive_until(FrameType.HANGUP, timeout=6)
         assert await far.closed()
         assert ivr.unmatched == 1 and ivr.calls == {}
+        # listening: the dialplan is told where, and that it is alive
+        beat = ivr.pbx.globals  # type: ignore[attr-defined]
+        assert beat["CALLCENTER_AUDIOSOCKET"] == f"127.0.0.1:{ivr.server.port}"
+        assert beat["CC_IVR_ALIVE"].isdigit()
     finally:
         await ivr.stop()
+    assert ivr.pbx.globals["CC_IVR_ALIVE"] == ""  # type: ignore[attr-defined]
