@@ -8,28 +8,20 @@ decimal *string* (``"1234.50"``; a float would misstate cents), dates are ``YYYY
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 TIER_WINDOW = dt.timedelta(days=365)
-"""Tiers look at the last 365 days: what a customer is worth *now*, not ten years ago."""
+"""The card's ``value_12m`` looks at the last 365 days: what a customer is worth *now*."""
 
-TIER_THRESHOLDS: tuple[tuple[str, Decimal], ...] = (
-    ("platinum", Decimal("50000")),
-    ("gold", Decimal("10000")),
-    ("silver", Decimal("2000")),
-)
-"""Minimum order total over :data:`TIER_WINDOW` per tier, highest first. Below silver, any order
-in the window makes ``bronze``; none makes ``none``. Amounts are in the CRM's billing currency
-(``orders.currency``; the CRM does not convert between currencies)."""
-
-FREQUENT_BUYER_ORDERS = 12
-"""At least this many orders in the window (monthly or more often) lifts a customer one tier,
-up to ``gold``: a frequent small buyer deserves more attention than one large order says.
-Platinum stays a matter of money alone."""
-
-TIERS = ("platinum", "gold", "silver", "bronze", "none")
+TIERS = ("vip", "major", "ordinary", "small", "none")
+"""The value-pyramid tiers a card shows (``crm_bridge.analytics``: top 1 % of customers by
+order total over the window ``vip``, next 4 % ``major``, next 15 % ``ordinary``, the rest
+``small``; ``none``: no orders in the window, or not computed yet). The tier is relative to
+the whole customer base, so it is computed for everyone at once by ``callcenter analytics
+refresh`` and stored (table ``customer_analytics``); the card reads the stored one."""
 RECENT_LIMIT = 5
 
 Row = Mapping[Any, Any]
@@ -37,27 +29,29 @@ Row = Mapping[Any, Any]
 column objects, so ``Mapping[str, Any]`` would not take it)."""
 
 
-def value_tier(total_amount: Decimal | int | float | str, order_count: int) -> str:
-    """``platinum`` / ``gold`` / ``silver`` / ``bronze`` / ``none`` for a 365-day order history.
-
-    ``total_amount`` is the sum of order amounts in the window (refunds may make it small or
-    negative) and ``order_count`` the number of orders in it; see :data:`TIER_THRESHOLDS` and
-    :data:`FREQUENT_BUYER_ORDERS`. Inconsistent input (negative count, money without orders)
-    is a ValueError: it means the caller queried the wrong thing.
-    """
-    total = Decimal(str(total_amount))
-    if not total.is_finite():
-        raise ValueError(f"total_amount must be a finite number, not {total_amount!r}")
-    if order_count < 0:
-        raise ValueError(f"order_count must be >= 0, not {order_count}")
-    if order_count == 0:
-        if total != 0:
-            raise ValueError(f"total {total} with no orders")
+def stored_tier(tier: str | None) -> str:
+    """The card's tier from the stored one (``none`` when the customer has no stored row)."""
+    if tier is None:
         return "none"
-    tier = next((name for name, minimum in TIER_THRESHOLDS if total >= minimum), "bronze")
-    if order_count >= FREQUENT_BUYER_ORDERS and tier not in ("platinum", "gold"):
-        tier = TIERS[TIERS.index(tier) - 1]
+    if tier not in TIERS:
+        raise ValueError(f"unknown value tier {tier!r} (one of {', '.join(TIERS)})")
     return tier
+
+
+def churn_json(risk: bool | int | None, reasons: str | None,
+               computed_at: dt.datetime | None) -> dict[str, Any]:
+    """The card's churn warning: ``{"at_risk", "reasons": [{"code", "text"}], "as_of"}``
+    from the stored row (``reasons`` is its JSON text)."""
+    found = json.loads(reasons) if reasons else []
+    return {"at_risk": bool(risk), "reasons": found, "as_of": iso(computed_at)}
+
+
+def rfm_json(analytics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The card's RFM scores and segment, None when the customer was not scored."""
+    if analytics.get("segment") is None:
+        return None
+    return {"r": analytics["r_score"], "f": analytics["f_score"], "m": analytics["m_score"],
+            "segment": analytics["segment"]}
 
 
 def iso(value: dt.datetime | dt.date | None) -> str | None:
@@ -165,7 +159,13 @@ def full_card(
         "do_not_call": bool(customer["do_not_call"]),
         "phones": list(phones),
         "tags": list(tags),
-        "value_tier": value_tier(total, orders_12m),
+        "value_tier": stored_tier(customer.get("a_value_tier")),
+        "churn": churn_json(customer.get("a_churn_risk"), customer.get("a_churn_reasons"),
+                            customer.get("a_computed_at")),
+        "rfm": rfm_json({"segment": customer.get("a_segment"),
+                         "r_score": customer.get("a_r_score"),
+                         "f_score": customer.get("a_f_score"),
+                         "m_score": customer.get("a_m_score")}),
         "value_12m": {"total": money(total), "orders": orders_12m, "since": iso(since)},
         "recent_orders": [order_json(row) for row in recent_orders],
         "recent_interactions": [interaction_json(row) for row in recent_interactions],

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 #: channel variables (dialplan contract) that fill interaction columns
 VARIABLE_COLUMNS = {"CC_QUEUE": "queue", "CC_AGENT": "agent", "CC_IVR_PATH": "ivr_path",
-                    "CC_DIRECTION": "direction", "CC_RECORDING": "recording_ref"}
+                    "CC_DIRECTION": "direction", "CC_RECORDING": "recording_ref",
+                    "CC_CAMPAIGN": "campaign"}
 INBOUND_CONTEXTS = frozenset({"inbound", "ivr", "holding"})
 #: ``hangup_cause`` of a row closed at a resync (the same words the call model uses for a call
 #: that vanished while the PBX link was down); a cause already recorded is kept

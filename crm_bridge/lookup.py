@@ -40,6 +40,7 @@ from crm_bridge.models import (
     OPEN_COMPLAINT_STATUSES,
     Complaint,
     Customer,
+    CustomerAnalyticsRow,
     Interaction,
     Order,
     Phone,
@@ -49,6 +50,8 @@ from crm_bridge.models import (
 )
 from crm_bridge.phones import MAX_INPUT_CHARS, InvalidNumber, looks_like_phone, normalise
 
+ANALYTICS_COLUMNS = ("value_tier", "churn_risk", "churn_reasons", "computed_at", "segment",
+                     "r_score", "f_score", "m_score")
 MAX_CANDIDATES = 20
 """A shared number listing more people than this is a switchboard, not a pick list."""
 
@@ -177,7 +180,10 @@ def _card_statements() -> tuple[Select[Any], ...]:
         .scalar_subquery().label("rating_average"),
         select(func.count()).select_from(SatisfactionRating).where(rated)
         .scalar_subquery().label("rating_count"),
-    ).where(Customer.id == cid)
+        # what ``callcenter analytics refresh`` stored: tier, RFM, churn warning
+        *(getattr(CustomerAnalyticsRow, name).label(f"a_{name}") for name in ANALYTICS_COLUMNS),
+    ).outerjoin(CustomerAnalyticsRow, CustomerAnalyticsRow.customer_id == Customer.id
+                ).where(Customer.id == cid)
     labels = union_all(
         select(literal("phone").label("kind"), Phone.e164.label("value"),
                Phone.id.label("position")).where(Phone.customer_id == cid),

@@ -218,6 +218,8 @@ class Interaction(Base):
     #: offered more than once) to its hang-up (the last agent's); NULL if no agent talked
     talk_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     talk_ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    #: the outbound campaign that placed the call (``CC_CAMPAIGN``), NULL otherwise
+    campaign: Mapped[str | None] = mapped_column(String(64))
 
 
 class QueueLogRow(Base):
@@ -273,6 +275,35 @@ class SatisfactionRating(Base):
     score: Mapped[int] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+VALUE_TIERS = ("vip", "major", "ordinary", "small", "none")
+"""Value-pyramid tiers (``crm_bridge.analytics.customers``), highest first."""
+
+
+class CustomerAnalyticsRow(Base):
+    """What ``callcenter analytics refresh`` last computed for one customer
+    (``crm_bridge.analytics.store``): the value-pyramid tier the card shows and routing
+    follows, RFM scores and segment, the churn warning with its reasons (JSON list of
+    ``{"code", "text"}``). Replaced as a whole at every refresh."""
+
+    __tablename__ = "customer_analytics"
+    __table_args__ = (CheckConstraint(_in("value_tier", VALUE_TIERS), name="value_tier"),)
+
+    customer_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    value_tier: Mapped[str] = mapped_column(String(16))
+    #: order total and count over the analytics window (365 days by default)
+    monetary: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    frequency: Mapped[int] = mapped_column(Integer)
+    last_order_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    r_score: Mapped[int | None] = mapped_column(SmallInteger)
+    f_score: Mapped[int | None] = mapped_column(SmallInteger)
+    m_score: Mapped[int | None] = mapped_column(SmallInteger)
+    segment: Mapped[str | None] = mapped_column(String(32))
+    churn_risk: Mapped[bool] = mapped_column(Boolean)
+    churn_reasons: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class Tag(Base):

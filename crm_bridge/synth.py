@@ -203,6 +203,10 @@ class SyntheticCrm:
                 "hangup_cause": outcome.hangup_cause,
                 "recording_ref": f"recordings/{started:%Y/%m}/{call_id}.wav"
                 if outcome.answered else None,
+                # no random draw here: the rest of the data stays as it was for a seed
+                "campaign": None if inbound else data.CAMPAIGNS[iid % len(data.CAMPAIGNS)],
+                "talk_started_at": answered if outcome.answered else None,
+                "talk_ended_at": ended if outcome.answered else None,
             })
             if outcome.answered and rng.random() < 0.3:
                 rows["satisfaction_ratings"].append({

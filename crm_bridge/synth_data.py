@@ -121,6 +121,7 @@ OUTCOMES = (Outcome("resolved", True, "NORMAL_CLEARING"), Outcome("sale", True, 
             Outcome("busy", False, "USER_BUSY"))
 OUTCOME_WEIGHTS = (45, 12, 12, 5, 12, 10, 4)
 QUEUES = ("sales", "support", "billing", "vip")
+CAMPAIGNS = ("spring-upgrade", "renewals")
 IVR_PATHS = ("main>1", "main>2", "main>2>1", "main>3", "main>code", "main>0")
 NOTES = (None, "asked about invoice", "wants a callback next week", "upgrade interest",
          "reported an outage", "address changed", "客户询问发票", "要求回电")

@@ -40,10 +40,20 @@ class StrictPriority:
         return f"priority {call.priority}, waited {now - call.arrived:.0f} s"
 
 
-#: the queue priority of a CRM value tier (crm_bridge.cards.value_tier), one mapping for the IVR
-#: and the demo: with AgedPriority's 6 s per point (capped at 60 s) a platinum customer is
-#: served as if it had called 60 s earlier, gold 30 s, silver 12 s
-TIER_PRIORITY = {"platinum": 10, "gold": 5, "silver": 2}
+#: the queue priority of a value-pyramid tier (the card's ``value_tier``, computed by
+#: ``callcenter analytics refresh``), one mapping for the IVR and the demo: with AgedPriority's
+#: 6 s per point (capped at 60 s) a VIP customer is served as if it had called 60 s earlier, a
+#: major one 30 s, an ordinary one 12 s; small customers and unknown callers get no head start
+TIER_PRIORITY = {"vip": 10, "major": 5, "ordinary": 2}
+#: extra priority for a customer with a churn warning (the card's ``churn.at_risk``): 18 s more
+#: head start, so a small customer about to leave is served like an ordinary-plus one
+CHURN_PRIORITY = 3
+
+
+def routing_priority(tier: str | None, at_risk: bool = False) -> int:
+    """The queue priority of a caller from its card: :data:`TIER_PRIORITY` of its value tier
+    plus :data:`CHURN_PRIORITY` when it has a churn warning."""
+    return TIER_PRIORITY.get(tier or "none", 0) + (CHURN_PRIORITY if at_risk else 0)
 
 
 class AgedPriority:

@@ -3,7 +3,7 @@ complaint (by ticket number), and storing a survey answer as a satisfaction rati
 
 The customer look-up is the screen pop's own (:func:`crm_bridge.lookup.lookup_card`), so the
 IVR and the agent's card always agree on who a number or code belongs to. A customer's value
-tier becomes the routing priority the flow's ``priority: customer`` queues by.
+tier and churn warning become the routing priority the flow's ``priority: customer`` queues by.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.acd.queueing import TIER_PRIORITY
+from callcenter.acd.queueing import routing_priority
 from callcenter.ivr import steps as s
 from crm_bridge.models import Complaint, Interaction, SatisfactionRating
 
@@ -53,10 +53,12 @@ class CrmEffects:
         if not card:
             return None
         tier = str(card.get("value_tier") or "none")
+        at_risk = bool((card.get("churn") or {}).get("at_risk"))
         return {"customer_id": str(card["customer_id"]),
                 "customer_code": str(card.get("customer_code") or ""),
                 "name": str(card.get("name") or ""), "tier": tier,
-                "priority": str(TIER_PRIORITY.get(tier, 0))}
+                "churn_risk": "yes" if at_risk else "no",
+                "priority": str(routing_priority(tier, at_risk))}
 
     async def _complaint(self, ticket: str) -> Mapping[str, str] | None:
         if not ticket.isdigit() or len(ticket) > 18:

@@ -75,7 +75,7 @@ class DemoOptions:
     #: the IVR flow callers go through before they queue (empty: straight to the queue)
     ivr_flow: str = "main"
     #: the queues, agents and pause reasons to run (a seed file's); None: ``agents`` numbered
-    #: bots (1001, 1002 ...) on one queue, ``support``. Callers of the gold and platinum tiers
+    #: bots (1001, 1002 ...) on one queue, ``support``. Callers of the major and vip tiers
     #: call ``vip`` when it is defined, the others any other queue but ``default``.
     definitions: AcdDefinitions | None = None
     #: the password of the demo's ``supervisor`` account, set at every start (None: no such
@@ -210,7 +210,7 @@ class DemoTraffic:
         if definitions is None:
             return DEMO_QUEUE
         names = [queue.name for queue in definitions.queues]
-        if priority >= TIER_PRIORITY["gold"] and "vip" in names:
+        if priority >= TIER_PRIORITY["major"] and "vip" in names:
             return "vip"
         others = [name for name in names if name not in ("vip", "default")] or names
         return self.rng.choice(others)

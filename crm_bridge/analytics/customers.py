@@ -15,7 +15,7 @@ M from the order total. A score is the *quintile of the customer's rank*: with `
 customers and ``rank`` the customer's average rank among them in ascending order (ties share
 the average of their positions, so equal values always get equal scores),
 ``score = ceil(5 * rank / n)``, computed in integers (``ceil(5 * 2rank / 2n)``) so every
-engine gets exactly the same answer. ``rfm`` is the three digits (``"545"``);
+engine gets exactly the same answer. ``rfm`` is the three digits as a number (``545``);
 ``fm = round_half_up((F + M) / 2)``.
 
 **Segments** (first rule that matches, on R and fm):
@@ -232,8 +232,8 @@ def rfm_scores(totals: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
     out["r_score"] = quintile(out["last_order_at"])
     out["f_score"] = quintile(out["frequency"])
     out["m_score"] = quintile(out["monetary"])
-    out["rfm"] = (out["r_score"].astype(str) + out["f_score"].astype(str)
-                  + out["m_score"].astype(str))
+    out["rfm"] = (out["r_score"].astype(np.int64) * 100 + out["f_score"].astype(np.int64) * 10
+                  + out["m_score"].astype(np.int64))
     out["segment"] = segments(out["r_score"], out["f_score"], out["m_score"])
     return out
 
@@ -251,8 +251,8 @@ def segments(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
         (r_ <= 2) & (fm >= 3),
         r_ == 2,
     ]
-    chosen = np.select(conditions, list(SEGMENTS[:-1]), default=SEGMENTS[-1])
-    return pd.Series(pd.Categorical(chosen, categories=SEGMENTS), index=r.index)
+    codes = np.select(conditions, list(range(len(SEGMENTS) - 1)), default=len(SEGMENTS) - 1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=SEGMENTS), index=r.index)
 
 
 # --- the value pyramid -------------------------------------------------------------------------
@@ -264,11 +264,11 @@ def value_pyramid(monetary: pd.Series, shares: PyramidShares | None = None) -> p
     positive = monetary[monetary > 0]
     vip, major, ordinary = shares.cutoffs(len(positive))
     rank = positive.rank(method="min", ascending=False).to_numpy()
-    tiers = np.select([rank <= vip, rank <= major, rank <= ordinary],
-                      ["vip", "major", "ordinary"], default="small")
-    out = pd.Series("none", index=monetary.index, dtype=object)
-    out.loc[positive.index] = tiers
-    return pd.Series(pd.Categorical(out, categories=PYRAMID_TIERS), index=monetary.index)
+    codes = np.full(len(monetary), PYRAMID_TIERS.index("none"), dtype=np.int8)
+    codes[(monetary > 0).to_numpy()] = np.select(
+        [rank <= vip, rank <= major, rank <= ordinary], [0, 1, 2], default=3)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=PYRAMID_TIERS),
+                     index=monetary.index)
 
 
 # --- churn -------------------------------------------------------------------------------------
@@ -290,21 +290,28 @@ def complaint_counts(complaints: pd.DataFrame, as_of: dt.datetime,
 
 def rating_means(ratings: pd.DataFrame, as_of: dt.datetime,
                  settings: AnalyticsSettings | None = None) -> pd.DataFrame:
-    """Per customer: the average survey score and count in the recent and the earlier period.
+    """Per customer: the average survey score and count in the recent and the earlier period
+    (``rating_recent``, ``ratings_recent``, ``rating_earlier``, ``ratings_earlier``; the
+    average is NaN without ratings in that period).
 
     ``ratings``: columns ``customer_id``, ``rated_at`` (epoch s), ``score`` (1-5)."""
     settings = settings or AnalyticsSettings()
     start, recent_start, end = settings.bounds(as_of)
-    inside = ratings[(ratings["rated_at"] >= start) & (ratings["rated_at"] < end)]
-    period = np.where(inside["rated_at"] >= recent_start, "recent", "earlier")
-    table = inside.assign(period=period).groupby(["customer_id", "period"])["score"].agg(
-        ["mean", "size"]).unstack("period")
-    out = pd.DataFrame(index=table.index)
-    for name in ("recent", "earlier"):
-        present = ("mean", name) in table.columns
-        out[f"rating_{name}"] = table[("mean", name)] if present else np.nan
-        out[f"ratings_{name}"] = (table[("size", name)].fillna(0).astype(np.int64)
-                                  if present else 0)
+    when = ratings["rated_at"].to_numpy(np.int64)
+    inside = (when >= start) & (when < end)
+    recent = (when >= recent_start)[inside]
+    score = ratings["score"].to_numpy(np.float64)[inside]
+    # sums and counts per customer and period with one factorisation and four bincounts
+    codes, customers = pd.factorize(ratings["customer_id"].to_numpy(np.int64)[inside],
+                                    sort=True)
+    size = len(customers)
+    out = pd.DataFrame(index=pd.Index(customers, name="customer_id"))
+    for name, chosen in (("recent", recent), ("earlier", ~recent)):
+        count = np.bincount(codes[chosen], minlength=size)
+        total = np.bincount(codes[chosen], weights=score[chosen], minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"rating_{name}"] = np.where(count > 0, total / count, np.nan)
+        out[f"ratings_{name}"] = count.astype(np.int64)
     return out
 
 
@@ -323,10 +330,17 @@ def churn_warnings(totals: pd.DataFrame, complaints: pd.DataFrame, ratings: pd.D
     index = totals.index.union(complaints.index).union(ratings.index)
     index.name = "customer_id"
 
+    positions = {id(frame): frame.index.get_indexer(index)
+                 for frame in (totals, complaints, ratings)}
+
     def column(frame: pd.DataFrame, name: str, fill: float) -> np.ndarray:
         if name not in frame:
             return np.full(len(index), fill)
-        return frame[name].reindex(index).fillna(fill).to_numpy(dtype=np.float64)
+        where = positions[id(frame)]
+        values = frame[name].to_numpy(dtype=np.float64)
+        out = values[where] if len(values) else np.full(len(index), fill)
+        out[where < 0] = fill
+        return out
 
     frequency = column(totals, "frequency", 0)
     recent = column(totals, "recent_orders", 0)
@@ -396,8 +410,7 @@ def customer_analytics(totals: pd.DataFrame, complaints: pd.DataFrame, ratings: 
     churn = churn_warnings(totals, complaint_counts(complaints, as_of, settings),
                            rating_means(ratings, as_of, settings), settings)
     out = scored.drop(columns=["recent_orders"]).join(churn, how="outer")
-    out["value_tier"] = pd.Categorical(out["value_tier"].astype(object).fillna("none"),
-                                       categories=PYRAMID_TIERS)
+    out["value_tier"] = out["value_tier"].fillna("none")
     out["churn_risk"] = out["churn_risk"].fillna(False).astype(bool)
     out.index.name = "customer_id"
     return out
