@@ -9,7 +9,7 @@ Per group and period: ``ratings`` (count), ``average`` (mean score) and ``csat``
 ratings of 4 or 5, the usual "customer satisfaction" figure, 0..1).
 
 **Complaints** (``complaints``: status open / in_progress / closed, category, opened_at,
-closed_at): per category ``total``, ``open`` (open or in progress), ``closed``, and for the
+closed_at): per category (most complaints first, then by name) ``total``, ``open`` (open or in progress), ``closed``, and for the
 closed ones the time to resolve (``closed_at - opened_at``) in hours, mean and median.
 
 **Call-center results by interval** are ``crm_bridge.queue_figures``' figures from the
@@ -83,8 +83,8 @@ def satisfaction_summary(ratings: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def satisfaction_trend(ratings: pd.DataFrame, by: str | None = None,
-                       freq: str = "W-MON") -> pd.DataFrame:
-    """Per period (``freq``: a pandas frequency, weeks starting Monday by default) and, with
+                       freq: str = "W-SUN") -> pd.DataFrame:
+    """Per period (``freq``: a pandas frequency; the default ``W-SUN``, weeks ending on Sunday, starts them on Monday) and, with
     ``by``, per agent / queue / category: ratings, average, csat. Columns ``period`` (the
     period's start, UTC), ``by`` if given, and the figures."""
     if by is not None and by not in SATISFACTION_DIMENSIONS:
@@ -129,7 +129,7 @@ def complaint_statistics(complaints: pd.DataFrame) -> pd.DataFrame:
                           if len(resolve) else np.nan})
 
     per = pd.DataFrame({name: figures(group) for name, group in frame.groupby("category")}).T
-    per = per.sort_values("total", ascending=False)
+    per = per.sort_index().sort_values("total", ascending=False, kind="stable")
     per.loc["all"] = figures(frame)
     per.index.name = "category"
     for name in ("total", "open", "closed"):
