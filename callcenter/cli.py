@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from callcenter import __version__
 from callcenter.cli_acd import acd, agent, pause_reason, queue
+from callcenter.cli_analytics import analytics, report
 from callcenter.cli_crm import crm
 from callcenter.cli_ivr import ivr
 from callcenter.cli_recognize import recognize
@@ -176,6 +177,8 @@ def recordings_purge(ctx: click.Context, dry_run: bool) -> None:
 
 
 cli.add_command(crm)
+cli.add_command(analytics)
+cli.add_command(report)
 cli.add_command(queue)
 cli.add_command(agent)
 cli.add_command(pause_reason)

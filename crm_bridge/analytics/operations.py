@@ -151,7 +151,11 @@ def complaints_by_month(complaints: pd.DataFrame) -> pd.DataFrame:
 # --- call-center results by interval -----------------------------------------------------------
 
 INTERVAL_COLUMNS = ("start", "queue", "offered", "answered", "abandoned", "service_level",
-                    "asa_s", "aht_s", "abandon_rate", "longest_wait_s")
+                    "asa_s", "aht_s", "abandon_rate", "longest_wait_s", "answered_within",
+                    "abandoned_within", "handled")
+"""``answered_within`` / ``abandoned_within``: answered / abandoned within the service-level
+threshold; ``handled``: talks ended in the interval (what ``aht_s`` averages). With them,
+intervals and queues add up exactly (:func:`combine_queues`, :func:`call_center_totals`)."""
 
 
 def call_center_intervals(entries: Iterable[QueueLogEntry], talks: pd.DataFrame,
@@ -176,10 +180,18 @@ def call_center_intervals(entries: Iterable[QueueLogEntry], talks: pd.DataFrame,
                          "answered": figures["answered"], "abandoned": figures["abandoned"],
                          "service_level": figures["service_level"], "asa_s": figures["asa_s"],
                          "abandon_rate": round(figures["abandoned"] / left, 4) if left else None,
-                         "longest_wait_s": figures["longest_wait_s"]})
-    frame = pd.DataFrame(rows, columns=[c for c in INTERVAL_COLUMNS if c != "aht_s"])
+                         "longest_wait_s": figures["longest_wait_s"],
+                         "answered_within": figures["answered_within_threshold"],
+                         "abandoned_within": figures["abandoned_within_threshold"]})
+    frame = pd.DataFrame(rows, columns=[c for c in INTERVAL_COLUMNS
+                                        if c not in ("aht_s", "handled")])
+    frame["start"] = frame["start"].astype(np.float64)
+    frame["queue"] = frame["queue"].astype(object)
     aht = _aht(talks, begin, finish, interval_s, wrap_up_s or {})
+    aht["start"] = aht["start"].astype(np.float64)
+    aht["queue"] = aht["queue"].astype(object)
     frame = frame.merge(aht, on=["start", "queue"], how="left")
+    frame["handled"] = frame["handled"].fillna(0).astype(np.int64)
     frame["start"] = pd.to_datetime(frame["start"], unit="s", utc=True)
     return frame[list(INTERVAL_COLUMNS)].sort_values(["queue", "start"]).reset_index(drop=True)
 
@@ -187,7 +199,7 @@ def call_center_intervals(entries: Iterable[QueueLogEntry], talks: pd.DataFrame,
 def _aht(talks: pd.DataFrame, begin: float, finish: float, interval_s: float,
          wrap_up_s: Mapping[str, float]) -> pd.DataFrame:
     empty = pd.DataFrame({"start": pd.Series(dtype=float), "queue": pd.Series(dtype=object),
-                          "aht_s": pd.Series(dtype=float)})
+                          "aht_s": pd.Series(dtype=float), "handled": pd.Series(dtype=float)})
     if talks.empty:
         return empty
     frame = talks.dropna(subset=["queue", "talk_started_at", "talk_ended_at"])
@@ -203,26 +215,53 @@ def _aht(talks: pd.DataFrame, begin: float, finish: float, interval_s: float,
     handled = talk + frame.loc[inside, "queue"].map(
         lambda q: float(wrap_up_s.get(q, 0.0))).astype(float)
     out = pd.DataFrame({"start": slot, "queue": frame.loc[inside, "queue"], "aht_s": handled})
-    out = out.groupby(["start", "queue"], as_index=False)["aht_s"].mean()
-    out["aht_s"] = out["aht_s"].round(1)
+    out = out.groupby(["start", "queue"], as_index=False)["aht_s"].agg(["mean", "size"])
+    return out.rename(columns={"mean": "aht_s", "size": "handled"}).round({"aht_s": 1})
+
+
+def _weighted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Add up interval rows by ``keys`` and recompute the ratios from the sums."""
+    frame = frame.assign(wait_sum=frame["asa_s"].fillna(0) * frame["answered"],
+                         handle_sum=frame["aht_s"].fillna(0) * frame["handled"])
+    sums = frame.groupby(keys)[["offered", "answered", "abandoned", "answered_within",
+                                "abandoned_within", "handled", "wait_sum",
+                                "handle_sum"]].sum()
+    judged = sums["answered"] + sums["abandoned"] - sums["abandoned_within"]
+    left = sums["answered"] + sums["abandoned"]
+    out = sums[["offered", "answered", "abandoned"]].copy()
+    out["service_level"] = (sums["answered_within"] / judged.replace(0, np.nan)).round(4)
+    out["asa_s"] = (sums["wait_sum"] / sums["answered"].replace(0, np.nan)).round(1)
+    out["aht_s"] = (sums["handle_sum"] / sums["handled"].replace(0, np.nan)).round(1)
+    out["abandon_rate"] = (sums["abandoned"] / left.replace(0, np.nan)).round(4)
+    out["handled"] = sums["handled"]
     return out
+
+
+TOTAL_COLUMNS = ("offered", "answered", "abandoned", "service_level", "asa_s", "aht_s",
+                 "abandon_rate", "handled")
 
 
 def call_center_totals(intervals: pd.DataFrame) -> pd.DataFrame:
-    """Per queue over all intervals: offered, answered, abandoned and the weighted service
-    level, ASA, AHT and abandon rate (recomputed from the interval figures, not averaged)."""
+    """Per queue over all intervals (and an ``all`` row: every queue): offered, answered,
+    abandoned, and service level, ASA, AHT and abandon rate recomputed from the sums (not
+    averages of the intervals' ratios)."""
     if intervals.empty:
-        return pd.DataFrame(columns=["offered", "answered", "abandoned", "asa_s", "aht_s",
-                                     "abandon_rate"])
-    frame = intervals.copy()
-    frame["wait_sum"] = frame["asa_s"].fillna(0) * frame["answered"]
-    grouped = frame.groupby("queue")
-    out = grouped[["offered", "answered", "abandoned"]].sum()
-    out["asa_s"] = (grouped["wait_sum"].sum() / out["answered"].replace(0, np.nan)).round(1)
-    out["aht_s"] = grouped["aht_s"].mean().round(1)
-    left = out["answered"] + out["abandoned"]
-    out["abandon_rate"] = (out["abandoned"] / left.replace(0, np.nan)).round(4)
-    return out
+        return pd.DataFrame(columns=list(TOTAL_COLUMNS), index=pd.Index([], name="queue"))
+    out = _weighted(intervals, ["queue"])
+    out.loc["all"] = _weighted(intervals.assign(queue="all"), ["queue"]).loc["all"]
+    for name in ("offered", "answered", "abandoned", "handled"):
+        out[name] = out[name].astype(np.int64)
+    return out[list(TOTAL_COLUMNS)]
+
+
+def combine_queues(intervals: pd.DataFrame) -> pd.DataFrame:
+    """Every queue together, per interval (``start`` as the index): the same figures."""
+    if intervals.empty:
+        return pd.DataFrame(columns=list(TOTAL_COLUMNS), index=pd.Index([], name="start"))
+    out = _weighted(intervals, ["start"])
+    for name in ("offered", "answered", "abandoned", "handled"):
+        out[name] = out[name].astype(np.int64)
+    return out[list(TOTAL_COLUMNS)]
 
 
 # --- campaigns ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from crm_bridge.analytics.customers import (
 from crm_bridge.analytics.operations import (
     call_center_intervals,
     call_center_totals,
+    combine_queues,
     campaign_results,
     complaint_statistics,
     satisfaction_summary,
@@ -300,8 +301,14 @@ def test_call_center_results_by_interval() -> None:
     assert first["aht_s"] == 190.0  # 180 s talk + 10 s wrap-up
     assert (second["offered"], second["answered"], second["service_level"]) == (1, 1, 0.0)
     assert second["asa_s"] == 30.0 and second["aht_s"] == 310.0
+    assert (first["answered_within"], first["abandoned_within"], first["handled"]) == (1, 1, 1)
     totals = call_center_totals(frame)
-    assert totals.loc["support"].tolist() == [4, 2, 2, 20.0, 250.0, 0.5]
+    # offered, answered, abandoned, SL = 1 within / (2 + 2 - 1), ASA, AHT, abandon rate, talks
+    assert totals.loc["support"].tolist() == [4, 2, 2, round(1 / 3, 4), 20.0, 250.0, 0.5, 2]
+    assert totals.loc["all"].tolist() == totals.loc["support"].tolist()
+    together = combine_queues(frame)
+    assert together["offered"].tolist() == [3, 1]
+    assert together["service_level"].tolist() == [0.5, 0.0]
 
 
 def test_campaign_results() -> None:
