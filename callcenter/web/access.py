@@ -61,6 +61,7 @@ ACCESS: dict[str, Rule] = {
     # pages' code, the login form and the API description hold no data
     "root": PUBLIC, "live": PUBLIC, "live_file": PUBLIC,
     "wallboard": PUBLIC, "wallboard_file": PUBLIC,
+    "analytics_page": PUBLIC, "analytics_file": PUBLIC,
     "login_page": PUBLIC, "login_file": PUBLIC,
     "openapi_json": PUBLIC, "openapi_yaml": PUBLIC,
     "health": PROBE, "metrics": PROBE,
@@ -81,6 +82,8 @@ ACCESS: dict[str, Rule] = {
     # agents: each acts on itself; supervisors on anyone
     "agents": SUPERVISOR, "agent_state": OWN_AGENT, "agent_wrap_up": OWN_AGENT,
     "agent_spy": SUPERVISOR,
+    # customer and center analytics: reports and the recompute of tiers are supervisors'
+    "analytics_report": SUPERVISOR, "analytics_refresh": SUPERVISOR,
     "queues_stats": SUPERVISOR, "queue_stats": SUPERVISOR, "queue_log": SUPERVISOR,
     # ACD configuration: supervisors read, admins change
     "acd_config": SUPERVISOR,

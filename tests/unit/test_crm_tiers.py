@@ -1,53 +1,37 @@
-"""Value tiers and card shaping: pure functions, documented thresholds."""
+"""The card's value tier and churn warning (stored by analytics) and card shaping: pure."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import json
 from decimal import Decimal
 
 import pytest
 
 from crm_bridge import cards
-from crm_bridge.cards import FREQUENT_BUYER_ORDERS, TIERS, value_tier
+from crm_bridge.cards import TIERS, churn_json, rfm_json, stored_tier
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize(
-    ("total", "count", "tier"),
-    [
-        (0, 0, "none"),
-        (Decimal("0.01"), 1, "bronze"),
-        (Decimal("1999.99"), 3, "bronze"),
-        (Decimal("2000"), 3, "silver"),
-        (Decimal("9999.99"), 11, "silver"),
-        (Decimal("10000.00"), 1, "gold"),
-        (Decimal("49999.99"), 40, "gold"),  # frequency never makes platinum
-        (Decimal("50000"), 1, "platinum"),
-        ("123456.78", 2, "platinum"),
-        (Decimal("-50.00"), 2, "bronze"),  # refunds exceeding purchases: still a customer
-        (Decimal("100"), FREQUENT_BUYER_ORDERS, "silver"),  # frequent small buyer: lifted
-        (Decimal("2500"), FREQUENT_BUYER_ORDERS, "gold"),
-        (Decimal("2500"), FREQUENT_BUYER_ORDERS - 1, "silver"),
-    ],
-)
-def test_value_tier_thresholds(total: object, count: int, tier: str) -> None:
-    assert value_tier(total, count) == tier  # type: ignore[arg-type]
+def test_the_card_shows_the_stored_pyramid_tier() -> None:
+    assert TIERS == ("vip", "major", "ordinary", "small", "none")
+    for tier in TIERS:
+        assert stored_tier(tier) == tier
+    assert stored_tier(None) == "none"  # not computed yet (no refresh since the customer came)
+    with pytest.raises(ValueError, match="platinum"):
+        stored_tier("platinum")
 
 
-def test_value_tier_is_monotonic_in_money() -> None:
-    rank = {name: index for index, name in enumerate(reversed(TIERS))}
-    for count in (1, 5, FREQUENT_BUYER_ORDERS, 50):
-        tiers = [value_tier(Decimal(total), count) for total in range(0, 120_000, 250)]
-        assert all(rank[a] <= rank[b] for a, b in itertools.pairwise(tiers))
-
-
-@pytest.mark.parametrize(("total", "count"), [(0, -1), (Decimal("10"), 0), ("nan", 1),
-                                              (Decimal("Infinity"), 3)])
-def test_inconsistent_input_is_an_error(total: object, count: int) -> None:
-    with pytest.raises(ValueError):
-        value_tier(total, count)  # type: ignore[arg-type]
+def test_churn_and_rfm_on_the_card() -> None:
+    when = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    reasons = [{"code": "complaints", "text": "2 complaints in the last 90 days (1 open)"}]
+    assert churn_json(True, json.dumps(reasons), when) == {
+        "at_risk": True, "reasons": reasons, "as_of": "2026-06-01T00:00:00Z"}
+    assert churn_json(None, None, None) == {"at_risk": False, "reasons": [], "as_of": None}
+    assert rfm_json({"segment": "loyal", "r_score": 3, "f_score": 4, "m_score": 2}) == {
+        "r": 3, "f": 4, "m": 2, "segment": "loyal"}
+    assert rfm_json({"segment": None}) is None
 
 
 def test_full_card_is_json_ready() -> None:
@@ -63,7 +47,20 @@ def test_full_card_is_json_ready() -> None:
         orders_12m=1, recent_orders=[order], recent_interactions=[], open_complaints=[],
         rating_average=None, rating_count=0, since=now - cards.TIER_WINDOW,
     )
-    assert card["customer_id"] == 7 and card["value_tier"] == "bronze"
+    assert card["customer_id"] == 7 and card["value_tier"] == "none"  # no stored row
+    assert card["churn"] == {"at_risk": False, "reasons": [], "as_of": None}
+    assert card["rfm"] is None
+    stored = cards.full_card(
+        {**customer, "a_value_tier": "major", "a_churn_risk": True, "a_segment": "at_risk",
+         "a_churn_reasons": '[{"code": "falling_frequency", "text": "orders fell"}]',
+         "a_computed_at": now, "a_r_score": 2, "a_f_score": 4, "a_m_score": 4},
+        phones=[], tags=[], total_12m=0, orders_12m=0, recent_orders=[],
+        recent_interactions=[], open_complaints=[], rating_average=None, rating_count=0,
+        since=now - cards.TIER_WINDOW)
+    assert stored["value_tier"] == "major"
+    assert stored["churn"]["at_risk"] is True
+    assert stored["churn"]["reasons"] == [{"code": "falling_frequency", "text": "orders fell"}]
+    assert stored["rfm"] == {"r": 2, "f": 4, "m": 4, "segment": "at_risk"}
     assert card["recent_orders"] == [{"order_id": 3, "product": "Headset", "amount": "80.50",
                                       "currency": "USD", "ordered_at": "2026-02-01T00:00:00Z"}]
     assert card["birthday"] == "1990-05-01" and card["consent"] is True

@@ -178,7 +178,16 @@ async def test_lookup_is_the_screen_pop_answer(crm: Any) -> None:
     resp = await client.get("/api/customers/lookup", params={"number": "(415) 555-0132"})
     answer = await resp.json()
     assert answer["match"]["customer_id"] == ids["Alice Smith"]
-    assert answer["match"]["value_tier"] == "silver"
+    # no tiers computed yet: none; after a refresh Alice, the only buyer, tops the pyramid
+    assert answer["match"]["value_tier"] == "none"
+    refreshed = await client.post("/api/analytics/refresh")
+    assert refreshed.status == 200, await refreshed.text()
+    assert (await refreshed.json())["tiers"]["vip"] == 1
+    answer = await (await client.get("/api/customers/lookup",
+                                     params={"number": "(415) 555-0132"})).json()
+    assert answer["match"]["value_tier"] == "vip"
+    assert answer["match"]["churn"]["at_risk"] is False
+    assert answer["match"]["rfm"] == {"r": 5, "f": 5, "m": 5, "segment": "champions"}
     shared = await (await client.get("/api/customers/lookup",
                                      params={"number": "+14155550199"})).json()
     assert shared["match"] is None

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from callcenter.web.idempotency import RedisResults, durable_results
 from callcenter.web.routes import (
+    analytics,
     acd_config,
     agent_actions,
     agents,
@@ -62,4 +63,5 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ws/events", events.handle, name="events_ws", allow_head=False)
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
     wallboard.setup(app)
+    analytics.setup(app)
     acd_config.setup(app)
