@@ -333,8 +333,8 @@ def _demo_flow(settings: Settings, name: str) -> Flow | None:
 
 
 async def prepare_crm(url: str, customers: int) -> int:
-    """Seed ``customers`` demo customers once (a second start reuses them). Returns how many
-    customers the database has."""
+    """Seed ``customers`` demo customers once (a second start reuses them) and compute their
+    value tiers and churn warnings. Returns how many customers the database has."""
     from sqlalchemy import text
 
     from crm_bridge.db import make_engine, upgrade_database
@@ -350,5 +350,14 @@ async def prepare_crm(url: str, customers: int) -> int:
         await engine.dispose()
     if existing == 0 and customers > 0:
         await seed(url, customers, 4, seed=7, progress=False)
-        return customers
+        existing = customers
+    # value tiers and churn warnings for screen pops and routing, as a nightly
+    # ``callcenter analytics refresh`` keeps them (a second of work for the demo's customers)
+    from crm_bridge.analytics.store import refresh
+
+    engine = make_engine(url)
+    try:
+        await refresh(engine)
+    finally:
+        await engine.dispose()
     return int(existing)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -25,7 +26,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter.cli import cli
-from crm_bridge.cards import value_tier
+from crm_bridge.cards import TIERS
+from crm_bridge.analytics.store import refresh
 from crm_bridge.db import (
     current_revision,
     downgrade_database,
@@ -45,7 +47,8 @@ ANCHOR = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 CRM_TABLES = {"customers", "phones", "orders", "interactions", "satisfaction_ratings", "tags",
               "customer_tags", "complaints", "queue_log", "acd_queues",
               "acd_queue_skills", "acd_agents", "acd_agent_skills", "acd_pause_reasons",
-              "idempotency_keys", "acd_callbacks", "users", "audit_log", "complaint_steps"}
+              "idempotency_keys", "acd_callbacks", "users", "audit_log", "complaint_steps",
+              "customer_analytics"}
 INJECTIONS = [
     "'; DROP TABLE customers; --",
     "1' OR '1'='1",
@@ -277,7 +280,7 @@ async def test_card_matches_the_rows(session: AsyncSession) -> None:
         total = sum((o.amount for o in window), Decimal(0))
         assert card["value_12m"]["orders"] == len(window)
         assert Decimal(card["value_12m"]["total"]) == total
-        assert card["value_tier"] == value_tier(total, len(window))
+        assert card["value_tier"] in TIERS  # the stored tier: test_seeded_tiers_...
         complaints = (await session.scalars(
             select(Complaint).where(Complaint.customer_id == customer_id))).all()
         assert sorted(c["complaint_id"] for c in card["open_complaints"]) == sorted(
@@ -293,9 +296,21 @@ async def test_card_matches_the_rows(session: AsyncSession) -> None:
     assert card["open_complaints"]
 
 
-async def test_seeded_tiers_are_all_populated(session: AsyncSession) -> None:
+async def test_seeded_tiers_are_all_populated(seeded_url: str, session: AsyncSession) -> None:
+    """After ``analytics refresh`` the cards show the pyramid: 1 % / 4 % / 15 % / the rest of
+    the customers with orders in the window, and ``none`` for those without."""
+    engine = make_engine(seeded_url)
+    try:
+        report = await refresh(engine, ANCHOR)
+    finally:
+        await engine.dispose()
+    buyers = sum(count for tier, count in report.tiers.items() if tier != "none")
+    assert report.tiers["vip"] == math.ceil(buyers * 0.01)
+    assert report.tiers["vip"] + report.tiers["major"] == math.ceil(buyers * 0.05)
     tiers = {(await build_card(session, cid, now=ANCHOR))["value_tier"] for cid in range(1, 301)}
-    assert tiers == {"platinum", "gold", "silver", "bronze", "none"}
+    assert tiers == set(TIERS)
+    card = await build_card(session, 1, now=ANCHOR)
+    assert card["churn"]["as_of"] == "2026-06-01T12:00:00Z"
 
 
 async def test_seed_is_deterministic_and_appends(tmp_path: Path) -> None:
