@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 def _differences(pandas_run: dict[str, Any], duck_run: dict[str, Any]) -> int:
     left, right = pandas_run.pop("table"), duck_run.pop("table")
     if not left.index.equals(right.index):
-        return int(len(left.index.symmetric_difference(right.index)))
+        return len(left.index.symmetric_difference(right.index))
     return int((left != right).any(axis=1).sum())
 
 

@@ -228,6 +228,7 @@ def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
     click.echo(f"callcenter demo on {base}\n"
                f"  live page:  {base}/live/\n"
                f"  wallboard:  {base}/wallboard/\n"
+               f"  analytics:  {base}/analytics/\n"
                f"  sign in as: {DEMO_SUPERVISOR} / {supervisor_password}")
     try:
         db.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@
     return resp;
   }
 
-  async function show() {
+  async function show(note) {
     const params = query();
     $("pdf").href = `/api/analytics/report?${params}&format=pdf`;
     report.setAttribute("aria-busy", "true");
@@ -34,7 +34,7 @@
       if (resp === null) return;
       // the server's own HTML: tables and charts it escaped and drew itself
       report.innerHTML = await resp.text();
-      status.textContent = `as of ${new Date().toLocaleTimeString()}`;
+      status.textContent = `${note ? `${note} · ` : ""}as of ${new Date().toLocaleTimeString()}`;
     } catch (error) {
       status.textContent = `could not load the report: ${error.message}`;
     } finally {
@@ -52,15 +52,14 @@
       }));
       if (resp === null) return;
       const counts = await resp.json();
-      status.textContent = `tiers recomputed: ${counts.customers} customers, ` +
-        `${counts.churn_risk} with a churn warning`;
-      await show();
+      await show(`tiers recomputed: ${counts.customers} customers, ` +
+                 `${counts.churn_risk} with a churn warning`);
     } catch (error) {
       status.textContent = `could not recompute: ${error.message}`;
     }
   }
 
-  $("controls").addEventListener("submit", (event) => { event.preventDefault(); show(); });
+  $("controls").addEventListener("submit", (event) => { event.preventDefault(); show(""); });
   $("recompute").addEventListener("click", recompute);
-  show();
+  show("");
 })();

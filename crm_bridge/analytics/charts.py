@@ -10,16 +10,15 @@ are written on the bars), so a chart can be checked against its table at a glanc
 from __future__ import annotations
 
 import io
+from typing import Any, cast
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import pandas as pd  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def _font_families() -> list[str]:
@@ -38,7 +37,7 @@ def _font_families() -> list[str]:
     return families
 
 
-STYLE = {"font.family": _font_families(), "svg.fonttype": "none"}
+STYLE: Any = {"font.family": _font_families(), "svg.fonttype": "none"}
 """What every chart and PDF page is drawn with (``matplotlib.rc_context(STYLE)``)."""
 
 TIER_COLOURS = {"vip": "#6a3d9a", "major": "#1f78b4", "ordinary": "#33a02c",
@@ -53,12 +52,14 @@ def _figure(height: float = HEIGHT) -> tuple[Figure, Axes]:
 
 
 def _empty(axes: Axes, text: str) -> None:
+    cast(Figure, axes.figure).set_size_inches(WIDTH, 0.8)  # a line, not a blank chart
     axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes,
               color=GREY, fontsize=11)
     axes.set_axis_off()
 
 
-def _label_bars(axes: Axes, bars: object, fmt: str = "{:,.0f}", inside: bool = False) -> None:
+def _label_bars(axes: Axes, bars: BarContainer, fmt: str = "{:,.0f}",
+                inside: bool = False) -> None:
     axes.bar_label(bars, labels=[fmt.format(v) for v in getattr(bars, "datavalues", [])],
                    padding=2, fontsize=8, label_type="center" if inside else "edge")
 
@@ -97,7 +98,8 @@ def segments(table: pd.DataFrame) -> Figure:
     if table["customers"].sum() == 0:
         _empty(axes, "no customer has orders in the window")
         return figure
-    bars = axes.bar(table.index.astype(str), table["customers"], color=BLUE)
+    bars = axes.bar([str(name).replace("_", " ") for name in table.index], table["customers"],
+                    color=BLUE)
     _label_bars(axes, bars)
     axes.set_ylabel("customers")
     axes.set_title("RFM segments", fontsize=11, loc="left")

@@ -170,7 +170,7 @@ class OrderTotals:
             positions[(positions < 0) | (positions >= len(self.ids))] = -1
             return positions
         assert self._index is not None
-        return np.asarray(self._index.get_indexer(customer_ids), dtype=np.int64)
+        return np.asarray(self._index.get_indexer(pd.Index(customer_ids)), dtype=np.int64)
 
     def add(self, chunk: Any) -> None:
         """Count one chunk of orders (any order, any size)."""
@@ -252,7 +252,14 @@ def segments(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
         r_ == 2,
     ]
     codes = np.select(conditions, list(range(len(SEGMENTS) - 1)), default=len(SEGMENTS) - 1)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=SEGMENTS), index=r.index)
+    return pd.Series(_categorical(codes, SEGMENTS), index=r.index)
+
+
+def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    """Category codes -> a Categorical (codes index ``categories``; cheaper than strings)."""
+    from_codes: Any = pd.Categorical.from_codes  # pandas-stubs want an Index of categories
+    result: pd.Categorical = from_codes(codes.astype(np.int64), categories=list(categories))
+    return result
 
 
 # --- the value pyramid -------------------------------------------------------------------------
@@ -267,8 +274,7 @@ def value_pyramid(monetary: pd.Series, shares: PyramidShares | None = None) -> p
     codes = np.full(len(monetary), PYRAMID_TIERS.index("none"), dtype=np.int8)
     codes[(monetary > 0).to_numpy()] = np.select(
         [rank <= vip, rank <= major, rank <= ordinary], [0, 1, 2], default=3)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=PYRAMID_TIERS),
-                     index=monetary.index)
+    return pd.Series(_categorical(codes, PYRAMID_TIERS), index=monetary.index)
 
 
 # --- churn -------------------------------------------------------------------------------------

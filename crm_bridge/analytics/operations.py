@@ -9,7 +9,8 @@ Per group and period: ``ratings`` (count), ``average`` (mean score) and ``csat``
 ratings of 4 or 5, the usual "customer satisfaction" figure, 0..1).
 
 **Complaints** (``complaints``: status open / in_progress / closed, category, opened_at,
-closed_at): per category (most complaints first, then by name) ``total``, ``open`` (open or in progress), ``closed``, and for the
+closed_at): per category (most complaints first, then by name) ``total``, ``open`` (open
+or in progress), ``closed``, and for the
 closed ones the time to resolve (``closed_at - opened_at``) in hours, mean and median.
 
 **Call-center results by interval** are ``crm_bridge.queue_figures``' figures from the
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +64,8 @@ def satisfaction_frame(ratings: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _satisfaction_figures(scores: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
+def _satisfaction_figures(scores: Any) -> pd.DataFrame:
+    """``scores``: a group-by of the scores (pandas' SeriesGroupBy)."""
     frame = scores.agg(ratings="size", average="mean",
                        csat=lambda s: float((s >= 4).mean()))
     frame["average"] = frame["average"].round(2)
@@ -84,7 +87,8 @@ def satisfaction_summary(ratings: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def satisfaction_trend(ratings: pd.DataFrame, by: str | None = None,
                        freq: str = "W-SUN") -> pd.DataFrame:
-    """Per period (``freq``: a pandas frequency; the default ``W-SUN``, weeks ending on Sunday, starts them on Monday) and, with
+    """Per period (``freq``: a pandas frequency; the default ``W-SUN``, weeks ending on
+    Sunday, starts them on Monday) and, with
     ``by``, per agent / queue / category: ratings, average, csat. Columns ``period`` (the
     period's start, UTC), ``by`` if given, and the figures."""
     if by is not None and by not in SATISFACTION_DIMENSIONS:

@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import pandas as pd
@@ -87,14 +87,15 @@ class Report:
         return {
             "start": self.start.isoformat(), "end": self.end.isoformat(),
             "customers": self.customers,
-            "tiers": {str(t): int(self.pyramid.loc[t, "customers"]) for t in self.pyramid.index},
+            "tiers": {str(t): int(cast(Any, self.pyramid.loc[t, "customers"]))
+                      for t in self.pyramid.index},
             "at_risk": self.at_risk,
             "ratings": ratings,
             "csat": (round(float((trend["csat"] * trend["ratings"]).sum() / ratings), 3)
                      if ratings else None),
-            "complaints": int(self.complaints.loc["all", "total"])
+            "complaints": int(cast(Any, self.complaints.loc["all", "total"]))
             if "all" in self.complaints.index else 0,
-            "calls_offered": int(totals["offered"]) if totals is not None else 0,
+            "calls_offered": int(cast(Any, totals["offered"])) if totals is not None else 0,
             "service_level": _number(totals["service_level"]) if totals is not None else None,
             "campaign_lines": int(self.campaigns["dialed"].sum())
             if not self.campaigns.empty else 0,
@@ -260,6 +261,8 @@ def _day(when: dt.datetime) -> str:
 
 # --- cell formats ------------------------------------------------------------------------------
 
+NO_VALUE = "\N{EN DASH}"
+"""What an empty cell shows (no ratings, no closed complaint ...)."""
 PERCENT = {"share", "revenue_share", "service_level", "abandon_rate", "csat", "connect_rate",
            "conversion"}
 MONEY = {"revenue", "monetary", "min_revenue"}
@@ -276,7 +279,7 @@ HEADINGS = {"customers": "customers", "revenue": "revenue", "share": "share of c
 def cell(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or (
             not isinstance(value, str) and pd.isna(value)):
-        return "–"
+        return NO_VALUE
     if isinstance(value, pd.Timestamp | dt.datetime):
         return f"{value:%Y-%m-%d %H:%M}" if (value.hour or value.minute) else f"{value:%Y-%m-%d}"
     if column in PERCENT:
@@ -325,7 +328,7 @@ td.text { text-align: left; }
 
 def _tiles(summary: dict[str, Any]) -> str:
     def pct(value: Any) -> str:
-        return "–" if value is None else f"{value:.0%}"
+        return NO_VALUE if value is None else f"{value:.0%}"
 
     items = [(f"{summary['customers']:,}", "customers analysed"),
              (f"{summary['tiers'].get('vip', 0):,}", "VIP customers"),
@@ -353,7 +356,8 @@ def _html_table(table: pd.DataFrame) -> str:
 
 
 def _numeric(text: str) -> bool:
-    return bool(text) and (text[0].isdigit() or text[0] in "-–") and not text[-1].isalpha()
+    return bool(text) and (text[0].isdigit() or text[0] == "-" or text == NO_VALUE) and \
+        not text[-1].isalpha()
 
 
 def render_html(report: Report, *, fragment: bool = False) -> str:
@@ -453,10 +457,10 @@ def _render_pdf(report: Report) -> bytes:
                  ("VIP customers", f"{summary['tiers'].get('vip', 0):,}"),
                  ("churn warnings", f"{summary['at_risk']:,}"),
                  ("survey ratings", f"{summary['ratings']:,}"),
-                 ("CSAT", "–" if summary["csat"] is None else f"{summary['csat']:.1%}"),
+                 ("CSAT", NO_VALUE if summary["csat"] is None else f"{summary['csat']:.1%}"),
                  ("complaints opened", f"{summary['complaints']:,}"),
                  ("calls offered to queues", f"{summary['calls_offered']:,}"),
-                 ("service level", "–" if summary["service_level"] is None
+                 ("service level", NO_VALUE if summary["service_level"] is None
                   else f"{summary['service_level']:.1%}"),
                  ("campaign lines dialed", f"{summary['campaign_lines']:,}")]
         for i, (label, value) in enumerate(lines):

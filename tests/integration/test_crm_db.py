@@ -26,8 +26,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callcenter.cli import cli
-from crm_bridge.cards import TIERS
 from crm_bridge.analytics.store import refresh
+from crm_bridge.cards import TIERS
 from crm_bridge.db import (
     current_revision,
     downgrade_database,

@@ -27,8 +27,8 @@ from crm_bridge.analytics.customers import (
 from crm_bridge.analytics.operations import (
     call_center_intervals,
     call_center_totals,
-    combine_queues,
     campaign_results,
+    combine_queues,
     complaint_statistics,
     satisfaction_summary,
     satisfaction_trend,

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from callcenter.web.idempotency import RedisResults, durable_results
 from callcenter.web.routes import (
-    analytics,
     acd_config,
     agent_actions,
     agents,
+    analytics,
     calls,
     customers,
     events,
