@@ -4,7 +4,7 @@ Modules, pure ones first:
 
 - ``phones``: human-written numbers -> E.164 (``normalise``, ``InvalidNumber``,
   ``looks_like_phone``).
-- ``cards``: value tiers (``value_tier``, thresholds documented there) and the card's JSON shape.
+- ``cards``: the card's JSON shape (value tier and churn warning as stored by ``analytics``).
 - ``import_rows``: header mapping and row validation for imports.
 - ``synth`` / ``synth_data``: a deterministic synthetic CRM (rows as dicts).
 - ``models``: SQLAlchemy 2 models; ``migrations/``: alembic (``db.upgrade_database``).
@@ -17,5 +17,6 @@ Modules, pure ones first:
 - ``interactions``: every call's row, written from the event stream (continued after a restart,
   closed with an inferred end when the call ended unseen).
 
-The complaint workflow and analytics build on these models later.
+- ``analytics``: RFM, value pyramid, churn warnings, satisfaction / complaint / queue /
+  campaign figures, the report (docs/ANALYTICS.md).
 """

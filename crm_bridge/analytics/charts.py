@@ -204,7 +204,8 @@ def intervals(table: pd.DataFrame, interval_label: str) -> Figure:
                     ha="right")
     handles = axes.get_legend_handles_labels()
     extra = level.get_legend_handles_labels()
-    axes.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="upper left")
+    axes.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, ncols=3,
+                loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
     axes.set_title(f"Calls and service level per {interval_label}", fontsize=11, loc="left")
     return figure
 

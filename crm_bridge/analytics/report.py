@@ -76,8 +76,9 @@ class Report:
     @property
     def interval_label(self) -> str:
         minutes = self.interval_s / 60
-        return f"{minutes:g} minutes" if minutes < 60 else f"{minutes / 60:g} hour" + (
-            "s" if minutes != 60 else "")
+        if minutes < 60:
+            return "minute" if minutes == 1 else f"{minutes:g} minutes"
+        return "hour" if minutes == 60 else f"{minutes / 60:g} hours"
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (JSON-ready): what the page's tiles and tests read."""
@@ -211,9 +212,14 @@ def _satisfaction_tables(report: Report, ratings: pd.DataFrame) -> None:
 def figures(report: Report) -> list[tuple[str, str, Figure, pd.DataFrame, str]]:
     """(section id, title, chart, table, note) in report order."""
     groups = report.satisfaction_groups
-    busiest = report.all_queues[report.all_queues["offered"] > 0]
-    shown = busiest.sort_values("offered", ascending=False, kind="stable").head(
-        MAX_INTERVAL_ROWS).sort_index()
+    frame = report.all_queues
+    active = frame[(frame["offered"] > 0) | (frame["handled"] > 0)]
+    shown = active.assign(busy=active["offered"] + active["handled"]).sort_values(
+        "busy", ascending=False, kind="stable").head(MAX_INTERVAL_ROWS).drop(
+        columns="busy").sort_index()
+    # the chart spans the first to the last interval with calls (not weeks of empty ones)
+    calls = frame[frame["offered"] > 0]
+    span = frame.loc[calls.index.min():calls.index.max()] if len(calls) else frame
     window = f"orders of the {report.settings.window_days} days before {_day(report.end)}"
     return [
         ("pyramid", "Value pyramid", charts.pyramid(report.pyramid),
@@ -247,9 +253,11 @@ def figures(report: Report) -> list[tuple[str, str, Figure, pd.DataFrame, str]]:
          "service level: answered within the queue's threshold / (answered + abandoned "
          "after it)"),  # type: ignore[list-item]
         ("intervals", f"Call-center results per {report.interval_label}",
-         charts.intervals(report.all_queues, report.interval_label), shown,
-         f"every queue together; the {len(shown)} intervals with calls"
-         + (f" (busiest {MAX_INTERVAL_ROWS})" if len(busiest) > MAX_INTERVAL_ROWS else "")),
+         charts.intervals(span, report.interval_label), shown,
+         f"every queue together; the {len(shown)} intervals with calls or talks"
+         + (f" (the busiest {MAX_INTERVAL_ROWS} of {len(active)})"
+            if len(active) > MAX_INTERVAL_ROWS else "")
+         + "; the chart spans the first to the last interval with calls"),
         ("campaigns", "Campaign results", charts.campaigns(report.campaigns),
          report.campaigns, "outbound campaign calls started in the period"),
     ]
@@ -369,7 +377,7 @@ def render_html(report: Report, *, fragment: bool = False) -> str:
 
 def _render_html(report: Report, fragment: bool) -> str:
     parts = [f"<h1>Call-center analytics</h1><p class=\"period\">{_day(report.start)} to "
-             f"{_day(report.end)} · intervals of {report.interval_label}</p>",
+             f"{_day(report.end)} · call-center results per {report.interval_label}</p>",
              _tiles(report.summary())]
     for section, title, figure, table, note in figures(report):
         parts.append(f'<section id="{section}"><h2>{html.escape(title)}</h2>'
@@ -450,8 +458,8 @@ def _render_pdf(report: Report) -> bytes:
                   ) as pdf:
         title = Figure(figsize=A4_LANDSCAPE)
         title.text(0.06, 0.82, "Call-center analytics", fontsize=26, weight="bold")
-        title.text(0.06, 0.75, f"{_day(report.start)} to {_day(report.end)} · intervals of "
-                               f"{report.interval_label}", fontsize=13, color="#555555")
+        title.text(0.06, 0.75, f"{_day(report.start)} to {_day(report.end)} · call-center "
+                               f"results per {report.interval_label}", fontsize=13, color="#555555")
         summary = report.summary()
         lines = [("customers analysed", f"{summary['customers']:,}"),
                  ("VIP customers", f"{summary['tiers'].get('vip', 0):,}"),

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
 from callcenter import events as ev
-from callcenter.acd.queueing import TIER_PRIORITY
+from callcenter.acd.queueing import CHURN_PRIORITY, TIER_PRIORITY
 from callcenter.config import Settings
 from callcenter.sim.demo import DEMO_KEY, DEMO_QUEUES, DemoOptions, build_demo_app, prepare_crm
 from callcenter.web.state import BUS
@@ -51,10 +51,12 @@ async def test_demo_callers_pass_the_main_menu_before_they_queue(tmp_path: Path)
         assert exit_.outcome == "queue" and exit_.queue == entry.queue, (exit_, entry)
         assert exit_.at <= entry.at
         assert entry.queue in DEMO_QUEUES
-    # the priority is the CRM value tier's, found by the IVR's lookup of the caller
+    # the priority is the CRM value tier's (plus the churn warning's), found by the IVR's
+    # lookup of the caller
     nodes = [e for e in events if isinstance(e, ev.IvrNodeEntered)]
     assert {n.node for n in nodes} >= {"identify", "main_menu"}
-    assert {e.priority for e in queued} <= {0, *TIER_PRIORITY.values()}
+    assert {e.priority for e in queued} <= {tier + churn for tier in (0, *TIER_PRIORITY.values())
+                                            for churn in (0, CHURN_PRIORITY)}
     recognitions = [e for e in events if isinstance(e, ev.IvrRecognition)]
     assert recognitions, "simulated callers also speak"
     assert all(r.accepted is (r.confidence >= 0.5) for r in recognitions

@@ -334,3 +334,15 @@ def test_analytics_of_an_empty_base() -> None:
         empty, pd.DataFrame(columns=["customer_id", "opened_at", "status"]),
         pd.DataFrame(columns=["customer_id", "rated_at", "score"]), AS_OF)
     assert result.empty
+
+
+def test_hostile_names_stay_text_in_charts_and_tables() -> None:
+    from crm_bridge.analytics import charts
+    from crm_bridge.analytics.report import _html_table
+
+    hostile = '<script>alert(1)</script><img src=x onerror="x()">'
+    table = pd.DataFrame({"ratings": [2], "average": [4.0], "csat": [0.5]},
+                         index=pd.Index([hostile], name="agent"))
+    for html in (charts.svg(charts.satisfaction_by(table, "agent")), _html_table(table)):
+        assert "<script>" not in html and "<img" not in html
+        assert "&lt;script&gt;" in html
