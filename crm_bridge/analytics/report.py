@@ -78,6 +78,8 @@ class Report:
         minutes = self.interval_s / 60
         if minutes < 60:
             return "minute" if minutes == 1 else f"{minutes:g} minutes"
+        if minutes == 1440:
+            return "day"
         return "hour" if minutes == 60 else f"{minutes / 60:g} hours"
 
     def summary(self) -> dict[str, Any]:
