@@ -140,11 +140,12 @@ def test_demo_starts_with_one_command_and_is_reachable_within_10_s(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
-        first = [process.stdout.readline() for _ in range(4)]
+        first = [process.stdout.readline() for _ in range(5)]
         # the first lines say where to look and with what login
         assert first[0].startswith(f"callcenter demo on http://127.0.0.1:{port}"), first
         assert f"http://127.0.0.1:{port}/wallboard/" in first[2], first
-        user, password = first[3].split("sign in as:")[1].split(" / ")
+        assert f"http://127.0.0.1:{port}/analytics/" in first[3], first
+        user, password = first[4].split("sign in as:")[1].split(" / ")
         reachable_after = None
         while time.monotonic() - started < 30 and process.poll() is None:
             try:
