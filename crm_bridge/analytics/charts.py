@@ -164,8 +164,8 @@ def satisfaction_by(table: pd.DataFrame, by: str) -> Figure:
     return figure
 
 
-def complaints(table: pd.DataFrame) -> Figure:
-    """Open and closed complaints per category (stacked bars)."""
+def complaints(table: pd.DataFrame, by: str = "category") -> Figure:
+    """Open and closed complaints per category or department (stacked bars)."""
     figure, axes = _figure()
     shown = table.drop(index="all", errors="ignore")
     if shown.empty or shown["total"].sum() == 0:
@@ -179,7 +179,7 @@ def complaints(table: pd.DataFrame) -> Figure:
     axes.legend(fontsize=8)
     axes.set_ylabel("complaints")
     axes.tick_params(axis="x", labelrotation=20, labelsize=8)
-    axes.set_title("Complaints by category", fontsize=11, loc="left")
+    axes.set_title(f"Complaints by {by}", fontsize=11, loc="left")
     return figure
 
 

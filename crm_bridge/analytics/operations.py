@@ -8,10 +8,11 @@ interaction for its ``agent`` and ``queue``; the *category* of a rating is the c
 Per group and period: ``ratings`` (count), ``average`` (mean score) and ``csat`` (the share of
 ratings of 4 or 5, the usual "customer satisfaction" figure, 0..1).
 
-**Complaints** (``complaints``: status open / in_progress / closed, category, opened_at,
-closed_at): per category (most complaints first, then by name) ``total``, ``open`` (open
-or in progress), ``closed``, and for the
-closed ones the time to resolve (``closed_at - opened_at``) in hours, mean and median.
+**Complaints** (``complaints``: status open / in_progress / closed, category, department,
+opened_at, closed_at, deadline_at — the workflow's columns): per category and per department
+(most complaints first, then by name) ``total``, ``open`` (open or in progress), ``closed``,
+for the closed ones the time to resolve (``closed_at - opened_at``) in hours, mean and
+median, and ``breached``: complaints past their deadline (closed after it, or still open).
 
 **Call-center results by interval** are ``crm_bridge.queue_figures``' figures from the
 ``queue_log`` (offered, answered, abandoned, service level, ASA: formulas there), per queue and
@@ -109,19 +110,39 @@ def satisfaction_trend(ratings: pd.DataFrame, by: str | None = None,
 # --- complaints --------------------------------------------------------------------------------
 
 
-def complaint_statistics(complaints: pd.DataFrame) -> pd.DataFrame:
-    """Per category (``(none)`` for complaints without one): total, open, closed,
-    resolve_hours_mean and resolve_hours_median (closed complaints only), most first; the last
-    row, ``all``, is every complaint together."""
-    columns = ["total", "open", "closed", "resolve_hours_mean", "resolve_hours_median"]
+COMPLAINT_DIMENSIONS = ("category", "department")
+COMPLAINT_COLUMNS = ("total", "open", "closed", "resolve_hours_mean", "resolve_hours_median",
+                     "breached")
+
+
+def complaint_statistics(complaints: pd.DataFrame, by: str = "category",
+                         as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Per category or department (``(none)`` when not set): total, open, closed,
+    resolve_hours_mean and resolve_hours_median (closed complaints only) and ``breached``
+    (complaints past their deadline: closed after ``deadline_at``, or still open at
+    ``as_of``; complaints without a deadline never count), most first; the last row, ``all``,
+    is every complaint together. ``deadline_at`` and ``department`` are optional columns."""
+    if by not in COMPLAINT_DIMENSIONS:
+        raise ValueError(f"by must be one of {COMPLAINT_DIMENSIONS}, not {by!r}")
+    columns = list(COMPLAINT_COLUMNS)
     frame = complaints.copy()
     if frame.empty:
-        return pd.DataFrame([[0, 0, 0, np.nan, np.nan]], columns=columns,
-                            index=pd.Index(["all"], name="category"))
-    frame["category"] = frame["category"].fillna(NO_CATEGORY)
+        return pd.DataFrame([[0, 0, 0, np.nan, np.nan, 0]], columns=columns,
+                            index=pd.Index(["all"], name=by))
+    keys = frame[by] if by in frame else pd.Series(None, index=frame.index, dtype=object)
+    frame["key"] = keys.fillna(NO_CATEGORY)
     frame["is_closed"] = frame["status"] == "closed"
-    hours = (_utc(frame["closed_at"]) - _utc(frame["opened_at"])).dt.total_seconds() / 3600
+    closed_at, opened_at = _utc(frame["closed_at"]), _utc(frame["opened_at"])
+    hours = (closed_at - opened_at).dt.total_seconds() / 3600
     frame["resolve_hours"] = hours.where(frame["is_closed"])
+    if "deadline_at" in frame:
+        deadline = _utc(frame["deadline_at"])
+        now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now(tz="UTC")
+        late_closed = frame["is_closed"] & (closed_at > deadline)
+        late_open = ~frame["is_closed"] & (deadline < now)
+        frame["breached"] = (late_closed | late_open) & deadline.notna()
+    else:
+        frame["breached"] = False
 
     def figures(group: pd.DataFrame) -> pd.Series:
         closed = int(group["is_closed"].sum())
@@ -130,13 +151,14 @@ def complaint_statistics(complaints: pd.DataFrame) -> pd.DataFrame:
                           "resolve_hours_mean": round(float(resolve.mean()), 1)
                           if len(resolve) else np.nan,
                           "resolve_hours_median": round(float(resolve.median()), 1)
-                          if len(resolve) else np.nan})
+                          if len(resolve) else np.nan,
+                          "breached": int(group["breached"].sum())})
 
-    per = pd.DataFrame({name: figures(group) for name, group in frame.groupby("category")}).T
+    per = pd.DataFrame({name: figures(group) for name, group in frame.groupby("key")}).T
     per = per.sort_index().sort_values("total", ascending=False, kind="stable")
     per.loc["all"] = figures(frame)
-    per.index.name = "category"
-    for name in ("total", "open", "closed"):
+    per.index.name = by
+    for name in ("total", "open", "closed", "breached"):
         per[name] = per[name].astype(np.int64)
     return per[columns]
 

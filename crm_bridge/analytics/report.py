@@ -68,6 +68,7 @@ class Report:
     satisfaction_by: dict[str, pd.DataFrame] = field(default_factory=dict)
     satisfaction_groups: dict[str, int] = field(default_factory=dict)
     complaints: pd.DataFrame = field(default_factory=pd.DataFrame)
+    complaints_by_department: pd.DataFrame = field(default_factory=pd.DataFrame)
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
     all_queues: pd.DataFrame = field(default_factory=pd.DataFrame)
     queue_totals: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -132,7 +133,9 @@ async def build_report(engine: AsyncEngine, start: dt.datetime, end: dt.datetime
     report.at_risk_top.insert(0, "name", [names.get(int(i), "") for i in
                                           report.at_risk_top.index])
     _satisfaction_tables(report, ratings)
-    report.complaints = operations.complaint_statistics(complaints)
+    report.complaints = operations.complaint_statistics(complaints, "category", end)
+    report.complaints_by_department = operations.complaint_statistics(complaints, "department",
+                                                                      end)
     thresholds = {name: float(level or DEFAULT_THRESHOLD_S) for name, level, _ in queues}
     wrap_up = {name: float(wrap or 0.0) for name, _, wrap in queues}
     async with session_factory(engine)() as session:
@@ -249,8 +252,13 @@ def figures(report: Report) -> list[tuple[str, str, Figure, pd.DataFrame, str]]:
         ("satisfaction-category", "Satisfaction by category",
          charts.satisfaction_by(report.satisfaction_by["category"], "category"),
          report.satisfaction_by["category"], "category: the rated call's disposition"),
-        ("complaints", "Complaints", charts.complaints(report.complaints), report.complaints,
-         "complaints opened in the period; time to resolve of the closed ones"),
+        ("complaints", "Complaints by category", charts.complaints(report.complaints),
+         report.complaints, "complaints opened in the period; time to resolve of the closed "
+                            "ones; breached: past the deadline of their severity"),
+        ("complaints-department", "Complaints by department",
+         charts.complaints(report.complaints_by_department, "department"),
+         report.complaints_by_department,
+         "the department the workflow assigned ((none): not assigned yet)"),
         ("queues", "Call-center results per queue", None, report.queue_totals,
          "service level: answered within the queue's threshold / (answered + abandoned "
          "after it)"),  # type: ignore[list-item]
@@ -283,6 +291,7 @@ HEADINGS = {"customers": "customers", "revenue": "revenue", "share": "share of c
             "service_level": "service level", "abandon_rate": "abandon rate",
             "handled": "talks", "resolve_hours_mean": "hours to resolve (mean)",
             "resolve_hours_median": "hours to resolve (median)", "csat": "CSAT",
+            "breached": "past deadline",
             "talk_s": "talk (s)", "connect_rate": "connect rate", "value_tier": "tier"}
 
 

@@ -121,16 +121,19 @@ async def _grouped_in_database(conn: AsyncConnection, start: dt.datetime,
 async def complaints_frame(conn: AsyncConnection, since: dt.datetime | None = None,
                            until: dt.datetime | None = None) -> pd.DataFrame:
     """Complaints opened in ``[since, until)`` (all when None): id, customer_id, status,
-    category, ``opened_at`` and ``closed_at`` as aware datetimes, ``opened_epoch``."""
+    category, department, ``opened_at``, ``closed_at`` and ``deadline_at`` as aware
+    datetimes, ``opened_epoch``."""
     statement = select(Complaint.id, Complaint.customer_id, Complaint.status,
-                       Complaint.category, Complaint.opened_at, Complaint.closed_at)
+                       Complaint.category, Complaint.department, Complaint.opened_at,
+                       Complaint.closed_at, Complaint.deadline_at)
     if since is not None:
         statement = statement.where(Complaint.opened_at >= since)
     if until is not None:
         statement = statement.where(Complaint.opened_at < until)
     rows = (await conn.execute(statement.order_by(Complaint.id))).all()
     frame = pd.DataFrame(rows, columns=["id", "customer_id", "status", "category",
-                                        "opened_at", "closed_at"])
+                                        "department", "opened_at", "closed_at",
+                                        "deadline_at"])
     frame["opened_epoch"] = epoch_seconds(frame["opened_at"])
     return frame
 

@@ -254,18 +254,33 @@ def test_complaint_statistics() -> None:
     hours = pd.Timedelta(hours=1)
     complaints = pd.DataFrame({
         "category": ["billing", "billing", "billing", "delivery", None],
+        "department": ["finance", "finance", None, "logistics", None],
         "status": ["closed", "closed", "open", "closed", "in_progress"],
         "opened_at": [opened] * 5,
         "closed_at": [opened + 24 * hours, opened + 48 * hours, None, opened + 10 * hours,
                       None],
+        # the second closed after its deadline, the third is still open past it, the last
+        # has none
+        "deadline_at": [opened + 36 * hours, opened + 36 * hours, opened + 36 * hours,
+                        opened + 36 * hours, None],
     })
-    stats = complaint_statistics(complaints)
+    as_of = dt.datetime(2026, 5, 3, tzinfo=dt.UTC)  # 48 h after opening
+    stats = complaint_statistics(complaints, as_of=as_of)
     assert stats.index.tolist() == ["billing", "(none)", "delivery", "all"]  # most, then by name
-    assert stats.loc["billing"].tolist() == [3, 1, 2, 36.0, 36.0]
-    assert stats.loc["delivery"].tolist() == [1, 0, 1, 10.0, 10.0]
+    # total, open, closed, hours to resolve mean and median, past the deadline
+    assert stats.loc["billing"].tolist() == [3, 1, 2, 36.0, 36.0, 2]
+    assert stats.loc["delivery"].tolist() == [1, 0, 1, 10.0, 10.0, 0]
     assert stats.loc["(none)", "open"] == 1 and math.isnan(stats.loc["(none)",
                                                                      "resolve_hours_mean"])
-    assert stats.loc["all"].tolist() == [5, 2, 3, round(82 / 3, 1), 24.0]
+    assert stats.loc["all"].tolist() == [5, 2, 3, round(82 / 3, 1), 24.0, 2]
+    by_department = complaint_statistics(complaints, "department", as_of)
+    assert by_department.index.tolist() == ["(none)", "finance", "logistics", "all"]
+    assert by_department.loc["finance"].tolist() == [2, 0, 2, 36.0, 36.0, 1]
+    assert by_department.loc["(none)"].tolist()[:3] == [2, 2, 0]
+    early = complaint_statistics(complaints, as_of=dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC))
+    assert early.loc["billing", "breached"] == 1  # the open one is not late yet
+    with pytest.raises(ValueError):
+        complaint_statistics(complaints, "severity")
 
 
 def test_call_center_results_by_interval() -> None:
