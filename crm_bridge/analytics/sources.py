@@ -41,13 +41,22 @@ def epoch_seconds(values: pd.Series) -> np.ndarray:
     """Times (SQLite text without offset = UTC, or aware datetimes) -> int64 epoch seconds."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    parsed = pd.to_datetime(values, utc=True, format="mixed")
+    parsed = pd.to_datetime(values, utc=True, format="ISO8601")
     return np.asarray(parsed.astype("int64") // _unit_per_second(parsed), dtype=np.int64)
 
 
 def _unit_per_second(parsed: pd.Series) -> int:
     unit = np.datetime_data(parsed.dt.tz_localize(None).to_numpy().dtype)[0]
     return {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+
+
+def _frame(rows: Any, columns: list[str]) -> pd.DataFrame:
+    """Rows -> a DataFrame, column by column. (Handing SQLAlchemy ``Row`` objects to pandas
+    directly makes it probe each row's attributes, which SQLAlchemy answers with a caught
+    exception per row: 14 s of a 100k-customer refresh.)"""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    return pd.DataFrame({name: list(column) for name, column in
+                         zip(columns, values, strict=True)}, columns=columns)
 
 
 def _when(epoch: int) -> dt.datetime:
@@ -84,7 +93,7 @@ async def order_totals(conn: AsyncConnection, as_of: dt.datetime,
             .order_by(Order.id).limit(chunk_rows))).all()
         if not rows:
             break
-        frame = pd.DataFrame(rows, columns=["id", "customer_id", "ordered_at", "amount"])
+        frame = _frame(rows, ["id", "customer_id", "ordered_at", "amount"])
         totals.add({"customer_id": frame["customer_id"].to_numpy(np.int64),
                     "ordered_at": epoch_seconds(frame["ordered_at"]),
                     "amount": frame["amount"].to_numpy(np.float64)})
@@ -106,7 +115,7 @@ async def _grouped_in_database(conn: AsyncConnection, start: dt.datetime,
     parts = []
     result = await conn.stream(statement)
     async for rows in result.partitions(chunk_rows):
-        parts.append(pd.DataFrame(rows, columns=["customer_id", "frequency", "recent_orders",
+        parts.append(_frame(rows, ["customer_id", "frequency", "recent_orders",
                                                  "monetary", "last_order_at"]))
     if not parts:
         return OrderTotals([], end).frame()
@@ -131,7 +140,7 @@ async def complaints_frame(conn: AsyncConnection, since: dt.datetime | None = No
     if until is not None:
         statement = statement.where(Complaint.opened_at < until)
     rows = (await conn.execute(statement.order_by(Complaint.id))).all()
-    frame = pd.DataFrame(rows, columns=["id", "customer_id", "status", "category",
+    frame = _frame(rows, ["id", "customer_id", "status", "category",
                                         "department", "opened_at", "closed_at",
                                         "deadline_at"])
     frame["opened_epoch"] = epoch_seconds(frame["opened_at"])
@@ -156,7 +165,7 @@ async def ratings_frame(conn: AsyncConnection, since: dt.datetime,
         .outerjoin(call, call.id == rating.interaction_id)
         .where(rating.rated_at >= since, rating.rated_at < until)
         .order_by(rating.id))).all()
-    frame = pd.DataFrame(rows, columns=["customer_id", "score", "rated_at", "agent", "queue",
+    frame = _frame(rows, ["customer_id", "score", "rated_at", "agent", "queue",
                                         "disposition"])
     frame["rated_epoch"] = epoch_seconds(frame["rated_at"])
     return frame
@@ -179,4 +188,4 @@ async def interactions_frame(conn: AsyncConnection, since: dt.datetime,
         select(*(table.c[name] for name in columns))
         .where(table.c.started_at >= since, table.c.started_at < until)
         .order_by(table.c.id))).all()
-    return pd.DataFrame(rows, columns=list(columns))
+    return _frame(rows, list(columns))
