@@ -60,7 +60,9 @@ def _empty(axes: Axes, text: str) -> None:
 
 def _label_bars(axes: Axes, bars: BarContainer, fmt: str = "{:,.0f}",
                 inside: bool = False) -> None:
-    axes.bar_label(bars, labels=[fmt.format(v) for v in getattr(bars, "datavalues", [])],
+    # no "0" on an empty bar (a stacked bar's missing part would print it at its base)
+    axes.bar_label(bars, labels=[fmt.format(v) if v else ""
+                                 for v in getattr(bars, "datavalues", [])],
                    padding=2, fontsize=8, label_type="center" if inside else "edge")
 
 
