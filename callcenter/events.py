@@ -358,6 +358,68 @@ class CampaignChanged(DomainEvent):
     dropped: int
 
 
+@dataclass(frozen=True, slots=True)
+class DialDecided(DomainEvent):
+    """The compliance gate's answer for one lead (``callcenter.dialer.compliance``): dial or
+    not, and why. Stored as the dial audit (``dial_decisions``). ``zones`` and ``local_times``
+    are comma-separated, in the same order; ``retry_at`` is epoch seconds or 0."""
+
+    type: ClassVar[str] = "dial.decision"
+    campaign: str
+    lead_id: str
+    number: str
+    verdict: str  # dial, later, never
+    reason: str
+    zones: str = ""
+    local_times: str = ""
+    retry_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignLine(DomainEvent):
+    """What happened to one line of a campaign, with its lead: ``outcome`` is dialed, busy,
+    no_answer, machine, failed, notsure, notsure_message, human, connected, dropped, ended.
+    ``lead_status`` / ``lead_result`` are the lead's after it (done: contacted, abandoned,
+    max_attempts_busy ...)."""
+
+    type: ClassVar[str] = "campaign.line"
+    campaign: str
+    lead_id: str
+    line_id: str
+    outcome: str
+    channel_id: str = ""
+    call_id: str = ""
+    agent_id: str = ""
+    attempts: int = 0
+    lead_status: str = ""
+    lead_result: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStatus(DomainEvent):
+    """A campaign's state and its live abandonment gauge: ``state`` running / paused /
+    stopped / finished; ``mode`` the chosen one, ``effective_mode`` what dials now (predictive
+    falls back to progressive when the abandonment budget is spent: ``reason``); the rates in
+    percent over the rolling 30 days and today, against ``limit_pct``."""
+
+    type: ClassVar[str] = "campaign.status"
+    campaign: str
+    state: str
+    mode: str
+    effective_mode: str
+    reason: str
+    rate_30d_pct: float
+    rate_today_pct: float
+    limit_pct: float
+    answered_today: int
+    abandoned_today: float
+    answered_30d: int
+    abandoned_30d: float
+    pending_leads: int
+    placed: int
+    actor: str = ""
+
+
 # --- devices (phones) -----------------------------------------------------------------------
 
 
@@ -571,7 +633,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
         CallOverflowed, CallTransferred, CallbackRequested, CallbackStarted, CallbackConnected,
         CallbackFailed,
-        CampaignChanged, DeviceRegistration, AgentRegistrationChanged, SpyStarted,
+        CampaignChanged, DialDecided, CampaignLine, CampaignStatus, DeviceRegistration,
+        AgentRegistrationChanged, SpyStarted,
         IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
         ComplaintRegistered, ComplaintStepped, ComplaintEscalated,
     )
@@ -606,6 +669,8 @@ class LatestStatus:
     def __init__(self) -> None:
         self.queues: dict[str, QueueChanged] = {}
         self.campaigns: dict[str, CampaignChanged] = {}
+        #: the last ``campaign.status`` per campaign (state, mode, abandonment gauge)
+        self.campaign_status: dict[str, CampaignStatus] = {}
         self.last_event_at: float | None = None
         #: callers in an IVR flow now, by call: where they are
         self.ivr: dict[str, IvrStarted | IvrNodeEntered] = {}
@@ -621,10 +686,13 @@ class LatestStatus:
             self.queues[event.queue] = event
         elif isinstance(event, CampaignChanged):
             self.campaigns[event.campaign] = event
+        elif isinstance(event, CampaignStatus):
+            self.campaign_status[event.campaign] = event
 
     def snapshot(self) -> dict[str, Any]:
         return {"queues": [e.to_dict() for e in self.queues.values()],
                 "campaigns": [e.to_dict() for e in self.campaigns.values()],
+                "campaign_status": [e.to_dict() for e in self.campaign_status.values()],
                 "ivr": [{"call_id": e.call_id, "flow": e.flow,
                          "node": e.node if isinstance(e, IvrNodeEntered) else ""}
                         for e in self.ivr.values()],

@@ -60,12 +60,15 @@ class DialerLoop:
     def __init__(self, clock: Clock, pacer: Pacer, board: AgentBoard,
                  routing: RoutingStrategy, port: LinePort,
                  next_record: Callable[[], Any | None], *, stop_at: float | None = None,
-                 line_prefix: str = "line") -> None:
+                 line_prefix: str = "line", has_more: Callable[[], bool] | None = None) -> None:
+        """``has_more()``: whether records may still come when ``next_record()`` gave None
+        (leads waiting for a retry or for the calling window); None: a None ends the list."""
         self.clock = clock
         self.pacer = pacer
         self.board = board
         self.port = port
         self.next_record = next_record
+        self.has_more = has_more
         self.stop_at = stop_at
         # answered customers first: a freed agent shared with inbound queues takes them before
         # any inbound caller (one not connected within 2 s of its greeting is abandoned)
@@ -111,7 +114,7 @@ class DialerLoop:
         for _ in range(wanted):
             record = self.next_record()
             if record is None:
-                self.exhausted = True
+                self.exhausted = self.has_more is None or not self.has_more()
                 break
             self._place(record, now)
         if self.exhausted:  # nothing left to dial: lines in progress run to their end
@@ -119,6 +122,10 @@ class DialerLoop:
             self._timer = None
             return
         self._timer = self.clock.call_at(self.pacer.next_decision_at(now), self._decide)
+
+    def place_now(self, record: Any) -> None:
+        """Dial ``record`` at once, whatever the pacer says (a preview an agent accepted)."""
+        self._place(record, self.clock.now())
 
     def _place(self, record: Any, now: float) -> None:
         self.placed += 1
@@ -151,6 +158,18 @@ class DialerLoop:
         line.answered_at = now
         self.pacer.record(LineOutcome.HUMAN, now)
         return self.dispatcher.offer(WaitingCall(line.line_id, now), now)
+
+    def line_abandoned_unoffered(self, line: Line) -> None:
+        """A person (AMD unsure, by the campaign's policy) got the abandonment message without
+        waiting for an agent: for the pacer and the law a person answered and abandoned."""
+        if line.stage != "dialing":
+            raise ValueError(f"{line.line_id}: abandonment reported in stage {line.stage}")
+        now = self.clock.now()
+        self.dialing -= 1
+        line.stage = "ended"
+        del self.lines[line.line_id]
+        self.pacer.record(LineOutcome.HUMAN, now)
+        self.pacer.record(LineOutcome.DROPPED, now)
 
     def line_dropped(self, line: Line) -> None:
         """The person was never bridged to an agent: the connect limit passed (the PBX played

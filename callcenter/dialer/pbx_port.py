@@ -5,6 +5,10 @@ contract of docker/asterisk/extensions.conf:
 - place: Originate ``Local/<number>@outbound`` into ``[outbound-amd]``; no answer / busy come
   back as the originate outcome (or the channel's hang-up); AMD saying machine as
   ``CC_AMD_STATUS=MACHINE`` on that channel.
+- AMD's NOTSURE (``CC_AMD_STATUS=NOTSURE``, e.g. silence) follows the campaign's policy
+  (``CC_AMD_NOTSURE``): ``agent`` treats it as a person; ``message`` plays the abandonment
+  message at once (``[outbound-abandon]``) and the line counts as a person answered and
+  abandoned. Either way the verdict is on record (``notsure`` / ``notsure_message``).
 - a person (per AMD, or any answer when the campaign runs without AMD: ``CC_AMD=no``) waits in
   ``[outbound-connect]``, which sets ``CC_CONNECT_START``: that is when the line counts as
   answered by a person. The PBX itself abandons the call after ``CC_CONNECT_TIMEOUT`` (2 s)
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: how long past the ring time a dial with an unknown outcome may take to show its channel
 _UNKNOWN_GRACE_S = 15.0
+#: Q.850 user busy (the far end's Busy(); Local channels pass the cause on to ;1)
+_CAUSE_BUSY = 17
 
 
 class PbxCampaign:
@@ -50,7 +56,13 @@ class PbxCampaign:
                  routing: RoutingStrategy, next_record: Callable[[], Any | None], *,
                  campaign: str, number_of: Callable[[Any], str] = str,
                  ring_timeout_s: float = 20.0, connect_timeout_s: float = 2.0,
-                 amd: bool = True) -> None:
+                 amd: bool = True, notsure: str = "agent", caller_id: str | None = None,
+                 trunk: str | None = None, amd_args: str | None = None,
+                 abandon_file: str | None = None,
+                 on_line: Callable[[Line, str], None] | None = None,
+                 has_more: Callable[[], bool] | None = None) -> None:
+        if notsure not in ("agent", "message"):
+            raise ValueError(f"NOTSURE policy must be 'agent' or 'message', got {notsure!r}")
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
@@ -60,6 +72,15 @@ class PbxCampaign:
         self.ring_timeout_s = ring_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.amd = amd
+        self.notsure_policy = notsure
+        self.caller_id = caller_id
+        self.trunk = trunk
+        self.amd_args = amd_args
+        self.abandon_file = abandon_file
+        #: sees every line outcome with its line (the lead book, the ledger, the audit)
+        self.on_line = on_line
+        self.machines = 0
+        self.notsure = 0
         self.humans = 0
         self.dropped = 0
         #: lines whose dial outcome is unknown (never redialled)
@@ -67,7 +88,7 @@ class PbxCampaign:
         self._by_channel: dict[str, Line] = {}
         self._tasks = BackgroundTasks(f"campaign {campaign}")
         self.loop = DialerLoop(clock, pacer, board, routing, self, next_record,
-                               line_prefix=campaign)
+                               line_prefix=campaign, has_more=has_more)
         bus.add_handler(self.on_event)
 
     def start(self) -> None:
@@ -79,7 +100,9 @@ class PbxCampaign:
         self.bus.remove_handler(self.on_event)
         await self._tasks.close()
 
-    def _publish(self, outcome: LineOutcome | str) -> None:
+    def _publish(self, outcome: LineOutcome | str, line: Line | None = None) -> None:
+        if line is not None and self.on_line is not None:
+            self.on_line(line, str(outcome))
         loop = self.loop
         self.bus.publish(ev.CampaignChanged(
             at=self.clock.now(), campaign=self.campaign, outcome=str(outcome),
@@ -91,7 +114,7 @@ class PbxCampaign:
         channel_id = line.port_data
         self._by_channel.pop(channel_id, None)
         self.loop.line_failed(line, outcome)
-        self._publish(outcome)
+        self._publish(outcome, line)
 
     # --- LinePort ------------------------------------------------------------------------------
 
@@ -99,18 +122,16 @@ class PbxCampaign:
         channel_id = uuid.uuid4().hex
         line.port_data = channel_id
         self._by_channel[channel_id] = line
-        self._publish(LineOutcome.DIALED)
+        self._publish(LineOutcome.DIALED, line)
         self._tasks.spawn(self._originate(line, channel_id))
 
     async def _originate(self, line: Line, channel_id: str) -> None:
         try:
             handle = await self.pbx.originate(OriginateRequest(
-                endpoint=f"Local/{self.number_of(line.record)}@outbound",
+                endpoint=f"Local/{self.number_of(line.record)}@outbound/n",
                 context="outbound-amd", exten="s", timeout_s=self.ring_timeout_s,
                 channel_id=channel_id,
-                variables={"CC_CAMPAIGN": self.campaign,
-                           "CC_CONNECT_TIMEOUT": f"{self.connect_timeout_s:g}",
-                           **({} if self.amd else {"CC_AMD": "no"})}))
+                caller_id=self.caller_id or "", variables=self._variables()))
             reason = (await handle.outcome).reason
         except PbxUnavailable as exc:
             log.info("line %s not dialled: %s", line.line_id, exc)
@@ -134,6 +155,23 @@ class PbxCampaign:
             self._fail(line, LineOutcome.FAILED)
         else:
             self._fail(line, LineOutcome.NO_ANSWER)
+
+    def _variables(self) -> dict[str, str]:
+        variables = {"CC_CAMPAIGN": self.campaign,
+                     "CC_CONNECT_TIMEOUT": f"{self.connect_timeout_s:g}",
+                     "CC_RING_TIMEOUT": f"{self.ring_timeout_s:g}",
+                     "CC_AMD_NOTSURE": self.notsure_policy}
+        if not self.amd:
+            variables["CC_AMD"] = "no"
+        if self.amd_args:
+            variables["CC_AMD_ARGS"] = self.amd_args
+        if self.trunk:
+            variables["CC_TRUNK"] = self.trunk
+        if self.caller_id:
+            variables["CC_CALLER_ID"] = self.caller_id
+        if self.abandon_file:
+            variables["CC_ABANDON_FILE"] = self.abandon_file
+        return variables
 
     def _unknown_settled(self, line: Line) -> None:
         """An unknown dial's channel never showed (else its events moved the line on)."""
@@ -165,16 +203,27 @@ class PbxCampaign:
                 return
             if event.name == "CC_AMD_STATUS":
                 if event.value == "MACHINE":
+                    self.machines += 1
                     self._fail(line, LineOutcome.MACHINE)
-                return  # HUMAN / NOTSURE: [outbound-connect] follows
+                elif event.value == "NOTSURE":
+                    self.notsure += 1
+                    if self.notsure_policy == "message":  # [outbound-abandon] plays it now
+                        self._by_channel.pop(line.port_data, None)
+                        self.humans += 1
+                        self.dropped += 1
+                        self.loop.line_abandoned_unoffered(line)
+                        self._publish("notsure_message", line)
+                    else:
+                        self._publish("notsure", line)
+                return  # HUMAN / NOTSURE to an agent: [outbound-connect] follows
             self.humans += 1
             self.loop.line_human(line)
-            self._publish(LineOutcome.HUMAN)
+            self._publish(LineOutcome.HUMAN, line)
         elif isinstance(event, ev.ChannelBridged):
             line = self._by_channel.get(event.channel_id)
             if line is not None and line.stage == "connecting":
                 self.loop.line_bridged(line)
-                self._publish(LineOutcome.CONNECTED)
+                self._publish(LineOutcome.CONNECTED, line)
         elif isinstance(event, ev.ChannelHungUp):
             line = self._by_channel.pop(event.channel_id, None)
             if line is None:
@@ -182,10 +231,13 @@ class PbxCampaign:
             if line.stage in ("waiting", "connecting"):  # never bridged to an agent
                 self.dropped += 1
                 self.loop.line_dropped(line)
-                self._publish(LineOutcome.DROPPED)
+                self._publish(LineOutcome.DROPPED, line)
             elif line.stage == "connected":
                 self.loop.line_ended(line)
-                self._publish("ended")
+                self._publish("ended", line)
             elif line.stage == "dialing":
-                self.loop.line_failed(line, LineOutcome.NO_ANSWER)
-                self._publish(LineOutcome.NO_ANSWER)
+                # the callee's side ended the dial before any answer: its cause says how
+                outcome = (LineOutcome.BUSY if event.cause == _CAUSE_BUSY
+                           else LineOutcome.NO_ANSWER)
+                self.loop.line_failed(line, outcome)
+                self._publish(outcome, line)

@@ -62,6 +62,13 @@ _RULES: list[_Rule] = [
         "trunk contact port",
     ),
     (
+        # the test customers' loopback trunk points at this Asterisk's own SIP port
+        "pjsip.conf",
+        _rx(r"^(?P<k>[ \t]*contact[ \t]*=[ \t]*sip:cc-loop@127\.0\.0\.1:)\d+"),
+        lambda s: str(s.sip_port),
+        "loopback trunk contact port",
+    ),
+    (
         "rtp.conf",
         _rx(r"^(?P<k>[ \t]*rtpstart[ \t]*=[ \t]*)\d+"),
         lambda s: str(s.rtp_start),

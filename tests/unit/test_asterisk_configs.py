@@ -251,14 +251,19 @@ def test_agent_and_outbound_dials(dialplan: Dialplan) -> None:
     assert any(a.startswith("Dial(PJSIP/${EXTEN},") for a in dialplan["agents-local"]["_X."])
     outbound = dialplan["outbound"]["_X."]
     dial = [a for a in outbound if a.startswith("Dial(")]
-    assert len(dial) == 1 and dial[0].startswith("Dial(PJSIP/${EXTEN}@trunk,")
+    # through the campaign's trunk (CC_TRUNK), the carrier trunk by default
+    assert len(dial) == 1 and dial[0].startswith(
+        "Dial(PJSIP/${EXTEN}@${IF($[${LEN(${CC_TRUNK})}>0]?${CC_TRUNK}:trunk)},")
     assert "CC_RING_TIMEOUT" in dial[0]
+    assert any("CALLERID(num)=${CC_CALLER_ID}" in a for a in outbound)
 
 
 def test_outbound_amd_branches(dialplan: Dialplan) -> None:
     apps = dialplan["outbound-amd"]["s"]
     assert apps[0] == "Answer()"
-    assert "AMD()" in apps
+    assert "AMD(${CC_AMD_ARGS})" in apps  # the campaign's parameters (empty: amd.conf)
+    assert any('"${CC_AMD_STATUS}" = "NOTSURE" & "${CC_AMD_NOTSURE}" = "message"' in a
+               and "outbound-abandon,s,1" in a for a in apps)
     assert "Set(CC_AMD_STATUS=${AMDSTATUS})" in apps
     joined = "\n".join(apps)
     assert "outbound-machine,s,1" in joined
@@ -509,7 +514,7 @@ def test_rendering_leaves_everything_else_alone(rendered: dict[str, str]) -> Non
     changed = [
         (a, b) for a, b in zip(original, rendered["pjsip.conf"].splitlines(), strict=True) if a != b
     ]
-    assert len(changed) == 3  # udp bind, tcp bind, trunk contact
+    assert len(changed) == 4  # udp bind, tcp bind, trunk contact, the customers' loop trunk
 
 
 def test_default_settings_render_the_default_sandbox_ports() -> None:

@@ -1,0 +1,282 @@
+"""A campaign running on a PBX: its leads, the compliance gate, the abandonment ledger, the
+pacer and the dialer's line port, tied together and reported on the bus. The adapter around the
+pure parts of :mod:`callcenter.dialer` (compliance, leads, campaign).
+
+Every gate decision is published as ``dial.decision`` (the audit, stored by
+``crm_bridge.campaigns.CampaignRecorder``), every line outcome as ``campaign.line`` (the lead's
+new state; the CRM interaction of the call gets the campaign and the outcome), and the
+campaign's state and abandonment gauge as ``campaign.status`` (on every control, on every
+answered or abandoned line and when the effective mode changes).
+
+Supervisor controls: :meth:`CampaignRunner.start`, :meth:`pause` (no new lines; lines in
+progress run to their end), :meth:`resume`, :meth:`stop` (like pause, and final until started
+again), :meth:`set_mode`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import shutil
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from callcenter import events as ev
+from callcenter.acd.agents import AgentBoard
+from callcenter.acd.connect import AgentConnector
+from callcenter.acd.routing import RoutingStrategy
+from callcenter.core.clock import Clock, Timer
+from callcenter.core.pbx import Pbx
+from callcenter.dialer.campaign import CampaignDefinition
+from callcenter.dialer.compliance import (
+    AbandonmentLedger,
+    CompliantPacer,
+    DialDecision,
+    decide_dial,
+)
+from callcenter.dialer.leads import Lead, LeadBook
+from callcenter.dialer.loop import Line
+from callcenter.dialer.pacing import LineOutcome, Pacer, parse_pacing
+from callcenter.dialer.pbx_port import PbxCampaign
+
+log = logging.getLogger(__name__)
+
+#: outcomes after which the gauge is published at once
+_GAUGE_OUTCOMES = frozenset({"human", "dropped", "notsure_message", "machine", "connected"})
+_STATUS_EVERY_S = 5.0
+
+
+class CampaignRunner:
+    """One campaign on one PBX (see the module docstring). Complete when constructed; dials
+    once :meth:`start` is called."""
+
+    def __init__(self, definition: CampaignDefinition, leads: Iterable[Lead], *, pbx: Pbx,
+                 bus: ev.EventBus, board: AgentBoard, connector: AgentConnector, clock: Clock,
+                 routing: RoutingStrategy, global_dnc: Collection[str] = frozenset(),
+                 campaign_dnc: Collection[str] = frozenset(), abandon_file: str | None = None,
+                 ledger: AbandonmentLedger | None = None, pacer: Pacer | None = None,
+                 connect_timeout_s: float = 2.0) -> None:
+        self.definition = definition
+        self.bus = bus
+        self.pbx = pbx
+        self.clock = clock
+        self.name = definition.name
+        self.global_dnc = global_dnc
+        self.campaign_dnc = campaign_dnc
+        self.rules = definition.rules()
+        self.ledger = ledger or AbandonmentLedger(
+            limit_pct=definition.abandon_limit_pct, zone=definition.timezone,
+            amd_false_positive_rate=definition.amd.false_positive_rate)
+        self.pacer = CompliantPacer(pacer or parse_pacing(definition.pacing), self.ledger,
+                                    definition.mode)
+        self.book = LeadBook(leads, self._gate, definition.retry_rules(),
+                             on_decision=self._audit)
+        amd = definition.amd
+        self.port = PbxCampaign(
+            pbx, bus, board, connector, clock, self.pacer, routing, self._next_lead,
+            campaign=definition.name, number_of=lambda lead: lead.number,
+            ring_timeout_s=definition.ring_timeout_s, connect_timeout_s=connect_timeout_s,
+            amd=amd.enabled, notsure=amd.notsure, caller_id=definition.caller_id,
+            trunk=definition.trunk, amd_args=amd.args(), abandon_file=abandon_file,
+            on_line=self._on_line, has_more=lambda: self.book.pending > 0)
+        self.state = "ready"
+        self.decisions = 0
+        self._timer: Timer | None = None
+        self._last_status: tuple[str, str, str] | None = None
+
+    # --- the gate and the audit -----------------------------------------------------------
+
+    def _gate(self, lead: Lead, now: float) -> DialDecision:
+        return decide_dial(lead.lead_id, lead.number, lead.consent,
+                           dt.datetime.fromtimestamp(now, dt.UTC), self.rules,
+                           self.global_dnc, self.campaign_dnc)
+
+    def _audit(self, lead: Lead, decision: DialDecision) -> None:
+        self.decisions += 1
+        self.bus.publish(ev.DialDecided(
+            at=self.clock.now(), campaign=self.name, lead_id=lead.lead_id,
+            number=decision.number, verdict=decision.verdict.value, reason=decision.reason,
+            zones=",".join(decision.zones), local_times=",".join(decision.local_times),
+            retry_at=decision.retry_at.timestamp() if decision.retry_at else 0.0))
+
+    def _next_lead(self) -> Lead | None:
+        if self.state != "running":
+            return None
+        return self.book.next_lead(self.clock.now())
+
+    # --- line outcomes ----------------------------------------------------------------------
+
+    def _on_line(self, line: Line, outcome: str) -> None:
+        lead: Lead = line.record
+        now = self.clock.now()
+        if outcome in ("human", "dropped", "machine", "notsure", "notsure_message"):
+            self.ledger.record(outcome if outcome.startswith("notsure")
+                               else LineOutcome(outcome), now)
+        if outcome not in ("dialed", "ended"):
+            self.book.outcome(lead, outcome, now)
+        channel = self.pbx.calls.channel(line.port_data) if line.port_data else None
+        self.bus.publish(ev.CampaignLine(
+            at=now, campaign=self.name, lead_id=lead.lead_id, line_id=line.line_id,
+            outcome=outcome, channel_id=line.port_data or "",
+            call_id=channel.call_id if channel is not None else "",
+            agent_id=line.agent_id or "", attempts=lead.attempts, lead_status=lead.status,
+            lead_result=lead.result or ""))
+        if outcome in _GAUGE_OUTCOMES:
+            self.publish_status()
+        if self.state == "running" and self.book.pending == 0 and not self.port.loop.lines:
+            self.state = "finished"
+            self.publish_status()
+
+    # --- controls ---------------------------------------------------------------------------
+
+    def start(self, actor: str = "") -> None:
+        if self.state == "running":
+            return
+        self.state = "running"
+        self.port.loop.exhausted = False
+        self.port.start()
+        self._tick()
+        self.publish_status(actor)
+
+    def pause(self, actor: str = "") -> None:
+        self._halt("paused", actor)
+
+    def resume(self, actor: str = "") -> None:
+        self.start(actor)
+
+    def stop(self, actor: str = "") -> None:
+        self._halt("stopped", actor)
+
+    def _halt(self, state: str, actor: str) -> None:
+        self.port.loop.stop()
+        self.state = state
+        self.publish_status(actor)
+
+    def set_mode(self, mode: str, actor: str = "") -> None:
+        if mode not in ("preview", "progressive", "predictive"):
+            raise ValueError(f"mode must be preview, progressive or predictive, got {mode!r}")
+        self.pacer.mode = mode
+        self.definition = self.definition.model_copy(update={"mode": mode})
+        self.publish_status(actor)
+
+    def dial_lead(self, lead_id: str) -> DialDecision:
+        """Preview: dial this lead now (an agent accepted it), through the same gate."""
+        lead = self.book.leads.get(lead_id)
+        if lead is None:
+            raise KeyError(lead_id)
+        if lead.status not in ("new", "waiting"):
+            raise ValueError(f"lead {lead_id} is {lead.status}")
+        decision = self._gate(lead, self.clock.now())
+        self._audit(lead, decision)
+        if decision.dial:
+            lead.status = "dialing"
+            lead.attempts += 1
+            self.port.loop.place_now(lead)
+        return decision
+
+    def preview(self) -> Lead | None:
+        """The lead an agent would dial next (not taken from the list)."""
+        now = self.clock.now()
+        order = sorted((lead for lead in self.book.leads.values()
+                        if lead.status in ("new", "waiting")
+                        and max(lead.next_attempt_at, lead.callback_at or 0.0) <= now),
+                       key=lambda lead: lead.order_key(now))
+        return order[0] if order else None
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self.port.close()
+
+    # --- status -------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Publish the status when the effective mode changed (the budget ran out or came
+        back) and re-arm."""
+        key = (self.state, self.pacer.mode, self.pacer.effective)
+        if key != self._last_status:
+            self.publish_status()
+        self._timer = self.clock.call_at(self.clock.now() + _STATUS_EVERY_S, self._tick)
+
+    def status(self) -> ev.CampaignStatus:
+        now = self.clock.now()
+        figures = self.ledger.figures(now)
+        effective = self.pacer.effective if self.state == "running" else "none"
+        return ev.CampaignStatus(
+            at=now, campaign=self.name, state=self.state, mode=self.pacer.mode,
+            effective_mode=effective, reason=self.pacer.reason,
+            rate_30d_pct=round(figures.rate_30d_pct, 3),
+            rate_today_pct=round(figures.rate_today_pct, 3), limit_pct=figures.limit_pct,
+            answered_today=figures.answered_today, abandoned_today=figures.abandoned_today,
+            answered_30d=figures.answered_30d, abandoned_30d=figures.abandoned_30d,
+            pending_leads=self.book.pending, placed=self.port.loop.placed)
+
+    def publish_status(self, actor: str = "") -> None:
+        status = self.status()
+        if actor:
+            status = dataclasses.replace(status, actor=actor)
+        self._last_status = (self.state, self.pacer.mode, self.pacer.effective)
+        self.bus.publish(status)
+
+
+# --- the abandonment message ------------------------------------------------------------------
+
+
+class MessageError(RuntimeError):
+    """The abandonment message cannot be rendered (espeak-ng or sox missing or failing)."""
+
+
+async def render_message(definition: CampaignDefinition, out_dir: Path) -> Path:
+    """The campaign's abandonment message (:meth:`CampaignDefinition.message_text`) spoken by
+    espeak-ng, as an 8 kHz mono WAV in ``out_dir`` named by a hash of voice and text (kept:
+    rendered once). Returns the file's path; Asterisk plays it by that path without ``.wav``."""
+    text = definition.message_text()
+    digest = hashlib.sha256(f"{definition.message_voice}\0{text}".encode()).hexdigest()[:16]
+    target = out_dir / f"abandon-{digest}.wav"
+    if await asyncio.to_thread(target.is_file):
+        return target
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise MessageError(f"{tool} is not installed (Debian package {tool})")
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    raw = out_dir / f".{digest}.espeak.wav"
+    part = out_dir / f".{digest}.part.wav"
+    try:
+        await _run(["espeak-ng", "-v", definition.message_voice, "-w", str(raw), text])
+        await _run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(part)])
+        await asyncio.to_thread(_publish, part, target)
+    finally:
+        await asyncio.to_thread(_cleanup, raw, part)
+    return target
+
+
+def _publish(part: Path, target: Path) -> None:
+    part.chmod(0o644)
+    part.replace(target)
+
+
+def _cleanup(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+async def _run(argv: list[str]) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await process.communicate()
+    if process.returncode != 0:
+        raise MessageError(f"{argv[0]} failed ({process.returncode}): "
+                           f"{err.decode(errors='replace').strip()[:300]}")
+
+
+def pbx_path(path: Path, host_dir: Path, pbx_dir: str | None) -> str:
+    """``path`` (under ``host_dir``) as the PBX sees it, without the extension (Playback)."""
+    inner = path.with_suffix("")
+    if pbx_dir is None:
+        return str(inner)
+    return f"{pbx_dir.rstrip('/')}/{inner.relative_to(host_dir)}"
+
