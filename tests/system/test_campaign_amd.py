@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter import events as ev
 from callcenter.acd.agents import AgentBoard, AgentState
 from callcenter.acd.routing import make_routing
 from callcenter.campaign_runner import CampaignRunner, pbx_path, render_message
@@ -62,7 +61,7 @@ def _zone_where(inside: bool) -> str:
     08:00-21:00 window."""
     for zone in PREFIXES:
         hour = _local(zone).hour
-        if inside and 10 <= hour < 19 or not inside and (hour >= 22 or hour < 6):
+        if (inside and 10 <= hour < 19) or (not inside and (hour >= 22 or hour < 6)):
             return zone
     raise AssertionError("no zone fits (the list spans the globe: cannot happen)")
 
