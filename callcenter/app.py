@@ -191,6 +191,7 @@ def build_app(services: Services) -> web.Application:
     """The aiohttp application serving ``services``; ``cleanup_ctx`` starts and stops them
     (in order: Redis relay, CRM, contact center, PBX link, dispatch leases, IVR (AudioSocket);
     stopped in reverse)."""
+    from callcenter.campaign_runner import CampaignService
     from callcenter.health_checks import database_check, redis_check
     from callcenter.supervision import Supervision
     from callcenter.web.app import create_app
@@ -199,6 +200,10 @@ def build_app(services: Services) -> web.Application:
 
     settings = services.settings
     crm = services.crm
+    campaigns = CampaignService(
+        services.center, crm.sessions, region=settings.crm_default_region,
+        message_dir=settings.campaigns.message_dir,
+        message_dir_pbx=settings.campaigns.message_dir_pbx, routing=settings.acd.routing)
     checks: dict[str, HealthCheck] = {
         "database": database_check(crm.url, engine=crm.engine)}  # probes the pool in use
     if settings.redis_url is not None:
@@ -211,6 +216,7 @@ def build_app(services: Services) -> web.Application:
                      agents=services.agents,
                      agent_controls=services.center.controls,
                      acd_runtime=services.center, complaints=desk,
+                     campaigns=campaigns,
                      supervision=Supervision(services.pbx, services.bus, services.center.board,
                                              services.center.endpoints, services.clock))
 
@@ -237,6 +243,13 @@ def build_app(services: Services) -> web.Application:
         yield
         await follower.close()
         await services.center.close()
+
+    async def campaign_service(_: web.Application) -> AsyncIterator[None]:
+        """Campaigns record their events from the start; they dial when a supervisor starts
+        them, and stop dialling (lines in progress end on their own) before the center closes."""
+        await campaigns.start()
+        yield
+        await campaigns.close()
 
     async def redis_relay(_: web.Application) -> AsyncIterator[None]:
         if settings.redis_url is None:
@@ -295,7 +308,8 @@ def build_app(services: Services) -> web.Application:
         await desk.close()
 
     app.cleanup_ctx.extend([redis_relay, crm_context, center_context, complaint_deadlines,
-                            pbx_link, dispatch_leases, ivr_media, recordings])
+                            campaign_service, pbx_link, dispatch_leases, ivr_media,
+                            recordings])
     return app
 
 

@@ -23,6 +23,7 @@ import logging
 import shutil
 from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callcenter import events as ev
 from callcenter.acd.agents import AgentBoard
@@ -41,6 +42,11 @@ from callcenter.dialer.leads import Lead, LeadBook
 from callcenter.dialer.loop import Line
 from callcenter.dialer.pacing import LineOutcome, Pacer, parse_pacing
 from callcenter.dialer.pbx_port import PbxCampaign
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from callcenter.contact_center import ContactCenter
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +129,7 @@ class CampaignRunner:
             outcome=outcome, channel_id=line.port_data or "",
             call_id=channel.call_id if channel is not None else "",
             agent_id=line.agent_id or "", attempts=lead.attempts, lead_status=lead.status,
-            lead_result=lead.result or ""))
+            lead_result=lead.result or "", next_attempt_at=lead.next_attempt_at))
         if outcome in _GAUGE_OUTCOMES:
             self.publish_status()
         if self.state == "running" and self.book.pending == 0 and not self.port.loop.lines:
@@ -280,3 +286,101 @@ def pbx_path(path: Path, host_dir: Path, pbx_dir: str | None) -> str:
         return str(inner)
     return f"{pbx_dir.rstrip('/')}/{inner.relative_to(host_dir)}"
 
+
+
+# --- the service: campaigns from the database, run on the contact center -------------------
+
+
+class CampaignControlError(RuntimeError):
+    """A control that cannot be done now (the message says why)."""
+
+
+class CampaignService:
+    """The campaigns of one server process: each started one runs on the center's agents and
+    PBX with its leads, lists and figures from the database; its events are recorded there
+    (:class:`crm_bridge.campaigns.CampaignRecorder`). ``message_dir`` is where abandonment
+    messages are rendered, ``message_dir_pbx`` the same folder as the PBX sees it."""
+
+    def __init__(self, center: ContactCenter, sessions: async_sessionmaker[AsyncSession], *,
+                 region: str, message_dir: Path, message_dir_pbx: str | None = None,
+                 routing: str = "fifo-longest-idle") -> None:
+        from crm_bridge.campaigns import CampaignRecorder
+
+        self.center = center
+        self.sessions = sessions
+        self.region = region
+        self.message_dir = message_dir
+        self.message_dir_pbx = message_dir_pbx
+        self.routing = routing
+        self.runners: dict[str, CampaignRunner] = {}
+        self.zones: dict[str, str] = {}
+        self.recorder = CampaignRecorder(center.bus, sessions, self.zones)
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.recorder.start()
+
+    async def close(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.pause("shutdown")
+            await runner.close()
+        self.runners.clear()
+        await self.recorder.stop()
+
+    def status(self, name: str) -> dict[str, object] | None:
+        runner = self.runners.get(name)
+        return runner.status().to_dict() if runner is not None else None
+
+    async def _build(self, name: str) -> CampaignRunner:
+        from callcenter.acd.routing import make_routing
+        from crm_bridge.campaigns import dnc_lists, ledger_history, load_campaign, load_leads
+
+        async with self.sessions() as session:
+            definition, _state = await load_campaign(session, name)
+            leads = await load_leads(session, name)
+            global_dnc, campaign_dnc = await dnc_lists(session, name)
+            history = await ledger_history(session, name)
+        try:
+            message = await render_message(definition, self.message_dir)
+        except MessageError as exc:
+            raise CampaignControlError(f"the abandonment message cannot be made: {exc}") \
+                from exc
+        ledger = AbandonmentLedger(limit_pct=definition.abandon_limit_pct,
+                                   zone=definition.timezone,
+                                   amd_false_positive_rate=definition.amd.false_positive_rate,
+                                   history=history)
+        center = self.center
+        self.zones[name] = definition.timezone
+        return CampaignRunner(
+            definition, leads, pbx=center.pbx, bus=center.bus, board=center.board,
+            connector=center.connector, clock=center.clock,
+            routing=make_routing(self.routing, center.rng), global_dnc=global_dnc,
+            campaign_dnc=campaign_dnc, ledger=ledger,
+            abandon_file=pbx_path(message, self.message_dir, self.message_dir_pbx),
+            connect_timeout_s=center.settings.connect_timeout_s)
+
+    async def control(self, name: str, action: str, actor: str = "",
+                      mode: str | None = None) -> dict[str, object]:
+        """start / pause / resume / stop / mode (with ``mode``). LookupError: no such
+        campaign; ValueError: a bad action or mode; CampaignControlError: cannot now."""
+        async with self._lock:
+            runner = self.runners.get(name)
+            if action in ("start", "resume"):
+                if runner is None or runner.state in ("stopped", "finished"):
+                    if runner is not None:
+                        await runner.close()
+                    runner = self.runners[name] = await self._build(name)
+                runner.start(actor)
+            elif action in ("pause", "stop"):
+                if runner is None:
+                    raise CampaignControlError(f"campaign {name} is not running")
+                runner.pause(actor) if action == "pause" else runner.stop(actor)
+            elif action == "mode":
+                if mode is None:
+                    raise ValueError("mode is required to change the mode")
+                if runner is None:
+                    raise CampaignControlError(f"campaign {name} is not running")
+                runner.set_mode(mode, actor)
+            else:
+                raise ValueError(f"unknown action {action!r} (start, pause, resume, stop, mode)")
+            return runner.status().to_dict()

@@ -203,6 +203,17 @@ class RecordingsSettings(BaseModel):
         None, gt=0, description="recordings older than this are deleted (unset: kept)")
 
 
+class CampaignSettings(BaseModel):
+    """Outbound campaigns: where their abandonment messages (espeak-ng) are rendered."""
+
+    message_dir: Path = Field(
+        Path("/var/lib/asterisk/sounds/callcenter-campaigns"),
+        description="folder where each campaign's abandonment message is rendered (the PBX "
+                    "must be able to read it)")
+    message_dir_pbx: str | None = Field(
+        None, description="that folder as the PBX sees it (unset: the same path)")
+
+
 class IvrSettings(BaseModel):
     """Where the IVR flows are and which one callers meet."""
 
@@ -375,6 +386,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     acd: AcdSettings = Field(default_factory=AcdSettings)
     recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     audiosocket: AudioSocketSettings = Field(default_factory=AudioSocketSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)

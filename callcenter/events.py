@@ -393,6 +393,8 @@ class CampaignLine(DomainEvent):
     attempts: int = 0
     lead_status: str = ""
     lead_result: str = ""
+    #: when the lead may be dialled again (epoch seconds; 0: not set)
+    next_attempt_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,9 @@ INBOUND_CONTEXTS = frozenset({"inbound", "ivr", "holding"})
 #: ``hangup_cause`` of a row closed at a resync (the same words the call model uses for a call
 #: that vanished while the PBX link was down); a cause already recorded is kept
 INFERRED_CAUSE = f"{CAUSE_VANISHED} {CAUSE_VANISHED_TEXT}"[:64]
+#: a campaign line's outcomes that end its story (``campaign.line``): stored on the interaction
+FINAL_LINE_OUTCOMES = frozenset({"connected", "dropped", "notsure_message", "machine", "busy",
+                                 "no_answer", "failed"})
 #: open rows closed per UPDATE (well under SQLite's limit of bound parameters)
 CLOSE_BATCH = 500
 
@@ -157,6 +160,12 @@ class InteractionTracker:
             if event.caller_number:
                 values["caller_number"] = event.caller_number
             return InteractionUpdate(event.call_id, values)
+        if isinstance(event, ev.CampaignLine):
+            # closing the loop: a campaign's call carries its campaign and its line's outcome
+            if not event.call_id or event.outcome not in FINAL_LINE_OUTCOMES:
+                return None
+            return InteractionUpdate(event.call_id, {"campaign": event.campaign[:64],
+                                                     "outcome": event.outcome[:32]})
         if isinstance(event, ev.CallEnded):
             self.live.discard(event.call_id)
             cause = f"{event.hangup_cause} {event.hangup_cause_text}".strip()

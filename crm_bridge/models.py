@@ -218,8 +218,10 @@ class Interaction(Base):
     #: offered more than once) to its hang-up (the last agent's); NULL if no agent talked
     talk_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     talk_ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    #: the outbound campaign that placed the call (``CC_CAMPAIGN``), NULL otherwise
-    campaign: Mapped[str | None] = mapped_column(String(64))
+    #: an outbound campaign's call: the campaign and the line's outcome (connected, dropped,
+    #: notsure_message, machine, busy, no_answer, failed)
+    campaign: Mapped[str | None] = mapped_column(String(64), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32))
 
 
 class QueueLogRow(Base):
@@ -564,3 +566,97 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CampaignRow(Base):
+    """An outbound campaign: its document (``callcenter.dialer.campaign.CampaignDefinition``
+    as JSON) and its state (ready, running, paused, stopped, finished)."""
+
+    __tablename__ = "campaigns"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="ready")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class CampaignLeadRow(Base):
+    """One lead of a campaign (imported from a list) and where it stands."""
+
+    __tablename__ = "campaign_leads"
+    __table_args__ = (
+        UniqueConstraint("campaign", "lead_id"),
+        Index(None, "campaign", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign: Mapped[str] = mapped_column(
+        String(64), ForeignKey("campaigns.name", ondelete="CASCADE"))
+    lead_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="SET NULL"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+    consent: Mapped[bool] = mapped_column(Boolean, default=True)
+    callback_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    #: new, waiting, dialing, done
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    result: Mapped[str | None] = mapped_column(String(32))
+    last_outcome: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class DncNumberRow(Base):
+    """A do-not-call number: for every campaign (``campaign`` NULL) or for one."""
+
+    __tablename__ = "dnc_numbers"
+    __table_args__ = (UniqueConstraint("number", "campaign"), Index(None, "number"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DialDecisionRow(Base):
+    """The dial audit: every answer of the compliance gate (``dial.decision`` events), with
+    its reason, the callee's zones and local times. Append-only."""
+
+    __tablename__ = "dial_decisions"
+    __table_args__ = (Index(None, "campaign", "at"), Index(None, "number"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    campaign: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    zones: Mapped[str | None] = mapped_column(Text)
+    local_times: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class CampaignDayRow(Base):
+    """A campaign's abandonment figures for one day (its own time zone): what the 30-day and
+    daily limits are computed from, kept across restarts."""
+
+    __tablename__ = "campaign_days"
+
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)
+    notsure: Mapped[int] = mapped_column(Integer, default=0)
+    notsure_message: Mapped[int] = mapped_column(Integer, default=0)
+    machines: Mapped[int] = mapped_column(Integer, default=0)
+    false_positives: Mapped[int] = mapped_column(Integer, default=0)

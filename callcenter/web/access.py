@@ -90,6 +90,14 @@ ACCESS: dict[str, Rule] = {
     "config_queues": _CONFIG_RULE, "config_queue": _CONFIG_RULE,
     "config_agents": _CONFIG_RULE, "config_agent": _CONFIG_RULE,
     "config_pause_reasons": _CONFIG_RULE, "config_pause_reason": _CONFIG_RULE,
+    # outbound campaigns: supervisors read and run them, admins define them and their lists
+    "campaigns": {"GET": SUPERVISOR, "POST": ADMIN},
+    "campaign": {"GET": SUPERVISOR, "PUT": ADMIN, "DELETE": ADMIN},
+    "campaign_leads": {"GET": SUPERVISOR, "POST": ADMIN},
+    "campaign_dnc": ADMIN, "dnc": ADMIN,
+    "campaign_control": SUPERVISOR, "campaign_report": SUPERVISOR,
+    "campaign_decisions": SUPERVISOR,
+    "campaigns_page": PUBLIC, "campaigns_file": PUBLIC,
     # streams
     "events_ws": SUPERVISOR, "agent_ws": OWN_AGENT,
 }

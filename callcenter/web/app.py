@@ -24,6 +24,7 @@ from callcenter.accounts.sessions import SessionStore
 from callcenter.accounts.throttle import LoginThrottle
 from callcenter.accounts.users import MemoryUsers, UserDirectory
 from callcenter.acd.controls import AgentControls
+from callcenter.campaign_runner import CampaignService
 from callcenter.complaints.service import ComplaintDesk
 from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
@@ -36,6 +37,7 @@ from callcenter.web.accounts_state import SESSIONS, THROTTLE, USERS
 from callcenter.web.auth import Authenticator, SessionAuthenticator
 from callcenter.web.csrf import csrf_middleware
 from callcenter.web.errors import HTTP_PARSER_ARGS, error_middleware
+from callcenter.web.routes import campaigns as campaign_routes
 from callcenter.web.routes import complaints as complaint_routes
 from callcenter.web.routes import live, session, setup_routes
 from callcenter.web.routes import users as user_routes
@@ -83,6 +85,7 @@ def create_app(
     supervision: Supervision | None = None,
     acd_runtime: AcdRuntime | None = None,
     complaints: ComplaintDesk | None = None,
+    campaigns: CampaignService | None = None,
     health_timeout_s: float = 3.0,
     ws_heartbeat_s: float = 20.0,
     ws_queue_size: int = 1000,
@@ -105,7 +108,8 @@ def create_app(
     interaction routes; without it they answer 503 ``crm_unavailable``. The caller owns the
     engine (migrations before, ``dispose()`` after). ``acd_runtime`` (the contact center)
     runs configuration changes made through ``/api/config/...`` at once; without it they are
-    stored for the next start.
+    stored for the next start. ``campaigns`` runs the outbound campaigns the supervisors start
+    (``/api/campaigns/{name}/control``); without it campaigns can be defined but not run.
 
     ``users`` is where accounts are (``crm_bridge.users.DbUsers`` in the server; an empty
     in-process directory otherwise, where nobody can sign in until a user is added). Sessions
@@ -162,6 +166,8 @@ def create_app(
         app[ACD_RUNTIME] = acd_runtime
     if complaints is not None:
         app[complaint_routes.COMPLAINTS] = complaints
+    if campaigns is not None:
+        app[campaign_routes.CAMPAIGNS] = campaigns
     latest = LatestStatus()
     app[LATEST] = latest
 

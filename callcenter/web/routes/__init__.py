@@ -11,6 +11,7 @@ from callcenter.web.routes import (
     agents,
     analytics,
     calls,
+    campaigns,
     customers,
     events,
     health,
@@ -65,3 +66,4 @@ def setup_routes(app: web.Application) -> None:
     wallboard.setup(app)
     analytics.setup(app)
     acd_config.setup(app)
+    campaigns.setup(app)

@@ -23,6 +23,9 @@ WALLBOARD_DIR = Path(agent_ui.__file__).resolve().parent / "wallboard"
 """Where the wallboard's files are: ``agent_ui/wallboard`` (package data)."""
 
 
+CAMPAIGNS_DIR = Path(agent_ui.__file__).resolve().parent / "campaigns"
+"""The supervisors' campaign page (``agent_ui/campaigns``): state, gauge, controls."""
+
 LOGIN_DIR = Path(agent_ui.__file__).resolve().parent / "login"
 """The sign-in page (``agent_ui/login``): the pages send a visitor without a session there."""
 
@@ -31,6 +34,8 @@ def setup(app: web.Application) -> None:
     """Add the wallboard's and the sign-in page's routes to ``app``."""
     app.router.add_get("/wallboard/", index, name="wallboard")
     app.router.add_get("/wallboard/{name}", asset, name="wallboard_file")
+    app.router.add_get("/campaigns/", campaigns_index, name="campaigns_page")
+    app.router.add_get("/campaigns/{name}", campaigns_asset, name="campaigns_file")
     app.router.add_get("/login/", login_index, name="login_page")
     app.router.add_get("/login/{name}", login_asset, name="login_file")
 
@@ -59,3 +64,11 @@ async def login_index(request: web.Request) -> web.StreamResponse:
 
 async def login_asset(request: web.Request) -> web.StreamResponse:
     return _serve(request.match_info["name"], LOGIN_DIR)
+
+
+async def campaigns_index(request: web.Request) -> web.StreamResponse:
+    return _serve("index.html", CAMPAIGNS_DIR)
+
+
+async def campaigns_asset(request: web.Request) -> web.StreamResponse:
+    return _serve(request.match_info["name"], CAMPAIGNS_DIR)
