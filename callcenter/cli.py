@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from callcenter import __version__
 from callcenter.cli_acd import acd, agent, pause_reason, queue
 from callcenter.cli_analytics import analytics, report
+from callcenter.cli_campaign import campaign
 from callcenter.cli_crm import crm
 from callcenter.cli_ivr import ivr
 from callcenter.cli_recognize import recognize
@@ -189,6 +190,7 @@ cli.add_command(ivr)
 ivr.add_command(recognize)
 cli.add_command(user)
 cli.add_command(audit)
+cli.add_command(campaign)
 
 
 def main() -> None:

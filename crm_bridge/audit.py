@@ -16,7 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_bridge.models import AuditRow
 
 ACTIONS = ("spy.listen", "spy.whisper", "spy.barge", "agent.force_state", "config.create",
-           "config.replace", "config.delete", "user.add", "user.change", "user.remove")
+           "config.replace", "config.delete", "user.add", "user.change", "user.remove",
+           "campaign.create", "campaign.update", "campaign.delete", "campaign.import",
+           "campaign.start", "campaign.pause", "campaign.resume", "campaign.stop",
+           "campaign.mode", "dnc.add")
 """What is audited (the ``action`` column)."""
 
 

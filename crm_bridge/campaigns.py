@@ -402,13 +402,13 @@ async def campaign_report(session: AsyncSession, campaign: str) -> dict[str, Any
     definition, state = await load_campaign(session, campaign)
     dials = await session.scalar(select(func.count()).select_from(DialDecisionRow).where(
         DialDecisionRow.campaign == campaign, DialDecisionRow.verdict == "dial")) or 0
-    refused = dict((await session.execute(
+    refused: dict[str, int] = dict((await session.execute(
         select(DialDecisionRow.reason, func.count()).where(
             DialDecisionRow.campaign == campaign, DialDecisionRow.verdict != "dial")
-        .group_by(DialDecisionRow.reason))).tuples().all())
-    outcomes = dict((await session.execute(
+        .group_by(DialDecisionRow.reason))).all())
+    outcomes: dict[str | None, int] = dict((await session.execute(
         select(Interaction.outcome, func.count()).where(Interaction.campaign == campaign)
-        .group_by(Interaction.outcome))).tuples().all())
+        .group_by(Interaction.outcome))).all())
     talks = (await session.execute(
         select(Interaction.talk_started_at, Interaction.talk_ended_at, Interaction.disposition)
         .where(Interaction.campaign == campaign, Interaction.outcome == "connected"))).all()
@@ -423,9 +423,9 @@ async def campaign_report(session: AsyncSession, campaign: str) -> dict[str, Any
     estimated = sum(max(0.0, fp_rate * d.machines - d.false_positives) for d in days)
     answered = sum(d.answered for d in days) + estimated
     abandoned = sum(d.abandoned for d in days) + estimated
-    leads = dict((await session.execute(
+    leads: dict[str, int] = dict((await session.execute(
         select(CampaignLeadRow.status, func.count()).where(CampaignLeadRow.campaign == campaign)
-        .group_by(CampaignLeadRow.status))).tuples().all())
+        .group_by(CampaignLeadRow.status))).all())
     cost = definition.cost_per_dial * dials + definition.cost_per_minute * talk_s / 60.0
     return {
         "campaign": campaign, "state": state, "mode": definition.mode,

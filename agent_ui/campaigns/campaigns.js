@@ -87,7 +87,7 @@ async function control(name, action, card) {
   });
   const answer = await resp.json().catch(() => ({}));
   if (!resp.ok) {
-    message.textContent = `${name}: ${answer.message || resp.status}`;
+    message.textContent = `${name}: ${(answer.error && answer.error.message) || resp.status}`;
     return;
   }
   message.textContent = "";

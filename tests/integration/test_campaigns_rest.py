@@ -1,0 +1,156 @@
+"""Campaigns end to end through the real server (``build_services`` / ``build_app``) on the
+simulated PBX: an admin defines a campaign and imports a list over REST (the validation
+report), a supervisor starts it; lines go out through the compliance gate, people reach the
+bot agents; the dial audit, the leads' states and the per-day figures are stored; every
+campaign call's CRM interaction carries the campaign and the outcome; an agent's disposition
+closes the loop into the report (contacts, conversion, talk time, cost per contact)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from callcenter.acd.identity import AgentEndpoints
+from callcenter.app import PbxParts, build_app, build_services
+from callcenter.config import Settings
+from callcenter.core.clock import Clock, RealtimeClock
+from callcenter.cti.model import CallModel
+from callcenter.events import EventBus
+from callcenter.sim.behaviour import Behaviour, Delay
+from callcenter.sim.pbx import SimulatedPbx
+from crm_bridge.db import make_engine, session_factory
+from crm_bridge.models import DialDecisionRow, Interaction
+from tests.accounts import sign_in
+from tests.harness import require_binary
+
+pytestmark = pytest.mark.integration
+
+AGENTS = ["1001", "1002"]
+#: New York, Chicago, Los Angeles, Seoul, London numbers (valid, one zone each)
+NUMBERS = ["+12125550101", "+13125550102", "+17025550103", "+821055501204", "+442079460105",
+           "+12125550106", "+13125550107", "+17025550108"]
+
+
+async def _server(tmp_path: Path) -> tuple[TestClient[Any, Any], Any]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
+    settings = Settings(database_url=url,
+                        acd={"agents": AGENTS, "wrap_up_s": 1.0},
+                        campaigns={"message_dir": str(tmp_path / "messages")})
+    endpoints = AgentEndpoints(settings.acd.agent_endpoint)
+    behaviour = Behaviour(human=0.7, machine=0.2, busy=0.1, amd_false_machine=0.0,
+                          amd_false_human=0.0, answer_after=Delay.uniform(2, 4),
+                          talk=Delay.uniform(20, 30))
+
+    def simulated(clock: Clock, model: CallModel, bus: EventBus) -> PbxParts:
+        pbx = SimulatedPbx(clock, model, random.Random(7), behaviour)
+        for agent in AGENTS:
+            pbx.register_endpoint(endpoints.endpoint(agent))
+        return PbxParts(pbx)
+
+    services = build_services(settings, make_pbx=simulated, clock=RealtimeClock(speed=20),
+                              rng=random.Random(3))
+    client: TestClient[Any, Any] = TestClient(TestServer(build_app(services)))
+    await client.start_server()
+    return client, services
+
+
+async def test_define_import_run_and_report_a_campaign(tmp_path: Path) -> None:
+    require_binary("espeak-ng", "espeak-ng", "apt-get install espeak-ng")
+    require_binary("sox", "sox", "apt-get install sox")
+    client, _services = await _server(tmp_path)
+    try:
+        await sign_in(client, "admin")
+        document = {"name": "spring", "mode": "progressive", "caller_id": "+13125550199",
+                    "company": "Example Energy", "callback_number": "+13125550100",
+                    "window_start": "00:00", "window_end": "23:59",
+                    "busy": {"delay_s": 7200, "max_attempts": 2},
+                    "no_answer": {"delay_s": 7200, "max_attempts": 2},
+                    "machine": {"delay_s": 7200, "max_attempts": 1},
+                    "cost_per_dial": 0.05, "cost_per_minute": 0.5}
+        bad = await client.post("/api/campaigns", json={**document, "ring_timeout_s": 10})
+        assert bad.status == 400
+        assert "ring_timeout_s" in (await bad.json())["error"]["message"]
+        created = await client.post("/api/campaigns", json=document)
+        assert created.status == 201, await created.text()
+        assert (await client.post("/api/campaigns", json=document)).status == 409
+        dnc = await client.post("/api/dnc", json={"numbers": ["(702) 555-0108"]})
+        assert (await dnc.json())["added"] == ["+17025550108"]
+        csv = "number,name,priority\n" + "\n".join(
+            f"{n},Customer {i},{10 - i}" for i, n in enumerate(NUMBERS)) + \
+            "\n12345,Bad,0\n+12125550101,Again,0\n"
+        imported = await (await client.post("/api/campaigns/spring/leads",
+                                            json={"csv": csv})).json()
+        assert imported["rows"] == 10 and imported["imported"] == 7
+        assert [r["number"] for r in imported["invalid"]] == ["12345"]
+        assert [r["number"] for r in imported["duplicates"]] == ["+12125550101"]
+        assert [r["number"] for r in imported["dnc"]] == ["+17025550108"]
+
+        socket_ = await client.ws_connect("/ws/events")
+        assert (await socket_.receive_json(timeout=5))["type"] == "snapshot"
+        started = await client.post("/api/campaigns/spring/control", json={"action": "start"})
+        assert started.status == 200, await started.text()
+        assert (await started.json())["state"] == "running"
+        bad_mode = await client.post("/api/campaigns/spring/control",
+                                     json={"action": "mode", "mode": "blast"})
+        assert bad_mode.status == 400
+        gauges: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            try:
+                message = await socket_.receive_json(timeout=1)
+            except TimeoutError:
+                continue
+            if message["type"] == "campaign.status":
+                gauges.append(message)
+                if message["state"] == "finished":
+                    break
+        assert gauges and gauges[-1]["state"] == "finished", gauges[-1:]
+        assert {"rate_today_pct", "rate_30d_pct", "limit_pct"} <= gauges[-1].keys()
+        await socket_.close()
+        # the recorders write off the publishing path: let them catch up
+        await asyncio.sleep(0.5)
+
+        leads = (await (await client.get("/api/campaigns/spring/leads")).json())["leads"]
+        assert len(leads) == 7 and all(lead["attempts"] == 1 for lead in leads)
+        results = {lead["result"] or lead["last_outcome"] for lead in leads}
+        assert "contacted" in results
+
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+        async with session_factory(engine)() as session:
+            audit = (await session.execute(select(DialDecisionRow))).scalars().all()
+            rows = (await session.execute(
+                select(Interaction).where(Interaction.campaign == "spring"))).scalars().all()
+        await engine.dispose()
+        assert sorted(r.number for r in audit if r.verdict == "dial") == sorted(
+            n for n in NUMBERS if n != "+17025550108")
+        assert all(r.local_times for r in audit)
+        connected = [r for r in rows if r.outcome == "connected"]
+        assert connected and all(r.agent in AGENTS and r.talk_started_at for r in connected)
+        assert {r.outcome for r in rows} <= {"connected", "machine", "busy", "no_answer",
+                                             "dropped"}
+        # an agent's disposition closes the loop
+        first = connected[0]
+        patched = await client.patch(f"/api/interactions/{first.id}",
+                                     json={"disposition": "sale", "notes": "two-year plan"})
+        assert patched.status == 200, await patched.text()
+
+        report = await (await client.get("/api/campaigns/spring/report")).json()
+        assert report["dials"] == 7
+        assert report["contacts"] == len(connected)
+        assert report["conversions"] == 1
+        assert report["contact_rate"] == round(len(connected) / 7, 4)
+        assert report["talk_s"] > 0
+        assert report["cost_per_contact"] == round(
+            (0.05 * 7 + 0.5 * report["talk_s"] / 60) / len(connected), 2)
+        assert report["answered"] >= len(connected)
+        decisions = await (await client.get("/api/campaigns/spring/decisions")).json()
+        assert len(decisions["decisions"]) == len(audit)
+    finally:
+        await client.close()
