@@ -203,7 +203,7 @@ class CampaignRunner:
     def _tick(self) -> None:
         """Publish the status when the effective mode changed (the budget ran out or came
         back) and re-arm."""
-        key = (self.state, self.pacer.mode, self.pacer.effective)
+        key = (self.state, self.pacer.mode, self.pacer.explain(self.clock.now())[0])
         if key != self._last_status:
             self.publish_status()
         self._timer = self.clock.call_at(self.clock.now() + _STATUS_EVERY_S, self._tick)
@@ -211,10 +211,12 @@ class CampaignRunner:
     def status(self) -> ev.CampaignStatus:
         now = self.clock.now()
         figures = self.ledger.figures(now)
-        effective = self.pacer.effective if self.state == "running" else "none"
+        effective, reason = self.pacer.explain(now)
+        if self.state != "running":
+            effective = "none"
         return ev.CampaignStatus(
             at=now, campaign=self.name, state=self.state, mode=self.pacer.mode,
-            effective_mode=effective, reason=self.pacer.reason,
+            effective_mode=effective, reason=reason,
             rate_30d_pct=round(figures.rate_30d_pct, 3),
             rate_today_pct=round(figures.rate_today_pct, 3), limit_pct=figures.limit_pct,
             answered_today=figures.answered_today, abandoned_today=figures.abandoned_today,
@@ -225,7 +227,7 @@ class CampaignRunner:
         status = self.status()
         if actor:
             status = dataclasses.replace(status, actor=actor)
-        self._last_status = (self.state, self.pacer.mode, self.pacer.effective)
+        self._last_status = (self.state, self.pacer.mode, status.effective_mode)
         self.bus.publish(status)
 
 

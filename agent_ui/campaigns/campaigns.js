@@ -94,11 +94,14 @@ async function control(name, action, card) {
   showStatus(answer);
 }
 
+/** The campaigns now; false when the visitor was sent to sign in (then nothing else runs:
+ *  a second redirect would reload the sign-in page under the visitor's fingers). */
 async function loadCampaigns() {
   const resp = await fetch("/api/campaigns", { credentials: "same-origin" });
-  if (resp.status === 401) { window.callcenterSession.toLogin(false); return; }
-  if (!resp.ok) return;
-  for (const view of (await resp.json()).campaigns) showDefinition(view);
+  if (resp.status === 401) { window.callcenterSession.toLogin(false); return false; }
+  if (resp.status === 403) { window.callcenterSession.toLogin(true); return false; }
+  if (resp.ok) for (const view of (await resp.json()).campaigns) showDefinition(view);
+  return true;
 }
 
 function setConn(state, text) {
@@ -135,4 +138,4 @@ async function connect() {
   ws.onclose = () => { setConn("down", "reconnecting"); setTimeout(connect, 2000); };
 }
 
-loadCampaigns().then(connect);
+loadCampaigns().then((go) => { if (go) connect(); });

@@ -392,19 +392,21 @@ class CompliantPacer:
         self.reason = "chosen"
         self.name = f"compliant({predictive.name})"
 
+    def explain(self, now: float) -> tuple[str, str]:
+        """What dials at ``now`` and why: (effective mode, reason)."""
+        if self.mode == "predictive" and not self.ledger.figures(now).predictive_allowed:
+            return "progressive", "abandonment_budget_spent"
+        return self.mode, "chosen"
+
     def decide(self, snapshot: DialerSnapshot) -> int:
-        if self.mode == "preview":
-            self.effective, self.reason = "preview", "chosen"
+        self.effective, self.reason = self.explain(snapshot.now)
+        if self.effective == "preview":
             return 0
+        if self.effective == "predictive":
+            return self.predictive.decide(snapshot)
         if self.mode == "predictive":
-            if self.ledger.figures(snapshot.now).predictive_allowed:
-                self.effective, self.reason = "predictive", "chosen"
-                return self.predictive.decide(snapshot)
-            self.effective, self.reason = "progressive", "abandonment_budget_spent"
             # keep the predictive pacer's samples going, but place only progressive lines
             self.predictive.decide(snapshot)
-            return self.progressive.decide(snapshot)
-        self.effective, self.reason = "progressive", "chosen"
         return self.progressive.decide(snapshot)
 
     def record(self, outcome: LineOutcome, now: float) -> None:

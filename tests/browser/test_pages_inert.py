@@ -106,8 +106,9 @@ async def test_no_secret_in_any_page_file_description_probe_or_stream(
                    and "{" not in route.resource.canonical]
     files = ["/live/live.js", "/live/live.css", "/wallboard/wallboard.js",
              "/wallboard/history.js", "/wallboard/wallboard.css", "/login/login.js",
-             "/login/session.js", "/login/login.css"]
-    assert {"/live/", "/wallboard/", "/login/", "/openapi.json", "/health",
+             "/login/session.js", "/login/login.css", "/campaigns/campaigns.js",
+             "/campaigns/campaigns.css"]
+    assert {"/live/", "/wallboard/", "/login/", "/campaigns/", "/openapi.json", "/health",
             "/metrics"} <= set(public_gets)
     for path in public_gets + files:
         answer = await client.get(path, allow_redirects=False)

@@ -8,63 +8,25 @@ closes the loop into the report (contacts, conversion, talk time, cost per conta
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from callcenter.acd.identity import AgentEndpoints
-from callcenter.app import PbxParts, build_app, build_services
-from callcenter.config import Settings
-from callcenter.core.clock import Clock, RealtimeClock
-from callcenter.cti.model import CallModel
-from callcenter.events import EventBus
-from callcenter.sim.behaviour import Behaviour, Delay
-from callcenter.sim.pbx import SimulatedPbx
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.models import DialDecisionRow, Interaction
 from tests.accounts import sign_in
+from tests.campaign_server import AGENTS, NUMBERS, campaign_server
 from tests.harness import require_binary
 
 pytestmark = pytest.mark.integration
 
-AGENTS = ["1001", "1002"]
-#: New York, Chicago, Los Angeles, Seoul, London numbers (valid, one zone each)
-NUMBERS = ["+12125550101", "+13125550102", "+17025550103", "+821055501204", "+442079460105",
-           "+12125550106", "+13125550107", "+17025550108"]
-
-
-async def _server(tmp_path: Path) -> tuple[TestClient[Any, Any], Any]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
-    settings = Settings(database_url=url,
-                        acd={"agents": AGENTS, "wrap_up_s": 1.0},
-                        campaigns={"message_dir": str(tmp_path / "messages")})
-    endpoints = AgentEndpoints(settings.acd.agent_endpoint)
-    behaviour = Behaviour(human=0.7, machine=0.2, busy=0.1, amd_false_machine=0.0,
-                          amd_false_human=0.0, answer_after=Delay.uniform(2, 4),
-                          talk=Delay.uniform(20, 30))
-
-    def simulated(clock: Clock, model: CallModel, bus: EventBus) -> PbxParts:
-        pbx = SimulatedPbx(clock, model, random.Random(7), behaviour)
-        for agent in AGENTS:
-            pbx.register_endpoint(endpoints.endpoint(agent))
-        return PbxParts(pbx)
-
-    services = build_services(settings, make_pbx=simulated, clock=RealtimeClock(speed=20),
-                              rng=random.Random(3))
-    client: TestClient[Any, Any] = TestClient(TestServer(build_app(services)))
-    await client.start_server()
-    return client, services
-
-
 async def test_define_import_run_and_report_a_campaign(tmp_path: Path) -> None:
     require_binary("espeak-ng", "espeak-ng", "apt-get install espeak-ng")
     require_binary("sox", "sox", "apt-get install sox")
-    client, _services = await _server(tmp_path)
+    client, _services = await campaign_server(tmp_path)
     try:
         await sign_in(client, "admin")
         document = {"name": "spring", "mode": "progressive", "caller_id": "+13125550199",
