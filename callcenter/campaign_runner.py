@@ -36,6 +36,7 @@ from callcenter.dialer.compliance import (
     AbandonmentLedger,
     CompliantPacer,
     DialDecision,
+    Verdict,
     decide_dial,
 )
 from callcenter.dialer.leads import Lead, LeadBook
@@ -181,6 +182,8 @@ class CampaignRunner:
             lead.status = "dialing"
             lead.attempts += 1
             self.port.loop.place_now(lead)
+        elif decision.verdict is Verdict.NEVER:
+            self.book.close(lead, decision.reason)
         return decision
 
     def preview(self) -> Lead | None:

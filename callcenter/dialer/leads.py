@@ -153,6 +153,10 @@ class LeadBook:
             heapq.heappush(self._later, (lead.next_attempt_at, next(self._seq), lead_id))
         return None
 
+    def close(self, lead: Lead, result: str) -> None:
+        """Done with ``lead`` (refused for good by the gate outside :meth:`next_lead`)."""
+        self._close(lead, result)
+
     def _close(self, lead: Lead, result: str) -> None:
         lead.status = "done"
         lead.result = result

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from callcenter.web.routes.campaigns import CAMPAIGNS
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.models import DialDecisionRow, Interaction
 from tests.accounts import sign_in
@@ -114,5 +115,47 @@ async def test_define_import_run_and_report_a_campaign(tmp_path: Path) -> None:
         assert report["answered"] >= len(connected)
         decisions = await (await client.get("/api/campaigns/spring/decisions")).json()
         assert len(decisions["decisions"]) == len(audit)
+    finally:
+        await client.close()
+
+
+async def test_preview_mode_agents_dial_a_lead_through_the_gate(tmp_path: Path) -> None:
+    require_binary("espeak-ng", "espeak-ng", "apt-get install espeak-ng")
+    require_binary("sox", "sox", "apt-get install sox")
+    client, _services = await campaign_server(tmp_path)
+    try:
+        await sign_in(client, "admin")
+        assert (await client.post("/api/campaigns", json={
+            "name": "look", "mode": "preview", "caller_id": "+13125550199",
+            "company": "Example Energy", "callback_number": "+13125550100",
+            "window_start": "00:00", "window_end": "23:59"})).status == 201
+        rows = [{"number": NUMBERS[0], "lead_id": "first", "priority": "5"},
+                {"number": NUMBERS[1], "lead_id": "second", "priority": "1"}]
+        imported = await (await client.post("/api/campaigns/look/leads",
+                                            json={"rows": rows})).json()
+        assert imported["imported"] == 2
+        # the second joins the campaign's do-not-call list after the import: refused at dial
+        await client.post("/api/campaigns/look/dnc", json={"numbers": [NUMBERS[1]]})
+        assert (await client.get("/api/campaigns/look/preview")).status == 409  # not running
+        assert (await client.post("/api/campaigns/look/control",
+                                  json={"action": "start"})).status == 200
+        await sign_in(client, "agent", "1001")
+        shown = await (await client.get("/api/campaigns/look/preview")).json()
+        assert shown["lead"]["lead_id"] == "first"
+        await asyncio.sleep(0.3)  # preview: the pacer itself places nothing
+        runner = client.app[CAMPAIGNS].runners["look"]
+        assert runner.port.loop.placed == 0
+        dialled = await client.post("/api/campaigns/look/leads/first/dial")
+        assert dialled.status == 200, await dialled.text()
+        assert (await dialled.json())["reason"] == "allowed"
+        again = await client.post("/api/campaigns/look/leads/first/dial")
+        assert again.status == 409  # being dialled
+        refused = await client.post("/api/campaigns/look/leads/second/dial")
+        assert refused.status == 409 and (await refused.json())["reason"] == "dnc_campaign"
+        assert (await client.post("/api/campaigns/look/leads/nobody/dial")).status == 404
+        assert (await client.get("/api/campaigns/look/preview")).status == 200
+        assert (await (await client.get("/api/campaigns/look/preview")).json())["lead"] is None
+        assert runner.port.loop.placed == 1
+        assert runner.book.leads["second"].result == "dnc_campaign"
     finally:
         await client.close()

@@ -10,6 +10,9 @@
 - ``/api/campaigns/{name}/dnc`` and ``/api/dnc`` (global): add numbers (POST, admin).
 - ``/api/campaigns/{name}/control`` (POST, supervisor): ``{"action": "start" | "pause" |
   "resume" | "stop" | "mode", "mode": ...}``: the supervisor's controls, audited.
+- ``/api/campaigns/{name}/preview`` (GET, agent) and ``/api/campaigns/{name}/leads/{lead_id}/dial``
+  (POST, agent): preview mode: the lead an agent would call next, and dialling it now through
+  the same compliance gate.
 - ``/api/campaigns/{name}/report`` and ``/api/campaigns/{name}/decisions`` (GET, supervisor):
   contact rate, conversion, abandonment, talk time, cost per contact; the dial audit.
 """
@@ -22,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.campaign_runner import CampaignControlError, CampaignService
+from callcenter.campaign_runner import CampaignControlError, CampaignRunner, CampaignService
 from callcenter.dialer.campaign import CampaignDefinition, CampaignError
 from callcenter.web.accounts_state import audit
 from callcenter.web.auth import principal
@@ -52,6 +55,9 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/campaigns/{name}/report", crm_route(report), name="campaign_report")
     r.add_get("/api/campaigns/{name}/decisions", crm_route(audit_trail),
               name="campaign_decisions")
+    r.add_get("/api/campaigns/{name}/preview", preview, name="campaign_preview")
+    r.add_post("/api/campaigns/{name}/leads/{lead_id}/dial", dial_lead,
+               name="campaign_lead_dial")
 
 
 def _service(request: web.Request) -> CampaignService:
@@ -265,3 +271,34 @@ async def audit_trail(request: web.Request) -> web.Response:
     async with sessions(request)() as session:
         rows = await store.decisions(session, name)
     return web.json_response({"campaign": name, "decisions": rows})
+
+
+def _running(request: web.Request) -> CampaignRunner:
+    name = request.match_info["name"]
+    runner = _service(request).runners.get(name)
+    if runner is None or runner.state != "running":
+        raise ApiError(409, "campaign_not_running", f"campaign {name!r} is not running")
+    return runner
+
+
+async def preview(request: web.Request) -> web.Response:
+    runner = _running(request)
+    lead = runner.preview()
+    if lead is None:
+        return web.json_response({"campaign": runner.name, "lead": None})
+    return web.json_response({"campaign": runner.name, "lead": {
+        "lead_id": lead.lead_id, "number": lead.number, "name": lead.name,
+        "priority": lead.priority, "value": lead.value, "attempts": lead.attempts,
+        "customer_id": lead.customer_id, "last_outcome": lead.last_outcome}})
+
+
+async def dial_lead(request: web.Request) -> web.Response:
+    runner = _running(request)
+    lead_id = request.match_info["lead_id"]
+    try:
+        decision = runner.dial_lead(lead_id)
+    except KeyError:
+        raise ApiError(404, "lead_not_found", f"no lead {lead_id!r}") from None
+    except ValueError as exc:
+        raise ApiError(409, "lead_busy", str(exc)) from None
+    return web.json_response(decision.as_dict(), status=200 if decision.dial else 409)
