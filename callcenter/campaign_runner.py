@@ -186,6 +186,23 @@ class CampaignRunner:
             self.book.close(lead, decision.reason)
         return decision
 
+    def false_positive(self, lead_id: str, actor: str = "") -> None:
+        """A call AMD called a machine was a person (a review, a complaint): one more person
+        answered and abandoned, on the ledger and on record (``campaign.line`` outcome
+        ``amd_false_positive``)."""
+        lead = self.book.leads.get(lead_id)
+        if lead is None:
+            raise KeyError(lead_id)
+        if lead.last_outcome != "machine" and "machine" not in (lead.result or ""):
+            raise ValueError(f"lead {lead_id}'s last line was not a machine verdict")
+        now = self.clock.now()
+        self.ledger.false_positive(now)
+        self.bus.publish(ev.CampaignLine(
+            at=now, campaign=self.name, lead_id=lead_id, line_id="", outcome="amd_false_positive",
+            attempts=lead.attempts, lead_status=lead.status, lead_result=lead.result or "",
+            next_attempt_at=lead.next_attempt_at))
+        self.publish_status(actor)
+
     def preview(self) -> Lead | None:
         """The lead an agent would dial next (not taken from the list)."""
         now = self.clock.now()

@@ -298,7 +298,8 @@ async def decisions(session: AsyncSession, campaign: str, limit: int = 200
 _DAY_COLUMNS: dict[str, tuple[str, ...]] = {
     "human": ("answered",), "dropped": ("abandoned", "dropped"),
     "machine": ("machines",), "notsure": ("notsure",),
-    "notsure_message": ("notsure", "notsure_message", "answered", "abandoned")}
+    "notsure_message": ("notsure", "notsure_message", "answered", "abandoned"),
+    "amd_false_positive": ("false_positives", "answered", "abandoned")}
 
 
 class CampaignRecorder:
@@ -359,7 +360,7 @@ class CampaignRecorder:
         elif isinstance(event, ev.CampaignLine):
             values: dict[str, Any] = {"attempts": event.attempts, "status": event.lead_status,
                                       "result": event.lead_result or None}
-            if event.outcome not in ("dialed", "ended"):
+            if event.outcome not in ("dialed", "ended", "amd_false_positive"):
                 values["last_outcome"] = event.outcome
             if event.next_attempt_at:
                 values["next_attempt_at"] = _when(event.next_attempt_at)

@@ -98,6 +98,7 @@ ACCESS: dict[str, Rule] = {
     "campaign_control": SUPERVISOR, "campaign_report": SUPERVISOR,
     "campaign_decisions": SUPERVISOR,
     "campaign_preview": AGENT, "campaign_lead_dial": AGENT,  # preview mode: agents dial
+    "campaign_false_positive": SUPERVISOR,
     "campaigns_page": PUBLIC, "campaigns_file": PUBLIC,
     # streams
     "events_ws": SUPERVISOR, "agent_ws": OWN_AGENT,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from callcenter.sim.behaviour import Behaviour, Delay
 from callcenter.web.routes.campaigns import CAMPAIGNS
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.models import DialDecisionRow, Interaction
@@ -157,5 +158,43 @@ async def test_preview_mode_agents_dial_a_lead_through_the_gate(tmp_path: Path) 
         assert (await (await client.get("/api/campaigns/look/preview")).json())["lead"] is None
         assert runner.port.loop.placed == 1
         assert runner.book.leads["second"].result == "dnc_campaign"
+    finally:
+        await client.close()
+
+
+async def test_a_reported_amd_false_positive_counts_as_abandoned(tmp_path: Path) -> None:
+    require_binary("espeak-ng", "espeak-ng", "apt-get install espeak-ng")
+    require_binary("sox", "sox", "apt-get install sox")
+    machines = Behaviour(human=0.0, machine=1.0, busy=0.0, amd_false_machine=0.0,
+                         amd_false_human=0.0, answer_after=Delay.uniform(2, 3))
+    client, _services = await campaign_server(tmp_path, machines)
+    try:
+        await sign_in(client, "admin")
+        assert (await client.post("/api/campaigns", json={
+            "name": "fp", "mode": "progressive", "caller_id": "+13125550199",
+            "company": "Example Energy", "callback_number": "+13125550100",
+            "window_start": "00:00", "window_end": "23:59",
+            "machine": {"delay_s": 7200, "max_attempts": 1}})).status == 201
+        await client.post("/api/campaigns/fp/leads", json={"rows": [
+            {"number": NUMBERS[0], "lead_id": "m"}, {"number": NUMBERS[1], "lead_id": "n"}]})
+        await client.post("/api/campaigns/fp/control", json={"action": "start"})
+        runner = client.app[CAMPAIGNS].runners["fp"]
+        deadline = time.monotonic() + 20
+        while runner.book.leads["m"].status != "done":
+            assert time.monotonic() < deadline, runner.book.leads["m"]
+            await asyncio.sleep(0.1)
+        assert runner.book.leads["m"].result == "max_attempts_machine"
+        await sign_in(client, "supervisor")
+        reported = await client.post("/api/campaigns/fp/leads/m/false-positive")
+        assert reported.status == 200, await reported.text()
+        status = await reported.json()
+        assert (status["answered_today"], status["abandoned_today"]) == (1, 1)
+        assert (await client.post("/api/campaigns/fp/leads/x/false-positive")).status == 404
+        await asyncio.sleep(0.5)  # the recorder
+        report = await (await client.get("/api/campaigns/fp/report")).json()
+        assert (report["answered"], report["abandoned"]) == (1, 1)
+        assert report["abandonment_pct"] == 100.0
+        audit = await (await (await sign_in(client, "admin")).get("/api/audit")).json()
+        assert "campaign.false_positive" in [e["action"] for e in audit["entries"]]
     finally:
         await client.close()

@@ -13,6 +13,8 @@
 - ``/api/campaigns/{name}/preview`` (GET, agent) and ``/api/campaigns/{name}/leads/{lead_id}/dial``
   (POST, agent): preview mode: the lead an agent would call next, and dialling it now through
   the same compliance gate.
+- ``/api/campaigns/{name}/leads/{lead_id}/false-positive`` (POST, supervisor): a MACHINE
+  verdict that was a person (a review, a complaint), counted as an abandoned call.
 - ``/api/campaigns/{name}/report`` and ``/api/campaigns/{name}/decisions`` (GET, supervisor):
   contact rate, conversion, abandonment, talk time, cost per contact; the dial audit.
 """
@@ -56,6 +58,8 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/campaigns/{name}/decisions", crm_route(audit_trail),
               name="campaign_decisions")
     r.add_get("/api/campaigns/{name}/preview", preview, name="campaign_preview")
+    r.add_post("/api/campaigns/{name}/leads/{lead_id}/false-positive", false_positive,
+               name="campaign_false_positive")
     r.add_post("/api/campaigns/{name}/leads/{lead_id}/dial", dial_lead,
                name="campaign_lead_dial")
 
@@ -302,3 +306,23 @@ async def dial_lead(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(409, "lead_busy", str(exc)) from None
     return web.json_response(decision.as_dict(), status=200 if decision.dial else 409)
+
+
+async def false_positive(request: web.Request) -> web.Response:
+    """A supervisor reports that a MACHINE verdict was a person: counted as abandoned. The
+    campaign must have run in this process since it started (running, paused, stopped or
+    finished): its ledger is here."""
+    name = request.match_info["name"]
+    runner = _service(request).runners.get(name)
+    if runner is None:
+        raise ApiError(409, "campaign_not_running",
+                       f"campaign {name!r} has not run in this server since it started")
+    lead_id = request.match_info["lead_id"]
+    try:
+        runner.false_positive(lead_id, principal(request).id)
+    except KeyError:
+        raise ApiError(404, "lead_not_found", f"no lead {lead_id!r}") from None
+    except ValueError as exc:
+        raise ApiError(409, "not_a_machine", str(exc)) from None
+    await audit(request, "campaign.false_positive", runner.name, {"lead_id": lead_id})
+    return web.json_response(runner.status().to_dict())
