@@ -145,6 +145,8 @@ class CampaignRunner:
         self.state = "running"
         self.port.loop.exhausted = False
         self.port.start()
+        if self._timer is not None:  # a resume: one status timer, not two
+            self._timer.cancel()
         self._tick()
         self.publish_status(actor)
 
