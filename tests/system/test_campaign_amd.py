@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import random
 import subprocess
+import time
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -315,3 +316,82 @@ async def test_notsure_to_a_message_and_a_person_nobody_takes_in_2_s_hear_who_ca
         await rig.runner.close()
         await rig.center.close()
         await slow.stop()
+
+
+async def test_a_campaign_started_over_rest_on_the_server_reaches_the_crm(
+        customers: Any, tmp_path: Path) -> None:
+    """The whole server on Asterisk (``build_services`` + ``build_app`` as ``callcenter serve``):
+    an admin defines a campaign and its list over REST, a supervisor starts it; the person's
+    call reaches agent 2001 (a SIPp phone), the machine's does not; both interactions carry
+    the campaign and their outcome, and the report counts one contact and its talk time."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from sqlalchemy import select
+
+    from callcenter.app import build_app, build_services
+    from callcenter.config import Settings
+    from crm_bridge.db import make_engine, session_factory
+    from crm_bridge.models import Interaction
+    from tests.accounts import sign_in
+
+    from .conftest import wait_no_channels
+
+    await wait_no_channels(customers)
+    zone = _zone_where(True)
+    person, machine = _number(zone, "01"), _number(zone, "02")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    settings = Settings(
+        database_url=url, ami={"port": customers.settings.ami_port},
+        audiosocket={"enabled": False}, acd={"queues": [], "agents": ["2001"], "wrap_up_s": 0.5},
+        campaigns={"message_dir": str(customers.path(MESSAGES)), "message_dir_pbx": MESSAGES})
+    phone = SippAgent(customers, "2001", port=25_371, ring_ms=200)
+    await phone.start()
+    services = build_services(settings)
+    client: TestClient[Any, Any] = TestClient(TestServer(build_app(services)))
+    await client.start_server()
+    try:
+        assert services.ami is not None
+        await services.ami.wait_ready(10)
+        await sign_in(client, "admin")
+        document = _definition(name="served").document()
+        assert (await client.post("/api/campaigns", json=document)).status == 201
+        imported = await (await client.post("/api/campaigns/served/leads", json={"rows": [
+            {"number": person, "lead_id": "person", "priority": "2"},
+            {"number": machine, "lead_id": "machine", "priority": "1"}]})).json()
+        assert imported["imported"] == 2
+        await sign_in(client, "supervisor")
+        started = await client.post("/api/campaigns/served/control", json={"action": "start"})
+        assert started.status == 200, await started.text()
+        deadline = time.monotonic() + 40
+        while True:
+            leads = {lead["lead_id"]: lead for lead in (await (await client.get(
+                "/api/campaigns/served/leads")).json())["leads"]}
+            if leads["person"]["result"] == "contacted" and \
+                    leads["machine"]["last_outcome"] == "machine":
+                break
+            assert time.monotonic() < deadline, leads
+            await asyncio.sleep(0.3)
+        # the person hangs up after 8 s of talk: then the interaction has its talk time
+        engine = make_engine(url)
+        try:
+            while True:
+                async with session_factory(engine)() as session:
+                    rows = {r.outcome: r for r in (await session.execute(
+                        select(Interaction).where(Interaction.campaign == "served")))
+                        .scalars()}
+                talked = rows.get("connected")
+                if talked is not None and talked.talk_ended_at is not None and \
+                        "machine" in rows:
+                    break
+                assert time.monotonic() < deadline + 20, rows
+                await asyncio.sleep(0.3)
+        finally:
+            await engine.dispose()
+        assert talked.agent == "2001" and talked.direction == "outbound"
+        assert rows["machine"].agent is None and rows["machine"].talk_started_at is None
+        report = await (await client.get("/api/campaigns/served/report")).json()
+        assert (report["dials"], report["contacts"]) == (2, 1)
+        assert report["talk_s"] >= 5 and report["outcomes"] == {"connected": 1, "machine": 1}
+    finally:
+        await client.close()
+        await phone.stop()
+        await wait_no_channels(customers)
