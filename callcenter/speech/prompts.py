@@ -12,6 +12,7 @@ renamed: two calls rendering the same prompt never see half a file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -103,7 +104,15 @@ async def _run(argv: list[str], stdin: str | None = None) -> None:
     process = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    try:
+        _, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    except asyncio.CancelledError:
+        # the server stopping mid-render: end the child and reap it now, not when the
+        # transport is collected after the loop has closed
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await asyncio.shield(process.wait())
+        raise
     if process.returncode != 0:
         raise PromptError(f"{argv[0]} failed ({process.returncode}): "
                           f"{err.decode(errors='replace').strip()[:300]}")
