@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 #: outcomes after which the gauge is published at once
 _GAUGE_OUTCOMES = frozenset({"human", "dropped", "notsure_message", "machine", "connected"})
+#: a line's last word: its channel's call is forgotten after it
+_LINE_OVER = frozenset({"ended", "dropped", "notsure_message", "machine", "busy", "no_answer",
+                        "failed"})
 _STATUS_EVERY_S = 5.0
 
 
@@ -93,6 +96,8 @@ class CampaignRunner:
         self.decisions = 0
         self._timer: Timer | None = None
         self._last_status: tuple[str, str, str] | None = None
+        #: a line's channel -> its call, while the line lasts
+        self._line_calls: dict[str, str] = {}
 
     # --- the gate and the audit -----------------------------------------------------------
 
@@ -124,11 +129,10 @@ class CampaignRunner:
                                else LineOutcome(outcome), now)
         if outcome not in ("dialed", "ended"):
             self.book.outcome(lead, outcome, now)
-        channel = self.pbx.calls.channel(line.port_data) if line.port_data else None
+        call_id = self._call_of_line(line, outcome)
         self.bus.publish(ev.CampaignLine(
             at=now, campaign=self.name, lead_id=lead.lead_id, line_id=line.line_id,
-            outcome=outcome, channel_id=line.port_data or "",
-            call_id=channel.call_id if channel is not None else "",
+            outcome=outcome, channel_id=line.port_data or "", call_id=call_id,
             agent_id=line.agent_id or "", attempts=lead.attempts, lead_status=lead.status,
             lead_result=lead.result or "", next_attempt_at=lead.next_attempt_at))
         if outcome in _GAUGE_OUTCOMES:
@@ -136,6 +140,18 @@ class CampaignRunner:
         if self.state == "running" and self.book.pending == 0 and not self.port.loop.lines:
             self.state = "finished"
             self.publish_status()
+
+    def _call_of_line(self, line: Line, outcome: str) -> str:
+        """The line's call, remembered from when its channel was live: a drop or a machine is
+        told after the customer's channel hung up, and its interaction still needs the
+        outcome (the abandonment the law caps must be on record)."""
+        channel_id = line.port_data or ""
+        channel = self.pbx.calls.channel(channel_id) if channel_id else None
+        if channel is not None:
+            self._line_calls[channel_id] = channel.call_id
+        if outcome in _LINE_OVER:
+            return self._line_calls.pop(channel_id, "")
+        return self._line_calls.get(channel_id, "")
 
     # --- controls ---------------------------------------------------------------------------
 
