@@ -23,7 +23,7 @@ from callcenter.acd.agents import Agent, AgentBoard, AgentState
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock, Timer
-from callcenter.dialer.pacing import DialerSnapshot, LineOutcome, Pacer
+from callcenter.dialer.pacing import DetailedPacer, DialerSnapshot, LineOutcome, Pacer
 
 
 @dataclass(slots=True)
@@ -82,6 +82,9 @@ class DialerLoop:
         self._prefix = line_prefix
         self._timer: Timer | None = None
         self._running = False
+        #: the pacer models lines and agents one by one (``predictive``)
+        self._detailed: DetailedPacer | None = (
+            pacer if isinstance(pacer, DetailedPacer) and pacer.wants_detail else None)
 
     # --- pacing ------------------------------------------------------------------------------
 
@@ -98,12 +101,28 @@ class DialerLoop:
 
     def snapshot(self) -> DialerSnapshot:
         counts = self.board.counts
-        return DialerSnapshot(
+        snapshot = DialerSnapshot(
             # an agent whose phone is unregistered cannot take a call: not one to dial for
             now=self.clock.now(), ready=self.board.available,
             reserved=counts[AgentState.RESERVED], on_call=counts[AgentState.ON_CALL],
             wrap_up=counts[AgentState.WRAP_UP], paused=counts[AgentState.PAUSED],
             dialing=self.dialing, waiting=self.waiting, connected=self.connected)
+        if self._detailed is not None:
+            talking: list[float] = []
+            wrap_up: list[float] = []
+            for agent in self.board:
+                if agent.leaving:  # logs out after this call: never free for the campaign
+                    continue
+                state = agent.state
+                if state is AgentState.ON_CALL or state is AgentState.RESERVED:
+                    talking.append(agent.since)
+                elif state is AgentState.WRAP_UP:
+                    wrap_up.append(agent.since)
+            snapshot.talking_since = tuple(talking)
+            snapshot.wrap_up_since = tuple(wrap_up)
+            snapshot.dialing_since = tuple(line.placed_at for line in self.lines.values()
+                                           if line.stage == "dialing")
+        return snapshot
 
     def _decide(self) -> None:
         now = self.clock.now()
@@ -145,6 +164,8 @@ class DialerLoop:
         line.stage = "ended"
         del self.lines[line.line_id]
         self.pacer.record(outcome, self.clock.now())
+        if self._detailed is not None:
+            self._detailed.record_line(outcome, line.placed_at, self.clock.now())
 
     def line_human(self, line: Line) -> Agent | None:
         """AMD says a person answered: find an agent now or wait (the PBX drops the call when
@@ -157,6 +178,8 @@ class DialerLoop:
         line.stage = "waiting"
         line.answered_at = now
         self.pacer.record(LineOutcome.HUMAN, now)
+        if self._detailed is not None:
+            self._detailed.record_line(LineOutcome.HUMAN, line.placed_at, now)
         return self.dispatcher.offer(WaitingCall(line.line_id, now), now)
 
     def line_abandoned_unoffered(self, line: Line) -> None:

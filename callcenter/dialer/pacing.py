@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(slots=True)
@@ -37,6 +37,13 @@ class DialerSnapshot:
     waiting: int = 0
     #: bridged to an agent
     connected: int = 0
+    #: detail for pacers that model each agent and line (filled only for a pacer whose
+    #: ``wants_detail`` is true; see :class:`DetailedPacer`): when each line still dialing was
+    #: placed, and when each agent not leaving at a shift's end started its call (reserved or
+    #: on call) or its wrap-up
+    dialing_since: tuple[float, ...] = ()
+    talking_since: tuple[float, ...] = ()
+    wrap_up_since: tuple[float, ...] = ()
 
     @property
     def working(self) -> int:
@@ -79,6 +86,19 @@ class Pacer(Protocol):
 
     def next_decision_at(self, now: float) -> float:
         """When :meth:`decide` should run next."""
+        ...
+
+
+@runtime_checkable
+class DetailedPacer(Protocol):
+    """A pacer that models each line and agent (``predictive``): the loop fills the
+    snapshot's ``*_since`` fields for it and tells it when each resolved line was placed."""
+
+    wants_detail: bool
+
+    def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+        """A line placed at ``placed_at`` ended dialing with ``outcome`` (NO_ANSWER, BUSY,
+        MACHINE, or HUMAN: AMD's person verdict, the call now needs an agent)."""
         ...
 
 
@@ -142,6 +162,12 @@ def parse_pacing(spec: str, **options: float) -> Pacer:
             return Ratio(float(arg or "1"))
         except ValueError as exc:
             raise ValueError(f"bad ratio {spec!r}: {exc}") from None
+    if name == "predictive":
+        from callcenter.dialer.predictive import Predictive
+
+        if arg:
+            raise ValueError(f"bad pacing {spec!r}: predictive takes no argument")
+        return Predictive(**options)
     if name == "clairvoyant":
         raise ValueError("clairvoyant knows every call's outcome in advance: it runs only in "
                          "callcenter simulate, never against a PBX")
@@ -153,5 +179,5 @@ def parse_pacing(spec: str, **options: float) -> Pacer:
         except ValueError:
             raise ValueError(f"unknown pacing {spec!r}") from None
         return VicidialAdaptive(method, **options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown pacing {spec!r} (known: progressive, ratio:X, "
+    raise ValueError(f"unknown pacing {spec!r} (known: progressive, ratio:X, predictive, "
                      "vicidial-hard-limit, vicidial-tapered, vicidial-average, clairvoyant)")

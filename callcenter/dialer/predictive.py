@@ -1,0 +1,450 @@
+"""``predictive`` pacing: dial what the agents about to be free can take, within a drop budget.
+
+Pure and typed: it sees what any pacer sees (:class:`~callcenter.dialer.pacing.DialerSnapshot`
+and each line's fate) plus, as a :class:`~callcenter.dialer.pacing.DetailedPacer`, when each
+line still ringing was placed and when each agent started their call or wrap-up. Everything it
+knows about the campaign it learns online from those; it has one set of defaults for every
+campaign (docs/PACING.md, "predictive").
+
+Each decision (every second):
+
+1. **Supply**: for every time ``y`` seconds ahead, the expected number of agents free by then
+   and its variance. A ready agent is free now; an agent in wrap-up is free when the wrap-up
+   ends, an agent on a call when the call and the wrap-up after it end, each drawn from the
+   learned duration distributions *given the time already spent* (talk times are
+   Kaplan-Meier estimates that count calls still running as censored, so long calls are not
+   forgotten early in the day).
+2. **Demand**: for every time ``x`` ahead, the expected number of people (AMD "person"
+   verdicts) that will have asked for an agent: those waiting now, plus each line still
+   ringing, whose chance of a person verdict in the next ``x`` seconds is its learned hazard
+   given its age, plus ``n`` new lines.
+3. **Drops**: a person is dropped when no agent is free within the connect limit ``L`` of the
+   verdict. People cannot wait but agents can, so the people dropped over the horizon are
+   ``max_x (M(x) - A(x + L))^+`` (a reflection); with normal approximations of ``M`` and ``A``
+   the pacer takes ``max_x E[(M(x) - A(x + L))^+]`` as the expected drops.
+4. **Decision**: the largest ``n`` whose expected drops stay within ``theta`` times the
+   expected people in the pipeline. ``theta`` is the drop target, corrected by a feedback on
+   the drops actually seen today (the model's approximations are not exact; the law counts
+   what happens).
+
+While data is thin (few resolved lines, person verdicts or finished calls), it paces
+progressively: lines for the ready agents only, with a pessimistic (upper-bound) person rate,
+so that it starts at one line per ready agent and dials more as the evidence comes in. The
+estimate of the person rate comes with its own uncertainty, which widens the variance and keeps
+the pacer careful until the rate is well known.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from callcenter.dialer.pacing import DialerSnapshot, LineOutcome
+
+FloatArray = NDArray[np.float64]
+
+#: talk ages beyond this many seconds share the last row of the tables
+_MAX_TALK_AGE = 4 * 3600
+#: quantiles of the wrap-up time used in the free-time convolution
+_WRAP_QUANTILES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PredictiveSettings:
+    """The pacer's settings: one set of defaults for every campaign (nothing per workload)."""
+
+    #: people dropped (no agent within the connect limit) per person AMD hands to the agents;
+    #: the rule's 3% also counts AMD's false "machine" verdicts on people, which the pacer
+    #: cannot see: the rest of the budget is left for them
+    drop_target: float = 0.01
+    #: seconds a person may wait for an agent after the verdict (the rule's 2 s)
+    connect_limit_s: float = 2.0
+    #: evidence needed before the model paces (before: progressive with a pessimistic rate)
+    min_resolved: int = 150
+    min_humans: int = 25
+    min_talks: int = 15
+    #: the person rate is an exponentially weighted mean over about this many resolved lines
+    rate_window: int = 800
+    #: ages and durations kept for the distributions (the most recent)
+    sample_window: int = 2000
+    #: seconds between refits of the distributions
+    refit_s: float = 60.0
+    #: never more lines in progress than this many per agent (trunks are finite)
+    max_lines_per_agent: float = 10.0
+    #: feedback on today's drops: pseudo-count of people at the target rate before any is seen
+    feedback_prior: float = 300.0
+    #: the feedback factor stays within [1 / feedback_range, feedback_range]
+    feedback_range: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.drop_target < 1.0:
+            raise ValueError(f"drop_target must be in (0, 1), got {self.drop_target}")
+        if self.connect_limit_s < 0:
+            raise ValueError(f"connect_limit_s must be >= 0, got {self.connect_limit_s}")
+        if self.max_lines_per_agent <= 0:
+            raise ValueError("max_lines_per_agent must be > 0")
+        if self.feedback_range < 1.0:
+            raise ValueError("feedback_range must be >= 1")
+
+
+def normal_cdf(z: FloatArray) -> FloatArray:
+    """Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf, error < 1.5e-7)."""
+    x = np.abs(z) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                         + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-x * x)
+    return np.asarray(0.5 * (1.0 + np.sign(z) * erf), dtype=np.float64)
+
+
+def expected_excess(mean: FloatArray, var: FloatArray) -> FloatArray:
+    """``E[Y^+]`` for ``Y ~ N(mean, var)``."""
+    sd = np.sqrt(np.maximum(var, 1e-12))
+    z = mean / sd
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return np.asarray(mean * normal_cdf(z) + sd * pdf, dtype=np.float64)
+
+
+@dataclass(slots=True)
+class PacingModel:
+    """The learned campaign, as tables on a 1-second grid (built by :meth:`fit`).
+
+    - ``person_rate``: share of resolved lines that end with a person verdict (needs an agent),
+      with ``rate_var`` the variance of that estimate;
+    - ``line_table[e, x]``: chance that a line still ringing at age ``e`` gets a person verdict
+      within ``x`` seconds; ``new_line[x]`` the same for a line placed now;
+    - ``talk_table[a, y]``: chance that an agent ``a`` seconds into a call is free (call and
+      wrap-up over) within ``y`` seconds; ``wrap_table[b, y]`` the same ``b`` seconds into a
+      wrap-up.
+    """
+
+    person_rate: float
+    rate_var: float
+    horizon: int
+    limit: int
+    line_table: FloatArray
+    new_line: FloatArray
+    talk_table: FloatArray
+    wrap_table: FloatArray
+
+    @classmethod
+    def fit(cls, *, person_rate: float, rate_samples: float, person_ages: list[float],
+            other_ages: list[float], talk_s: list[float], talk_censored: list[float],
+            wrap_s: list[float], connect_limit_s: float) -> PacingModel:
+        """Tables from the samples: ages (dial to verdict) of person verdicts and of other
+        outcomes, finished talk times, ages of calls still running (censored), wrap-up
+        times."""
+        rate = min(max(person_rate, 1e-4), 1.0 - 1e-4)
+        rate_var = rate * (1.0 - rate) / max(rate_samples, 1.0)
+        limit = int(math.floor(connect_limit_s + 1e-9))
+        longest = max(max(person_ages, default=1.0), 1.0)
+        horizon = min(max(int(math.ceil(longest)) + 1, 5), 180)
+        # --- lines: person verdict within x given still ringing at age e ---
+        ages_max = int(math.ceil(max(longest, max(other_ages, default=1.0)))) + 2
+        grid = np.arange(ages_max + horizon + 1, dtype=np.float64)
+        c_person = _ecdf(person_ages, grid)
+        c_other = _ecdf(other_ages, grid)
+        alive = 1.0 - rate * c_person - (1.0 - rate) * c_other  # P(still ringing at age a)
+        e = np.arange(ages_max + 1)
+        x = np.arange(horizon + 1)
+        gained = rate * (c_person[e[:, None] + x[None, :]] - c_person[e][:, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            line_table = np.where(alive[e][:, None] > 1e-9, gained / alive[e][:, None], 0.0)
+        line_table = np.clip(line_table, 0.0, 1.0)
+        new_line = rate * c_person[x]
+        # --- agents: free within y given a seconds into the call / b into the wrap-up ---
+        span = horizon + limit + 1
+        wraps = np.asarray(wrap_s if wrap_s else [0.0], dtype=np.float64)
+        quantiles = np.quantile(wraps, (np.arange(_WRAP_QUANTILES) + 0.5) / _WRAP_QUANTILES)
+        wrap_steps, weights = np.unique(np.maximum(np.rint(quantiles), 0).astype(np.int64),
+                                        return_counts=True)
+        talk_max = int(min(max(max(talk_s, default=1.0), max(talk_censored, default=1.0)) + 2,
+                           _MAX_TALK_AGE))
+        survival = _kaplan_meier(talk_s, talk_censored, talk_max + span + 1)
+        a = np.arange(talk_max + 1)
+        y = np.arange(span)
+        base = survival[a][:, None]
+        mean_talk = float(np.mean(talk_s)) if talk_s else 180.0
+        talk_table = np.zeros((talk_max + 1, span))
+        for w, weight in zip(wrap_steps, weights, strict=True):
+            rest = y - int(w)  # seconds of talk left for the agent to be free within y
+            ok = rest >= 0
+            later = survival[a[:, None] + np.maximum(rest, 0)[None, :]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                done = np.where(base > 1e-12, 1.0 - later / base,
+                                1.0 - np.exp(-np.maximum(rest, 0)[None, :] / mean_talk))
+            talk_table += weight * np.where(ok[None, :], done, 0.0)
+        talk_table /= float(weights.sum())
+        wrap_max = int(np.max(wraps)) + 2
+        wrap_grid = np.arange(wrap_max + span + 1, dtype=np.float64)
+        wrap_cdf = _ecdf(list(wraps), wrap_grid)
+        b = np.arange(wrap_max + 1)
+        wrap_alive = 1.0 - wrap_cdf[b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wrap_table = np.where(
+                wrap_alive[:, None] > 1e-12,
+                (wrap_cdf[b[:, None] + y[None, :]] - wrap_cdf[b][:, None]) / wrap_alive[:, None],
+                np.where(y[None, :] >= 1, 1.0, 0.0))
+        return cls(rate, rate_var, horizon, limit, line_table, new_line,
+                   np.clip(talk_table, 0.0, 1.0), np.clip(wrap_table, 0.0, 1.0))
+
+    # --- the decision ----------------------------------------------------------------------
+
+    def supply(self, snapshot: DialerSnapshot) -> tuple[FloatArray, FloatArray]:
+        """Expected agents free within ``y`` seconds (y = 0..horizon + limit) and variance."""
+        now = snapshot.now
+        span = self.horizon + self.limit + 1
+        mean = np.full(span, float(snapshot.ready))
+        var = np.zeros(span)
+        if snapshot.talking_since:
+            ages = np.minimum(np.floor(now - np.asarray(snapshot.talking_since)),
+                              len(self.talk_table) - 1).astype(np.int64)
+            rows = self.talk_table[np.maximum(ages, 0)]
+            mean += rows.sum(axis=0)
+            var += (rows * (1.0 - rows)).sum(axis=0)
+        if snapshot.wrap_up_since:
+            ages = np.minimum(np.floor(now - np.asarray(snapshot.wrap_up_since)),
+                              len(self.wrap_table) - 1).astype(np.int64)
+            rows = self.wrap_table[np.maximum(ages, 0)]
+            mean += rows.sum(axis=0)
+            var += (rows * (1.0 - rows)).sum(axis=0)
+        return mean, var
+
+    def demand(self, snapshot: DialerSnapshot) -> tuple[FloatArray, FloatArray]:
+        """Expected people asking for an agent within ``x`` seconds (x = 0..horizon) from the
+        people waiting and the lines ringing now, and variance."""
+        mean = np.full(self.horizon + 1, float(snapshot.waiting))
+        var = np.zeros(self.horizon + 1)
+        if snapshot.dialing_since:
+            ages = np.floor(snapshot.now - np.asarray(snapshot.dialing_since)).astype(np.int64)
+            ages = ages[ages < len(self.line_table)]
+            rows = self.line_table[np.maximum(ages, 0)]
+            mean += rows.sum(axis=0)
+            var += (rows * (1.0 - rows)).sum(axis=0)
+        return mean, var
+
+    def expected_drops(self, snapshot: DialerSnapshot, counts: NDArray[np.int64],
+                       ) -> tuple[FloatArray, FloatArray]:
+        """For each number of new lines in ``counts``: expected people who will find no agent
+        free within the connect limit over the horizon, and expected people in the pipeline
+        (waiting, ringing, new).
+
+        A person asking at ``x`` finds no agent when fewer agents are free by ``x + L`` than
+        people asked before them and including them: ``A(x + L) - M(x-) < 1``. People dropped
+        earlier are still counted as served here, so this errs on the side of more drops."""
+        supply, supply_var = self.supply(snapshot)
+        demand, demand_var = self.demand(snapshot)
+        h = self.horizon
+        available = supply[self.limit + 1:self.limit + h + 1]  # A(x + L), x = 1..h
+        available_var = supply_var[self.limit + 1:self.limit + h + 1]
+        n = counts.astype(np.float64)[:, None]
+        p = self.new_line[None, :]
+        people = demand[None, :] + n * p  # M(x), x = 0..h
+        before = people[:, :-1]  # M(x-), x = 1..h
+        arriving = people[:, 1:] - before
+        lines_before = before - float(snapshot.waiting)
+        p_before = p[:, :-1]
+        # the person rate is an estimate: its error moves every line's chance together
+        rate_var = (lines_before / self.person_rate) ** 2 * self.rate_var
+        var = (available_var[None, :] + demand_var[None, :-1] + n * p_before * (1.0 - p_before)
+               + rate_var)
+        margin = available[None, :] - before - 0.5  # continuity correction: fewer than 1
+        no_agent = normal_cdf(-margin / np.sqrt(np.maximum(var, 1e-12)))
+        # the people waiting now are at risk too (asked at x = 0)
+        waiting_risk = float(snapshot.waiting) * float(
+            normal_cdf(np.asarray([(float(snapshot.waiting) - 0.5 - supply[self.limit])
+                                   / math.sqrt(max(supply_var[self.limit], 0.25))]))[0])
+        drops = (arriving * no_agent).sum(axis=1) + waiting_risk
+        return drops, people[:, -1]
+
+    def plan(self, snapshot: DialerSnapshot, theta: float, cap: int) -> int:
+        """The most new lines (at most ``cap``) such that the last one adds at most ``theta``
+        times the people it brings (``person_rate``) to the expected drops: each line is
+        worth placing only if the drops it causes, its own and those of the people already on
+        their way whom it would take an agent from, stay within the budget."""
+        if cap <= 0:
+            return 0
+        counts = np.arange(cap + 1, dtype=np.int64)
+        drops, _ = self.expected_drops(snapshot, counts)
+        added = np.diff(drops)
+        bad = np.flatnonzero(added > theta * self.person_rate)
+        return int(bad[0]) if len(bad) else cap
+
+
+def _ecdf(samples: list[float], grid: FloatArray) -> FloatArray:
+    """Share of ``samples`` <= each grid point (0 everywhere with no samples)."""
+    if not samples:
+        return np.zeros(len(grid))
+    ordered = np.sort(np.asarray(samples, dtype=np.float64))
+    return np.asarray(np.searchsorted(ordered, grid, side="right") / len(ordered),
+                      dtype=np.float64)
+
+
+def _kaplan_meier(events: list[float], censored: list[float], size: int) -> FloatArray:
+    """``S(t) = P(T > t)`` for t = 0..size-1 from finished durations and durations still
+    running (right-censored); flat after the last observation."""
+    done = np.bincount(np.minimum(np.floor(np.asarray(events, dtype=np.float64)),
+                                  size - 1).astype(np.int64), minlength=size)[:size]
+    running = np.bincount(np.minimum(np.floor(np.asarray(censored, dtype=np.float64)),
+                                     size - 1).astype(np.int64), minlength=size)[:size]
+    at_risk = np.cumsum((done + running)[::-1])[::-1].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, done / at_risk, 0.0)
+    return np.asarray(np.cumprod(1.0 - hazard), dtype=np.float64)
+
+
+@dataclass(slots=True)
+class _Learner:
+    """What the pacer has seen: resolved lines, ages, durations (bounded memory)."""
+
+    settings: PredictiveSettings
+    resolved: int = 0
+    humans: int = 0
+    rate: float = 0.0
+    rate_weight: float = 0.0
+    person_ages: deque[float] = field(default_factory=deque)
+    other_ages: deque[float] = field(default_factory=deque)
+    talks: deque[float] = field(default_factory=deque)
+    wraps: deque[float] = field(default_factory=deque)
+    talks_seen: int = 0
+    previous_now: float | None = None
+    previous_talking: Counter[float] = field(default_factory=Counter)
+    previous_wrap: Counter[float] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        size = self.settings.sample_window
+        self.person_ages = deque(maxlen=size)
+        self.other_ages = deque(maxlen=size)
+        self.talks = deque(maxlen=size)
+        self.wraps = deque(maxlen=size)
+
+    def line(self, outcome: LineOutcome, age: float) -> None:
+        person = outcome == LineOutcome.HUMAN
+        self.resolved += 1
+        # exponentially weighted mean over ~rate_window lines (a plain mean until then)
+        window = self.settings.rate_window
+        self.rate_weight = min(self.rate_weight + 1.0, float(window))
+        self.rate += ((1.0 if person else 0.0) - self.rate) / self.rate_weight
+        if person:
+            self.humans += 1
+            self.person_ages.append(max(age, 0.0))
+        else:
+            self.other_ages.append(max(age, 0.0))
+
+    def agents(self, snapshot: DialerSnapshot) -> None:
+        """Finished calls and wrap-ups, from what left the ``*_since`` sets since the last
+        snapshot (a call that ended with a new wrap-up; counts must agree, so an agent who
+        logged out mid-call is not taken for a short call)."""
+        now = snapshot.now
+        talking = Counter(snapshot.talking_since)
+        wrap = Counter(snapshot.wrap_up_since)
+        if self.previous_now is not None:
+            mid = 0.5 * (self.previous_now + now)
+            ended_talks = self.previous_talking - talking
+            new_wraps = wrap - self.previous_wrap
+            if sum(ended_talks.values()) == sum(new_wraps.values()):
+                for since, count in ended_talks.items():
+                    for _ in range(count):
+                        self.talks.append(max(mid - since, 0.0))
+                        self.talks_seen += 1
+            for since, count in (self.previous_wrap - wrap).items():
+                for _ in range(count):
+                    self.wraps.append(max(mid - since, 0.0))
+        self.previous_now = now
+        self.previous_talking = talking
+        self.previous_wrap = wrap
+
+
+class Predictive:
+    """``--pacing predictive``: see the module docstring and docs/PACING.md."""
+
+    name = "predictive"
+    wants_detail = True
+
+    def __init__(self, settings: PredictiveSettings | None = None, **options: float) -> None:
+        if settings is None:
+            settings = PredictiveSettings(**options)  # type: ignore[arg-type]
+        elif options:
+            raise ValueError("give settings or options, not both")
+        self.settings = settings
+        self._learn = _Learner(settings)
+        self.model: PacingModel | None = None
+        self._next_fit = -math.inf
+        self.people_today = 0
+        self.drops_today = 0
+
+    # --- Pacer protocol --------------------------------------------------------------------
+
+    def record(self, outcome: LineOutcome, now: float) -> None:
+        if outcome == LineOutcome.DROPPED:
+            self.drops_today += 1
+        elif outcome == LineOutcome.HUMAN:
+            self.people_today += 1
+
+    def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+        self._learn.line(outcome, now - placed_at)
+
+    def next_decision_at(self, now: float) -> float:
+        return now + 1.0
+
+    def decide(self, snapshot: DialerSnapshot) -> int:
+        learn = self._learn
+        learn.agents(snapshot)
+        working = snapshot.working
+        cap = int(self.settings.max_lines_per_agent * working) - snapshot.lines_in_use
+        if cap <= 0 or working == 0:
+            return 0
+        if not self.trusted:
+            return min(cap, self._warm_up(snapshot))
+        if snapshot.now >= self._next_fit or self.model is None:
+            self._fit(snapshot)
+        assert self.model is not None
+        return self.model.plan(snapshot, self.theta, min(cap, 4 * working + 10))
+
+    # --- parts -----------------------------------------------------------------------------
+
+    @property
+    def trusted(self) -> bool:
+        """Enough evidence for the model (else: progressive with a pessimistic rate)."""
+        s, learn = self.settings, self._learn
+        return (learn.resolved >= s.min_resolved and learn.humans >= s.min_humans
+                and learn.talks_seen >= s.min_talks)
+
+    @property
+    def theta(self) -> float:
+        """Drops allowed per person in the pipeline: the target, corrected by today's drops
+        (pseudo-counted at the target rate, so one early drop does not swing it)."""
+        s = self.settings
+        prior = s.feedback_prior
+        seen = (self.drops_today + s.drop_target * prior) / (self.people_today + prior)
+        factor = s.drop_target / max(seen, 1e-9)
+        return s.drop_target * min(max(factor, 1.0 / s.feedback_range), s.feedback_range)
+
+    def _warm_up(self, snapshot: DialerSnapshot) -> int:
+        """Lines for the ready agents only, at an upper bound of the person rate: one per
+        ready agent at first, more as the rate becomes known to be low."""
+        learn = self._learn
+        n = learn.resolved
+        if n == 0:
+            upper = 1.0
+        else:
+            p = learn.humans / n
+            upper = min(1.0, p + 2.0 * math.sqrt(p * (1.0 - p) / n) + 2.0 / n)
+        uncovered = snapshot.ready - snapshot.waiting
+        if uncovered <= 0:
+            return 0
+        return max(0, int(uncovered / upper) - snapshot.dialing)
+
+    def _fit(self, snapshot: DialerSnapshot) -> None:
+        learn = self._learn
+        now = snapshot.now
+        self.model = PacingModel.fit(
+            person_rate=learn.rate, rate_samples=learn.rate_weight,
+            person_ages=list(learn.person_ages), other_ages=list(learn.other_ages),
+            talk_s=list(learn.talks), talk_censored=[now - t for t in snapshot.talking_since],
+            wrap_s=list(learn.wraps), connect_limit_s=self.settings.connect_limit_s)
+        self._next_fit = now + self.settings.refit_s
