@@ -167,7 +167,7 @@ def parse_pacing(spec: str, **options: float) -> Pacer:
 
         if arg:
             raise ValueError(f"bad pacing {spec!r}: predictive takes no argument")
-        return Predictive(**options)
+        return Predictive.from_options(options)
     if name == "clairvoyant":
         raise ValueError("clairvoyant knows every call's outcome in advance: it runs only in "
                          "callcenter simulate, never against a PBX")

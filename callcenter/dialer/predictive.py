@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,6 +53,8 @@ FloatArray = NDArray[np.float64]
 _MAX_TALK_AGE = 4 * 3600
 #: quantiles of the wrap-up time used in the free-time convolution
 _WRAP_QUANTILES = 16
+#: numbers of new lines weighed at once
+_CHUNK = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +144,11 @@ class PacingModel:
         times."""
         rate = min(max(person_rate, 1e-4), 1.0 - 1e-4)
         rate_var = rate * (1.0 - rate) / max(rate_samples, 1.0)
-        limit = int(math.floor(connect_limit_s + 1e-9))
+        limit = math.floor(connect_limit_s + 1e-9)
         longest = max(max(person_ages, default=1.0), 1.0)
-        horizon = min(max(int(math.ceil(longest)) + 1, 5), 180)
+        horizon = min(max(math.ceil(longest) + 1, 5), 180)
         # --- lines: person verdict within x given still ringing at age e ---
-        ages_max = int(math.ceil(max(longest, max(other_ages, default=1.0)))) + 2
+        ages_max = math.ceil(max(longest, max(other_ages, default=1.0))) + 2
         grid = np.arange(ages_max + horizon + 1, dtype=np.float64)
         c_person = _ecdf(person_ages, grid)
         c_other = _ecdf(other_ages, grid)
@@ -255,9 +259,11 @@ class PacingModel:
         margin = available[None, :] - before - 0.5  # continuity correction: fewer than 1
         no_agent = normal_cdf(-margin / np.sqrt(np.maximum(var, 1e-12)))
         # the people waiting now are at risk too (asked at x = 0)
-        waiting_risk = float(snapshot.waiting) * float(
-            normal_cdf(np.asarray([(float(snapshot.waiting) - 0.5 - supply[self.limit])
-                                   / math.sqrt(max(supply_var[self.limit], 0.25))]))[0])
+        waiting_risk = 0.0
+        if snapshot.waiting:
+            z = ((snapshot.waiting - 0.5 - float(supply[self.limit]))
+                 / math.sqrt(max(float(supply_var[self.limit]), 0.25)))
+            waiting_risk = snapshot.waiting * 0.5 * math.erfc(-z / math.sqrt(2.0))
         drops = (arriving * no_agent).sum(axis=1) + waiting_risk
         return drops, people[:, -1]
 
@@ -268,11 +274,18 @@ class PacingModel:
         their way whom it would take an agent from, stay within the budget."""
         if cap <= 0:
             return 0
-        counts = np.arange(cap + 1, dtype=np.int64)
-        drops, _ = self.expected_drops(snapshot, counts)
-        added = np.diff(drops)
-        bad = np.flatnonzero(added > theta * self.person_rate)
-        return int(bad[0]) if len(bad) else cap
+        budget = theta * self.person_rate
+        start = 0
+        while True:  # in chunks: the answer is nearly always in the first one
+            stop = min(cap, start + _CHUNK)
+            counts = np.arange(start, stop + 1, dtype=np.int64)
+            drops, _ = self.expected_drops(snapshot, counts)
+            bad = np.flatnonzero(np.diff(drops) > budget)
+            if len(bad):
+                return start + int(bad[0])
+            if stop >= cap:
+                return cap
+            start = stop
 
 
 def _ecdf(samples: list[float], grid: FloatArray) -> FloatArray:
@@ -365,17 +378,25 @@ class Predictive:
     name = "predictive"
     wants_detail = True
 
-    def __init__(self, settings: PredictiveSettings | None = None, **options: float) -> None:
-        if settings is None:
-            settings = PredictiveSettings(**options)  # type: ignore[arg-type]
-        elif options:
-            raise ValueError("give settings or options, not both")
-        self.settings = settings
+    def __init__(self, settings: PredictiveSettings | None = None) -> None:
+        self.settings = settings = settings or PredictiveSettings()
         self._learn = _Learner(settings)
         self.model: PacingModel | None = None
         self._next_fit = -math.inf
         self.people_today = 0
         self.drops_today = 0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, float]) -> Predictive:
+        """From ``--pacing predictive`` options (names of :class:`PredictiveSettings`)."""
+        known = {f.name: f.type for f in fields(PredictiveSettings)}
+        values: dict[str, Any] = {}
+        for name, value in options.items():
+            if name not in known:
+                raise ValueError(f"predictive: unknown setting {name!r} (known: "
+                                 f"{', '.join(sorted(known))})")
+            values[name] = int(value) if known[name] == "int" else float(value)
+        return cls(PredictiveSettings(**values))
 
     # --- Pacer protocol --------------------------------------------------------------------
 
