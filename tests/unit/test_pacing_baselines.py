@@ -83,7 +83,7 @@ def test_parse_pacing_ratio() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["ratio:abc", "ratio:0", "ratio:-1", "ratio:11", "predictive", "", "vicidial-bogus"]
+    "spec", ["ratio:abc", "ratio:0", "ratio:-1", "ratio:11", "predictive:2", "", "vicidial-bogus"]
 )
 def test_bad_pacing_specs_raise(spec: str) -> None:
     with pytest.raises(ValueError):
