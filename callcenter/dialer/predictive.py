@@ -169,20 +169,20 @@ class PacingModel:
         talk_max = int(min(max(max(talk_s, default=1.0), max(talk_censored, default=1.0)) + 2,
                            _MAX_TALK_AGE))
         survival = _kaplan_meier(talk_s, talk_censored, talk_max + span + 1)
-        a = np.arange(talk_max + 1)
         y = np.arange(span)
-        base = survival[a][:, None]
-        mean_talk = float(np.mean(talk_s)) if talk_s else 180.0
-        talk_table = np.zeros((talk_max + 1, span))
+        # not free within y, times S(a): sum over wrap-ups w of S(a + max(y - w, 0)) p(w),
+        # a matrix product of the sliding windows of S with a (span x span) kernel
+        kernel = np.zeros((span, span))
         for w, weight in zip(wrap_steps, weights, strict=True):
-            rest = y - int(w)  # seconds of talk left for the agent to be free within y
-            ok = rest >= 0
-            later = survival[a[:, None] + np.maximum(rest, 0)[None, :]]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                done = np.where(base > 1e-12, 1.0 - later / base,
-                                1.0 - np.exp(-np.maximum(rest, 0)[None, :] / mean_talk))
-            talk_table += weight * np.where(ok[None, :], done, 0.0)
-        talk_table /= float(weights.sum())
+            kernel[np.maximum(y - int(w), 0), y] += weight / float(weights.sum())
+        windows = np.lib.stride_tricks.sliding_window_view(survival, span)[:talk_max + 1]
+        base = windows[:, :1]
+        mean_talk = float(np.mean(talk_s)) if talk_s else 180.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            talk_table = np.where(
+                base > 1e-12, 1.0 - (windows @ kernel) / base,
+                # past every call seen: assume the mean talk time is still ahead
+                (1.0 - np.exp(-np.maximum(y[None, :] - float(np.mean(wraps)), 0) / mean_talk)))
         wrap_max = int(np.max(wraps)) + 2
         wrap_grid = np.arange(wrap_max + span + 1, dtype=np.float64)
         wrap_cdf = _ecdf(list(wraps), wrap_grid)
