@@ -64,7 +64,7 @@ def _print_report(report: dict[str, Any]) -> None:
               type=click.Path(path_type=Path, dir_okay=False),
               help="Workload JSON (see bench/workloads/README.md).")
 @click.option("--pacing", default="progressive", show_default=True,
-              help="progressive, ratio:X, vicidial-hard-limit, vicidial-tapered, "
+              help="progressive, ratio:X, predictive, vicidial-hard-limit, vicidial-tapered, "
                    "vicidial-average, clairvoyant (outbound only).")
 @click.option("--routing", default="fifo-longest-idle", show_default=True,
               type=click.Choice(sorted(ROUTING_STRATEGIES)))
@@ -78,7 +78,8 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.option("--intensity", type=float, default=None, help="vicidial-*: intensity, -40..40.")
 @click.option("--diff-target", type=float, default=None, help="vicidial-*: dl_diff_target.")
 @click.option("--drop-target", type=float, default=None,
-              help="vicidial-*: adaptive dropped percentage.")
+              help="vicidial-*: adaptive dropped percentage; predictive: its drop budget in "
+                   "percent of people answered (default 1).")
 @click.option("--tune", is_flag=True,
               help="Sweep the pacing family's settings; keep the best within the limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -100,9 +101,11 @@ def simulate(workload_path: Path, pacing: str, routing: str, seeds: int | None,
     options = {name: value for name, value in (
         ("max_level", max_level), ("intensity", intensity), ("diff_target", diff_target),
         ("drop_target_pct", drop_target)) if value is not None}
-    if options and not pacing.startswith("vicidial-"):
-        raise click.UsageError("--max-level/--intensity/--diff-target/--drop-target apply to "
-                               "vicidial-* pacing only")
+    if pacing == "predictive" and set(options) <= {"drop_target_pct"}:
+        options = {"drop_target": options["drop_target_pct"] / 100.0} if options else {}
+    elif options and not pacing.startswith("vicidial-"):
+        raise click.UsageError("--max-level/--intensity/--diff-target apply to vicidial-* "
+                               "pacing only, --drop-target to vicidial-* and predictive")
     if not isinstance(workload, OutboundWorkload) and pacing != "progressive":
         raise click.UsageError("--pacing applies to outbound workloads")
     spec = RunSpec(workload, pacing=pacing, pacing_options=options, routing=routing,
@@ -187,7 +190,7 @@ def _default_demo_db() -> Path:
 @click.option("--calls-per-minute", type=click.FloatRange(min=0), default=6.0,
               show_default=True, help="Inbound callers per minute.")
 @click.option("--pacing", default="progressive", show_default=True,
-              help="Outbound campaign pacing (progressive, ratio:X, vicidial-*).")
+              help="Outbound campaign pacing (progressive, ratio:X, predictive, vicidial-*).")
 @click.option("--customers", type=click.IntRange(min=0), default=2000, show_default=True,
               help="Demo customers seeded into an empty CRM.")
 @click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False), default=None,

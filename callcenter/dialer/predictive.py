@@ -81,7 +81,9 @@ class PredictiveSettings:
     max_lines_per_agent: float = 10.0
     #: feedback on today's drops: pseudo-count of people at the target rate before any is seen
     feedback_prior: float = 300.0
-    #: the feedback factor stays within [1 / feedback_range, feedback_range]
+    #: the feedback factor is (target / seen) ** feedback_gain ...
+    feedback_gain: float = 1.0
+    #: ... within [1 / feedback_range, feedback_range]
     feedback_range: float = 3.0
 
     def __post_init__(self) -> None:
@@ -442,7 +444,7 @@ class Predictive:
         s = self.settings
         prior = s.feedback_prior
         seen = (self.drops_today + s.drop_target * prior) / (self.people_today + prior)
-        factor = s.drop_target / max(seen, 1e-9)
+        factor = (s.drop_target / max(seen, 1e-9)) ** s.feedback_gain
         return s.drop_target * min(max(factor, 1.0 / s.feedback_range), s.feedback_range)
 
     def _warm_up(self, snapshot: DialerSnapshot) -> int:

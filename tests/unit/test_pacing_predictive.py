@@ -236,6 +236,18 @@ def test_simulate_pacing_predictive_runs(tmp_path: Path) -> None:
     # it dials ahead of the agents: more lines and more talk than one line per ready agent
     assert report["dials"] > base["dials"]
     assert report["talk_min_per_agent_hour"] > base["talk_min_per_agent_hour"]
+    # --drop-target is its budget in percent; VICIdial's other settings are not its own
+    budget = CliRunner().invoke(cli, ["simulate", "--workload", str(path), "--pacing",
+                                      "predictive", "--drop-target", "0.5", "--seeds", "1",
+                                      "--jobs", "1", "--json"])
+    assert budget.exit_code == 0, budget.output
+    assert json.loads(budget.output)["pacing_options"] == {"drop_target": 0.005}
+    wrong = CliRunner().invoke(cli, ["simulate", "--workload", str(path), "--pacing",
+                                     "predictive", "--max-level", "2"])
+    assert wrong.exit_code != 0 and "vicidial-* pacing only" in wrong.output
+    untunable = CliRunner().invoke(cli, ["simulate", "--workload", str(path), "--pacing",
+                                         "predictive", "--tune", "--seeds", "1"])
+    assert untunable.exit_code != 0 and "nothing to tune" in untunable.output
 
 
 def test_the_dialer_loop_feeds_the_detail() -> None:
