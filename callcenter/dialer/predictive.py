@@ -444,7 +444,7 @@ class Predictive:
         s = self.settings
         prior = s.feedback_prior
         seen = (self.drops_today + s.drop_target * prior) / (self.people_today + prior)
-        factor = (s.drop_target / max(seen, 1e-9)) ** s.feedback_gain
+        factor: float = (s.drop_target / max(seen, 1e-9)) ** s.feedback_gain
         return s.drop_target * min(max(factor, 1.0 / s.feedback_range), s.feedback_range)
 
     def _warm_up(self, snapshot: DialerSnapshot) -> int:
