@@ -155,11 +155,14 @@ def main() -> None:
     parser.add_argument("--retune", action="store_true",
                         help="tune the baselines again in this run (slow)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     paths = [Path(p) for p in args.workload] if args.workload else \
         [HERE / "workloads" / name for name in WORKLOADS]
     results = [bench_workload(p, args.seeds, args.jobs, args.retune,
                               lambda line: print(line, file=sys.stderr)) for p in paths]
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -53,6 +53,7 @@ FloatArray = NDArray[np.float64]
 _MAX_TALK_AGE = 4 * 3600
 #: quantiles of the wrap-up time used in the free-time convolution
 _WRAP_QUANTILES = 16
+_SQRT2 = math.sqrt(2.0)
 #: numbers of new lines weighed at once
 _CHUNK = 12
 
@@ -79,6 +80,8 @@ class PredictiveSettings:
     refit_s: float = 60.0
     #: never more lines in progress than this many per agent (trunks are finite)
     max_lines_per_agent: float = 10.0
+    #: people dropped do not take agents from the people after them
+    reflect_drops: bool = True
     #: feedback on today's drops: pseudo-count of people at the target rate before any is seen
     feedback_prior: float = 300.0
     #: the feedback factor is (target / seen) ** feedback_gain ...
@@ -136,6 +139,8 @@ class PacingModel:
     new_line: FloatArray
     talk_table: FloatArray
     wrap_table: FloatArray
+    #: take people expected to be dropped off the people ahead (see :meth:`expected_drops`)
+    reflect: bool = True
 
     @classmethod
     def fit(cls, *, person_rate: float, rate_samples: float, person_ages: list[float],
@@ -258,14 +263,27 @@ class PacingModel:
         rate_var = (lines_before / self.person_rate) ** 2 * self.rate_var
         var = (available_var[None, :] + demand_var[None, :-1] + n * p_before * (1.0 - p_before)
                + rate_var)
-        margin = available[None, :] - before - 0.5  # continuity correction: fewer than 1
-        no_agent = normal_cdf(-margin / np.sqrt(np.maximum(var, 1e-12)))
+        sd = np.sqrt(np.maximum(var, 1e-12))
         # the people waiting now are at risk too (asked at x = 0)
         waiting_risk = 0.0
         if snapshot.waiting:
             z = ((snapshot.waiting - 0.5 - float(supply[self.limit]))
                  / math.sqrt(max(float(supply_var[self.limit]), 0.25)))
-            waiting_risk = snapshot.waiting * 0.5 * math.erfc(-z / math.sqrt(2.0))
+            waiting_risk = snapshot.waiting * 0.5 * math.erfc(-z / _SQRT2)
+        if self.reflect:
+            # people dropped do not take an agent later: take the drops expected before x
+            # (without new lines) off the people ahead of a person asking at x
+            dropped = waiting_risk
+            ahead = np.empty(h)
+            free, asked, coming, spread = (available.tolist(), before[0].tolist(),
+                                           arriving[0].tolist(), sd[0].tolist())
+            for i in range(h):
+                ahead[i] = dropped
+                gap = free[i] - (asked[i] - dropped) - 0.5
+                dropped += coming[i] * 0.5 * math.erfc(gap / (spread[i] * _SQRT2))
+            before = before - ahead[None, :]
+        margin = available[None, :] - before - 0.5  # continuity correction: fewer than 1
+        no_agent = normal_cdf(-margin / sd)
         drops = (arriving * no_agent).sum(axis=1) + waiting_risk
         return drops, people[:, -1]
 
@@ -470,4 +488,5 @@ class Predictive:
             person_ages=list(learn.person_ages), other_ages=list(learn.other_ages),
             talk_s=list(learn.talks), talk_censored=[now - t for t in snapshot.talking_since],
             wrap_s=list(learn.wraps), connect_limit_s=self.settings.connect_limit_s)
+        self.model.reflect = bool(self.settings.reflect_drops)
         self._next_fit = now + self.settings.refit_s
