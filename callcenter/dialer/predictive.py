@@ -98,6 +98,14 @@ class PredictiveSettings:
             raise ValueError("max_lines_per_agent must be > 0")
         if self.feedback_range < 1.0:
             raise ValueError("feedback_range must be >= 1")
+        for name in ("min_resolved", "min_humans", "min_talks", "feedback_prior",
+                     "feedback_gain"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.rate_window < 1 or self.sample_window < 10:
+            raise ValueError("rate_window must be >= 1 and sample_window >= 10")
+        if self.refit_s <= 0:
+            raise ValueError(f"refit_s must be > 0, got {self.refit_s}")
 
 
 def normal_cdf(z: FloatArray) -> FloatArray:

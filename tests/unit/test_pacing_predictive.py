@@ -201,6 +201,10 @@ def test_parse_and_settings_errors() -> None:
         parse_pacing("predictive", max_level=2)
     with pytest.raises(ValueError, match="drop_target"):
         PredictiveSettings(drop_target=0.0)
+    with pytest.raises(ValueError, match="rate_window"):
+        parse_pacing("predictive", rate_window=0)
+    with pytest.raises(ValueError, match="refit_s"):
+        PredictiveSettings(refit_s=0)
     with pytest.raises(ValueError, match="no argument"):
         parse_pacing("predictive:2")
 
