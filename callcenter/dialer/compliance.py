@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from callcenter.dialer.pacing import DialerSnapshot, LineOutcome, Pacer, Progressive
+from callcenter.dialer.pacing import DetailedPacer, DialerSnapshot, LineOutcome, Pacer, Progressive
 
 __all__ = [
     "MIN_RING_S",
@@ -393,6 +393,9 @@ class CompliantPacer:
         self.effective = mode
         self.reason = "chosen"
         self.name = f"compliant({predictive.name})"
+        #: a pacer that models each line (``predictive``) gets the loop's detail through this
+        #: wrapper too, or it would pace blind (DetailedPacer)
+        self.wants_detail = bool(getattr(predictive, "wants_detail", False))
 
     def explain(self, now: float) -> tuple[str, str]:
         """What dials at ``now`` and why: (effective mode, reason)."""
@@ -413,6 +416,10 @@ class CompliantPacer:
 
     def record(self, outcome: LineOutcome, now: float) -> None:
         self.predictive.record(outcome, now)
+
+    def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+        if isinstance(self.predictive, DetailedPacer):
+            self.predictive.record_line(outcome, placed_at, now)
 
     def next_decision_at(self, now: float) -> float:
         return now + 1.0

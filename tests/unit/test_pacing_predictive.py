@@ -269,3 +269,18 @@ def test_the_dialer_loop_feeds_the_detail() -> None:
     assert all(w == pytest.approx(10.0, abs=0.6) for w in learned.wraps)
     assert pacer.trusted and pacer.model is not None
     assert 3.0 <= min(learned.person_ages) and max(learned.person_ages) <= 28.0
+
+
+def test_a_campaigns_compliant_pacer_passes_the_line_detail_to_its_predictive_pacer() -> None:
+    """Campaigns wrap their pacer in CompliantPacer: the loop must still see a DetailedPacer
+    and the predictive pacer hear every line's placing time."""
+    from callcenter.dialer.compliance import AbandonmentLedger, CompliantPacer
+    from callcenter.dialer.pacing import DetailedPacer, LineOutcome, parse_pacing
+
+    inner = parse_pacing("predictive")
+    heard: list[tuple[LineOutcome, float, float]] = []
+    inner.record_line = lambda o, placed, now: heard.append((o, placed, now))  # type: ignore[attr-defined,method-assign]
+    wrapped = CompliantPacer(inner, AbandonmentLedger())
+    assert isinstance(wrapped, DetailedPacer) and wrapped.wants_detail
+    wrapped.record_line(LineOutcome.HUMAN, 10.0, 14.0)
+    assert heard == [(LineOutcome.HUMAN, 10.0, 14.0)]
