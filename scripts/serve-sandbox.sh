@@ -11,6 +11,7 @@ if ! dpkg-query -W -f='${Status}' debootstrap 2>/dev/null | grep -q 'install ok 
         || { apt-get update && apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 debootstrap; }
 fi
 bash scripts/test.sh --venv-only
+bash scripts/build-ui.sh  # the agent console's softphone (JsSIP from npm)
 
 CC=.venv/bin/callcenter
 brought_up=0

@@ -168,12 +168,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "Debian packages"
-apt_install redis-server postgresql debootstrap chromium fonts-noto-cjk espeak-ng sox
+apt_install redis-server postgresql debootstrap chromium fonts-noto-cjk espeak-ng sox nodejs npm
 step_done "debian packages" ok
 
 step "Python venv ($VENV)"
 setup_venv
 step_done "python venv" ok
+
+step "browser code from npm (scripts/build-ui.sh)"
+if bash scripts/build-ui.sh; then
+    step_done "build ui (npm)" ok
+else
+    step_done "build ui (npm)" FAILED
+    die "building agent_ui (npm ci + esbuild) failed (see above)"
+fi
 
 step "ruff check ."
 if "$VENV/bin/ruff" check .; then
