@@ -175,7 +175,7 @@
     rows("c-history", card.recent_interactions, (i) => [when(i.started_at), i.queue || "",
       i.agent || "", i.disposition ? t(`dispositions.${i.disposition}`) : "", i.notes || ""]);
     rows("c-complaints", card.open_complaints, (k) => [when(k.opened_at), k.category,
-      k.status, k.summary]);
+      t(`complaint_status.${k.status}`), k.summary]);
   }
 
   function rows(id, items, cells, numeric) {

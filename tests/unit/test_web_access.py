@@ -67,8 +67,8 @@ def test_every_route_is_declared_and_every_declaration_is_routed() -> None:
     assert not missing, (
         "routes nobody may call until declared: give each a name (router.add_*(..., name=...)) "
         "and add that name with its need (PUBLIC, PROBE, SIGNED_IN, AGENT, SUPERVISOR, ADMIN, "
-        "OWN_AGENT, SELF, or a dict per method) to ACCESS in callcenter/web/access.py, and describe "
-        f"it in callcenter/web/openapi.yaml: {missing}")
+        "OWN_AGENT, SELF, or a dict per method) to ACCESS in callcenter/web/access.py, and "
+        f"describe it in callcenter/web/openapi.yaml: {missing}")
     names = {route.resource.name for _, _, route in routes(app) if route.resource is not None}
     assert set(ACCESS) - names == set(), "ACCESS declares routes that no longer exist"
 
