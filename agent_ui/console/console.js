@@ -250,6 +250,17 @@
     saveDrafts(all);
   }
 
+  /** After a reload or a crash of the tab: the newest draft (under 12 h old) comes back. */
+  function restoreDraft() {
+    const newest = Object.values(drafts()).filter((d) => Date.now() - (d.at || 0) < 12 * 3600e3)
+      .sort((a, b) => (b.at || 0) - (a.at || 0))[0];
+    if (!newest || app.call) return;
+    app.call = { call_id: newest.call_id, who: newest.who || "" };
+    $("disposition").value = newest.disposition || "";
+    $("notes").value = newest.notes || "";
+    renderWrap();
+  }
+
   function renderWrap() {
     $("wrap-call").textContent = app.call
       ? t("wrap_for", { call: app.call.call_id, who: app.call.who }) : t("wrap_none");
@@ -478,6 +489,7 @@
     } catch (_) { app.reasons = []; }
     fillReasons();
     renderAll();
+    restoreDraft();
     $("answer").addEventListener("click", () => app.phone && app.phone.answer());
     $("hangup").addEventListener("click", () => app.phone && app.phone.hangUp());
     $("hold").addEventListener("click", () => app.phone && app.phone.toggleHold());
