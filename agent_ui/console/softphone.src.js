@@ -22,6 +22,7 @@ export class Softphone {
     this.connected = false;
     this.held = false;
     this.muted = false;
+    this.reinviting = false;
     this.lastError = "";
     this.onchange = () => {};
   }
@@ -84,7 +85,12 @@ export class Softphone {
       });
     }
     const gone = () => {
-      if (session === this.session) { this.session = null; this.held = false; this.muted = false; }
+      if (session === this.session) {
+        this.session = null;
+        this.held = false;
+        this.muted = false;
+        this.reinviting = false;
+      }
       if (session === this.consult) this.consult = null;
       this.changed();
     };
@@ -116,7 +122,7 @@ export class Softphone {
     }
     return {
       registered: this.registered, connected: this.connected, call, held: this.held,
-      muted: this.muted, consulting: Boolean(this.consult && !this.consult.isEnded()),
+      muted: this.muted, reinviting: Boolean(this.reinviting), consulting: Boolean(this.consult && !this.consult.isEnded()),
       remote: s ? (s.remote_identity && s.remote_identity.uri && s.remote_identity.uri.user) || "" : "",
       error: this.lastError,
     };
@@ -138,9 +144,18 @@ export class Softphone {
     return true;
   }
 
+  /** Hold or resume. `status().reinviting` is true until Asterisk answered the re-INVITE
+   * (JsSIP marks the hold at once; a second press during the re-INVITE would be lost). */
   toggleHold() {
-    if (!this.session || !this.session.isEstablished()) return false;
-    if (this.session.isOnHold().local) this.session.unhold(); else this.session.hold();
+    const session = this.session;
+    if (!session || !session.isEstablished() || this.reinviting) return false;
+    const done = () => { this.reinviting = false; this.changed(); };
+    const started = session.isOnHold().local ? session.unhold({}, done) : session.hold({}, done);
+    if (started === false) return false;
+    this.reinviting = true;
+    clearTimeout(this.reinviteTimer);
+    this.reinviteTimer = setTimeout(done, 10000); // no answer: let the agent try again
+    this.changed();
     return true;
   }
 
@@ -165,8 +180,19 @@ export class Softphone {
   /** Blind transfer: REFER the customer to `number`; the call leaves this phone when it works. */
   blindTransfer(number) {
     if (!this.session || !this.session.isEstablished()) return false;
-    this.session.refer(this.target(number));
+    const session = this.session;
+    session.refer(this.target(number), { eventHandlers: this.referHandlers(session) });
     return true;
+  }
+
+  /** The far end took the transfer (NOTIFY 2xx): this leg is done, hang it up; a refusal
+   * leaves the call as it was and says so. */
+  referHandlers(session) {
+    return {
+      accepted: () => { if (!session.isEnded()) session.terminate(); },
+      requestFailed: (e) => { this.lastError = `transfer refused: ${e && e.cause}`; this.changed(); },
+      failed: (e) => { this.lastError = `transfer failed: ${e && e.cause}`; this.changed(); },
+    };
   }
 
   /** Attended transfer, step 1: hold the customer, call `number` to consult. */
@@ -184,7 +210,18 @@ export class Softphone {
   /** Attended transfer, step 2: join the customer to the consulted party (REFER/Replaces). */
   completeConsult() {
     if (!this.session || !this.consult || !this.consult.isEstablished()) return false;
-    this.session.refer(this.consult.remote_identity.uri.toString(), { replaces: this.consult });
+    const session = this.session;
+    const consult = this.consult;
+    session.refer(consult.remote_identity.uri.toString(), {
+      replaces: consult,
+      eventHandlers: {
+        ...this.referHandlers(session),
+        accepted: () => {
+          if (!session.isEnded()) session.terminate();
+          if (!consult.isEnded()) consult.terminate();
+        },
+      },
+    });
     return true;
   }
 
