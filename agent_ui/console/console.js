@@ -220,7 +220,11 @@
       const created = await module.mountComplaintForm(panel, {
         customer: app.pop.card, callId: app.pop.call_id, csrf: app.csrf, lang: app.lang,
       });
-      if (created && !$("disposition").value) $("disposition").value = "complaint";
+      if (created && !$("disposition").value) {
+        $("disposition").value = "complaint";
+        keepDraft();
+      }
+      if (!created) panel.hidden = true; // cancelled
     } catch (err) {
       panel.replaceChildren(el("p", t("complaints_unavailable"), "muted"));
     }
