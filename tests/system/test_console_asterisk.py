@@ -347,3 +347,53 @@ async def test_console_hold_mute_tones_and_blind_transfer_on_asterisk(
             if caller is not None:
                 await hang_up_if_alive(link.pbx, caller)
             await phone.stop()
+
+
+async def test_console_attended_transfer_on_asterisk(
+        link: Link, asterisk_sandbox: Any, tmp_path: Path) -> None:
+    """Consult then complete: the customer is held, the console calls SIP phone 2002, and
+    Complete (REFER with Replaces) leaves the customer bridged with 2002; both of the
+    console's calls end and the agent goes to wrap-up."""
+    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
+    phone = SippAgent(asterisk_sandbox, "2002", port=25_462, ring_ms=300)
+    await phone.start()
+    caller: str | None = None
+    async with served(asterisk_sandbox, tmp_path) as server:
+        try:
+            async with chromium_page(chromium, f"{server['base']}/console/?lang=en",
+                                     tmp_path / "profile", "en-US", FAKE_MEDIA) as page:
+                await ready_console(page, asterisk_sandbox)
+                caller = await ivr_caller(link)
+                await answered(page)
+                await page.evaluate("document.getElementById('transfer-to').value = '2002';"
+                                    "document.getElementById('consult').click()")
+                await wait_for(page, "window.consoleApp.phone.consult && "
+                                     "window.consoleApp.phone.consult.isEstablished() && "
+                                     "window.consoleApp.phone.status().held === true", 20)
+                await wait_for(page, "document.getElementById('complete').disabled === false")
+                await page.evaluate("document.getElementById('complete').click()")
+
+                async def caller_with_2002() -> bool:
+                    channels = await link.asterisk_channels()
+                    bridges = {c.get("BridgeId") for c in channels.values()
+                               if str(c["Channel"]).startswith("PJSIP/2002-")}
+                    return any(c["Uniqueid"] == caller and c.get("BridgeId") in bridges
+                               and c.get("BridgeId") for c in channels.values())
+
+                deadline = time.monotonic() + 20
+                while not await caller_with_2002():
+                    assert time.monotonic() < deadline, (
+                        await page.evaluate("JSON.stringify(window.consoleApp.phone.status())"),
+                        await link.asterisk_channels())
+                    await asyncio.sleep(0.3)
+                await wait_for(page, "document.getElementById('call-state').dataset.call "
+                                     "=== 'idle' && !window.consoleApp.phone.status().consulting",
+                               20)
+                await wait_for(page, "document.getElementById('agent-state').dataset.state "
+                                     "=== 'wrap_up'", 15)
+                assert not [c for c in (await link.asterisk_channels()).values()
+                            if str(c["Channel"]).startswith(f"PJSIP/{AGENT}-")]
+        finally:
+            if caller is not None:
+                await hang_up_if_alive(link.pbx, caller)
+            await phone.stop()
