@@ -195,3 +195,20 @@ async def test_notes_survive_a_blip_offline_save_and_a_reload(
         row = await server.interaction("call-X")
         assert (row.disposition, row.notes) == ("follow_up", notes)
         assert await page.evaluate("localStorage.getItem('cc.console.drafts.1001')") == "{}"
+
+
+async def test_a_supervisor_gets_a_notice_not_a_console(server: Server, tmp_path: Path) -> None:
+    """The console acts as one agent: an account without an agent id sees a pointer to the
+    wallboard, no phone, no stream, no SIP account asked for."""
+    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
+    await add_user(server.client, "supervisor", username="floor.boss")
+    async with chromium_page(chromium, f"{server.base}/console/?lang=zh-CN",
+                             tmp_path / "profile", "zh-CN") as page:
+        await sign_in_page(page, "floor.boss", PASSWORD)
+        await wait_for(page, "document.getElementById('not-agent').hidden === false")
+        assert await page.evaluate("document.getElementById('main').hidden") is True
+        assert "坐席" in await page.evaluate("document.getElementById('not-agent').textContent")
+        asked = await page.evaluate("JSON.stringify(performance.getEntriesByType('resource')"
+                                    ".map(e => e.name).filter(n => n.includes('/api/agents') "
+                                    "|| n.includes('/ws/')))")
+        assert json.loads(asked) == []
