@@ -168,13 +168,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "Debian packages"
-apt_install redis-server postgresql debootstrap chromium fonts-noto-cjk espeak-ng sox nodejs npm
+apt_install redis-server postgresql debootstrap chromium fonts-noto-cjk espeak-ng sox
 step_done "debian packages" ok
 
 step "Python venv ($VENV)"
 setup_venv
 step_done "python venv" ok
 
+# npm and nodejs: installed by build-ui.sh only when no `npm` runs (a NodeSource nodejs already
+# carries npm, and Debian's npm package would conflict with it).
 step "browser code from npm (scripts/build-ui.sh)"
 if bash scripts/build-ui.sh; then
     step_done "build ui (npm)" ok
