@@ -25,6 +25,7 @@ from sqlalchemy import select
 from callcenter.acd.agents import AgentBoard
 from callcenter.acd.controls import AgentControls
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
+from callcenter.complaints.service import ComplaintDesk
 from callcenter.config import Settings
 from callcenter.core.clock import RealtimeClock
 from callcenter.events import EventBus
@@ -32,8 +33,9 @@ from callcenter.metrics import Metrics
 from callcenter.screenpop.hub import AgentHub
 from callcenter.web.app import create_app
 from callcenter.web.state import WEBSOCKETS
+from crm_bridge.complaints import ComplaintStore
 from crm_bridge.db import make_engine, session_factory, upgrade_database
-from crm_bridge.models import Interaction
+from crm_bridge.models import Complaint, Customer, Interaction
 from crm_bridge.sip_credentials import SipCredential, SipCredentials
 from tests.accounts import PASSWORD, add_user
 from tests.fakes import NoCalls
@@ -96,8 +98,13 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     await SipCredentials(sessions).put(SipCredential("1001", "1001", SIP_1001))
     await SipCredentials(sessions).put(SipCredential("1002", "1002", SIP_1002))
     async with sessions() as session, session.begin():
+        customer = Customer(customer_code="C-1", name="Li Na", consent=True, do_not_call=False)
+        session.add(customer)
+        await session.flush()
+        assert customer.id == 1  # the pops below name customer 1
         session.add(Interaction(call_id="call-X", direction="inbound", caller_number="+1",
-                                agent="1001", started_at=dt.datetime.now(dt.UTC)))
+                                agent="1001", started_at=dt.datetime.now(dt.UTC),
+                                customer_id=customer.id))
     bus, board, clock, hub = EventBus(), AgentBoard(), RealtimeClock(), AgentHub()
     for agent_id in ("1001", "1002"):
         board.add(agent_id)
@@ -106,9 +113,10 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     controls = AgentControls(board, phones, clock, pause_reasons=["lunch"], max_wrap_up_s=300)
     settings = Settings(ami={"secret": AMI_SECRET},
                         sip={"ws_url": "ws://127.0.0.1:9/ws"})  # no PBX here: never registers
+    desk = ComplaintDesk(ComplaintStore(sessions), bus, clock, settings.complaints.policy())
     app = create_app(settings=settings, bus=bus, calls=NoCalls(), metrics=Metrics(),
                      agents=board, agent_controls=controls, crm_sessions=sessions,
-                     agent_hub=hub)
+                     agent_hub=hub, complaints=desk)
     try:
         async with TestClient(TestServer(app)) as client:
             await add_user(client, "agent", "1001", username="console.agent")
@@ -212,3 +220,35 @@ async def test_a_supervisor_gets_a_notice_not_a_console(server: Server, tmp_path
                                     ".map(e => e.name).filter(n => n.includes('/api/agents') "
                                     "|| n.includes('/ws/')))")
         assert json.loads(asked) == []
+
+
+async def test_log_complaint_from_the_pop_with_the_complaints_form(
+        server: Server, tmp_path: Path) -> None:
+    """The pop's Log complaint (Alt+C) mounts /complaints/complaint-form.js with the caller;
+    submitted, the complaint is registered for this customer and call, and the wrap-up's
+    disposition becomes "complaint"."""
+    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
+    async with chromium_page(chromium, f"{server.base}/console/?lang=en",
+                             tmp_path / "profile", "en-US") as page:
+        await open_console(page)
+        pop = hostile_pop()
+        pop["card"]["name"] = "Li Na"
+        server.hub.push("1001", pop)
+        await wait_for(page, "document.getElementById('complaint-btn').disabled === false")
+        await page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', "
+                            "{key: 'c', code: 'KeyC', altKey: true}))")
+        await wait_for(page, "document.getElementById('cf-category') && "
+                             "document.getElementById('cf-category').options.length > 1", 10)
+        assert "Li Na (#1)" in await page.evaluate(
+            "document.getElementById('cf-caller').textContent")
+        await page.evaluate(
+            "const c = document.getElementById('cf-category');"
+            "c.value = c.options[1].value;"
+            "document.getElementById('cf-object').value = 'Router AX3000';"
+            "document.getElementById('cf-request').value = 'A replacement';"
+            "document.getElementById('cf-text').value = 'Arrived with a cracked case.';"
+            "document.getElementById('cf-submit').click();")
+        await wait_for(page, "document.getElementById('disposition').value === 'complaint'", 10)
+        async with server.sessions() as session:
+            rows = (await session.execute(select(Complaint))).scalars().all()
+        assert [(r.customer_id, r.call_id) for r in rows] == [(1, "call-X")]
