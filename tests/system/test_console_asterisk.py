@@ -172,6 +172,14 @@ async def ready_console(page: DevTools, sandbox: Any) -> None:
     await wait_for(page, "document.getElementById('ws-light').dataset.on === 'true'")
     await page.evaluate("document.getElementById('ready').click()")
     await wait_for(page, "document.getElementById('agent-state').dataset.state === 'ready'")
+    # a pause with a configured reason (Alt+P), then ready again
+    reason = await page.evaluate("document.getElementById('pause-reason').options[0].value")
+    assert reason, "no pause reasons offered"
+    await page.evaluate(alt("p"))
+    await wait_for(page, "document.getElementById('agent-state').dataset.state === 'paused'")
+    assert reason in await text_of(page, "state-detail")
+    await page.evaluate(alt("r"))
+    await wait_for(page, "document.getElementById('agent-state').dataset.state === 'ready'")
 
 
 async def ivr_caller(link: Link) -> str:
