@@ -30,6 +30,7 @@ hangs up the other (a no-op if the owner, still alive, did it first).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -77,8 +78,13 @@ class AgentConnector:
                  endpoints: AgentEndpoints, *,
                  new_channel_id: Callable[[], str] = lambda: uuid.uuid4().hex,
                  end_other_pairs: bool = False,
-                 transfer_contexts: frozenset[str] = frozenset({"agents"})) -> None:
+                 transfer_contexts: frozenset[str] = frozenset({"agents"}),
+                 transfer_grace_s: float = 0.3) -> None:
         self.pbx = pbx
+        #: after an agent's leg hangs up, how long to wait for the party's move that a transfer
+        #: makes (Asterisk may hang the transferring leg up a few ms before the transferred
+        #: party enters the target's dialplan): then it is ended or left to its transfer
+        self.transfer_grace_s = transfer_grace_s
         #: where a blind transfer by an agent's phone (SIP REFER) sends the party: the
         #: transferring endpoint's dialplan context (docker/asterisk/pjsip.conf: ``agents``)
         self.transfer_contexts = transfer_contexts
@@ -239,11 +245,10 @@ class AgentConnector:
             other = self._pairs.pop(event.channel_id, None)
             if other is not None:
                 self._pairs.pop(other, None)
-                if self._transferred(other, event.channel_id):
-                    log.info("%s was transferred by %s's phone: it goes on", other,
-                             event.channel_id)
+                self._ending.add(other)  # now: a caller sent back to [holding] is no new wait
+                if self.endpoints.agent_of(event.name) and self.transfer_grace_s > 0:
+                    self._tasks.spawn(self._end_unless_transferred(other, event.channel_id))
                 else:
-                    self._ending.add(other)
                     self._tasks.spawn(self._end(other))
             ringing = self._ringing.pop(event.channel_id, None)
             if ringing is not None:  # the party left while its agent's phone rang
@@ -253,6 +258,14 @@ class AgentConnector:
         elif isinstance(event, ev.ChannelCreated | ev.ChannelStateChanged):
             if event.channel_id in self._orphans:
                 self._tasks.spawn(self._hang_up_orphan(event.channel_id))
+
+    async def _end_unless_transferred(self, party_id: str, gone: str) -> None:
+        await asyncio.sleep(self.transfer_grace_s)
+        if self._transferred(party_id, gone):
+            self._ending.discard(party_id)
+            log.info("%s was transferred by %s's phone: it goes on", party_id, gone)
+            return
+        await self._end(party_id)
 
     def _transferred(self, party_id: str, gone: str) -> bool:
         """``party_id`` left the pair for a transfer: into ``transfer_contexts`` (blind) or

@@ -63,13 +63,32 @@ async def test_the_agent_hangs_up_after_a_transfer_or_not(
         legs["target"] = third
     pbx = _Pbx(legs)
     connector = AgentConnector(pbx, bus, None, AgentEndpoints(  # type: ignore[arg-type]
-        "PJSIP/{agent}", is_agent=lambda agent: agent == "1001"))
+        "PJSIP/{agent}", is_agent=lambda agent: agent == "1001"), transfer_grace_s=0.05)
     connector._pairs.update({"caller": "leg", "leg": "caller"})
     bus.publish(ev.ChannelHungUp(at=2.0, call_id="c", channel_id="leg",
                                  name="PJSIP/1001-00000007", cause=16,
                                  cause_text="Normal Clearing"))
-    for _ in range(3):
-        await asyncio.sleep(0)  # the hang-up runs as a task
+    await asyncio.sleep(0.2)  # the hang-up runs as a task, after the transfer grace
     await connector.close()
     assert pbx.hung_up == (["caller"] if ended else [])
     assert connector.paired_with("caller") is None
+
+
+async def test_the_transfer_may_show_just_after_the_agent_hung_up() -> None:
+    """Asterisk hangs the transferring leg up a few ms before the party enters the target's
+    context: the connector looks again after its grace, and leaves the party alone."""
+    bus = EventBus()
+    caller = _Leg("caller", "Local/x@inbound;1", context="holding")
+    pbx = _Pbx({"caller": caller})
+    connector = AgentConnector(pbx, bus, None, AgentEndpoints(  # type: ignore[arg-type]
+        "PJSIP/{agent}", is_agent=lambda agent: agent == "1001"), transfer_grace_s=0.1)
+    connector._pairs.update({"caller": "leg", "leg": "caller"})
+    bus.publish(ev.ChannelHungUp(at=2.0, call_id="c", channel_id="leg",
+                                 name="PJSIP/1001-00000007", cause=16,
+                                 cause_text="Normal Clearing"))
+    await asyncio.sleep(0.01)
+    assert connector.is_ending("caller")  # meanwhile not a new wait in [holding]
+    caller.context = "agents"  # the REFER's Newexten arrives
+    await asyncio.sleep(0.2)
+    await connector.close()
+    assert pbx.hung_up == [] and not connector.is_ending("caller")
