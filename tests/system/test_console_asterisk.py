@@ -133,6 +133,7 @@ async def served(sandbox: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     env.update({
         "CALLCENTER_AMI__PORT": str(sandbox.settings.ami_port),
         "CALLCENTER_AMI__PING_INTERVAL_S": "1",
+        "CALLCENTER_AUDIOSOCKET__ENABLED": "true",  # this test's callers go through the IVR
         "CALLCENTER_AUDIOSOCKET__PORT": str(sandbox.settings.audiosocket_port),
         "CALLCENTER_DATABASE_URL": f"sqlite:///{db}",
         "CALLCENTER_CRM_DEFAULT_REGION": "CN",
