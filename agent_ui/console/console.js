@@ -158,6 +158,11 @@
     const tier = $("c-tier");
     tier.dataset.tier = card.value_tier;
     tier.textContent = t(`tier.${card.value_tier}`);
+    const churn = card.churn || {};
+    $("c-churn").hidden = !churn.at_risk;
+    $("c-churn").textContent = churn.at_risk ? t("churn", {
+      reasons: (churn.reasons || []).map((r) => r.text || r.code).join("; "),
+    }) : "";
     const facts = [
       ["f_code", card.customer_code],
       ["f_phones", (card.phones || []).join(", ")],

@@ -77,8 +77,9 @@ window.CONSOLE_STRINGS = {
     reason_label: "reason: {reason}",
     after_work: "pause after this call: {reason}",
     tier: {
-      platinum: "Platinum", gold: "Gold", silver: "Silver", bronze: "Bronze", none: "No orders",
+      vip: "VIP", major: "Major", ordinary: "Ordinary", small: "Small", none: "No tier yet",
     },
+    churn: "At risk of leaving: {reasons}",
     f_code: "Code", f_phones: "Phones", f_value: "Spent (12 months)", f_tags: "Tags",
     f_satisfaction: "Satisfaction", f_dnc: "Do not call", f_email: "E-mail",
     yes: "yes",
@@ -165,8 +166,9 @@ window.CONSOLE_STRINGS = {
     reason_label: "原因：{reason}",
     after_work: "本通话后小休：{reason}",
     tier: {
-      platinum: "白金", gold: "黄金", silver: "白银", bronze: "青铜", none: "无订单",
+      vip: "VIP 客户", major: "重要客户", ordinary: "普通客户", small: "小客户", none: "暂无分级",
     },
+    churn: "流失风险：{reasons}",
     f_code: "客户编号", f_phones: "电话", f_value: "近 12 个月消费", f_tags: "标签",
     f_satisfaction: "满意度", f_dnc: "勿扰", f_email: "邮箱",
     yes: "是",

@@ -63,7 +63,9 @@ def hostile_pop() -> dict[str, Any]:
             "customer_id": 1, "customer_code": "C-1", "name": HOSTILE, "company": PAYLOADS[1],
             "region": "CN", "title": PAYLOADS[2], "email": PAYLOADS[0], "address": None,
             "industry": None, "birthday": None, "consent": True, "do_not_call": False,
-            "phones": ["+8613800138000"], "tags": [PAYLOADS[1]], "value_tier": "gold",
+            "phones": ["+8613800138000"], "tags": [PAYLOADS[1]], "value_tier": "major",
+            "churn": {"at_risk": True, "as_of": "2026-12-01T00:00:00Z",
+                      "reasons": [{"code": "complaints", "text": HOSTILE}]},
             "value_12m": {"total": "12000.00", "orders": 3, "since": "2025-12-04"},
             "recent_orders": [{"order_id": 1, "product": PAYLOADS[2], "amount": "1.00",
                                "currency": "CNY", "ordered_at": "2026-11-01T00:00:00Z"}],
@@ -147,6 +149,7 @@ async def test_hostile_pop_renders_inert_and_no_secret_reaches_the_page(
         made = await page.evaluate("document.querySelectorAll('main img, main svg, "
                                    "main script, main iframe').length")
         assert made == 0
+        assert HOSTILE in await page.evaluate("document.getElementById('c-churn').textContent")
         complaints = await page.evaluate("document.getElementById('c-complaints').textContent")
         assert HOSTILE in complaints
         notes = await page.evaluate("document.getElementById('c-history').textContent")
