@@ -1,13 +1,12 @@
 """Per-agent SIP credentials for the agent console's softphone.
 
-Revision ID: 0012
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-04
 
 ``sip_credentials``: agent id -> the SIP username and password of that agent's own endpoint on
 Asterisk. Read only by ``GET /api/agents/{id}/sip`` for that agent's own session; written by
-``callcenter sip set|generate|remove``. A new table only. (Numbered 0012 when it was written;
-it follows main's head 0013 so the chain has one head.)
+``callcenter sip set|generate|remove``. A new table only (after 0013, campaigns).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
