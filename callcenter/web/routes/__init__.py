@@ -12,7 +12,6 @@ from callcenter.web.routes import (
     analytics,
     calls,
     campaigns,
-    console,
     customers,
     events,
     health,
@@ -66,6 +65,5 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
     wallboard.setup(app)
     analytics.setup(app)
-    console.setup(app)
     acd_config.setup(app)
     campaigns.setup(app)
