@@ -41,11 +41,15 @@ class Link:
     def of_type(self, kind: str) -> list[DomainEvent]:
         return [e for e in self.events if e.type == kind]
 
-    async def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "") -> None:
+    async def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "",
+                       story: Any = None) -> None:
+        """Poll ``predicate``; on timeout fail with ``what`` and, if given, ``story()`` (what
+        the test saw, so that a rare failure in CI says why)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while not predicate():
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what or predicate}")
+                told = f"; {story()}" if story is not None else ""
+                raise AssertionError(f"timed out waiting for {what or predicate}{told}")
             await asyncio.sleep(0.02)
 
     async def asterisk_channels(self) -> dict[str, dict[str, Any]]:
