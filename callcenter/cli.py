@@ -18,6 +18,7 @@ from callcenter.cli_crm import crm
 from callcenter.cli_ivr import ivr
 from callcenter.cli_recognize import recognize
 from callcenter.cli_sim import demo, simulate
+from callcenter.cli_sip import sip
 from callcenter.cli_users import audit, user
 from callcenter.config import (
     ConfigError,
@@ -180,6 +181,7 @@ def recordings_purge(ctx: click.Context, dry_run: bool) -> None:
 cli.add_command(crm)
 cli.add_command(analytics)
 cli.add_command(report)
+cli.add_command(sip)
 cli.add_command(queue)
 cli.add_command(agent)
 cli.add_command(pause_reason)

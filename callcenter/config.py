@@ -314,6 +314,22 @@ class ComplaintSettings(BaseModel):
                             if name in {p.strip().lower() for p in people}))
 
 
+class SipSettings(BaseModel):
+    """How the agent console's softphone reaches Asterisk (its own SIP account per agent is in
+    the database, ``callcenter sip ...``; see docs/CONSOLE.md)."""
+
+    ws_url: str = Field(
+        "ws://127.0.0.1:18088/ws", pattern=r"^wss?://[^\s]+$",
+        description="Asterisk's SIP-over-WebSocket address as the browser reaches it "
+                    "(wss:// in production; the default is the sandbox's loopback ws)")
+    domain: str = Field(
+        "127.0.0.1", min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:\[\]-]+$",
+        description="the host part of the agents' SIP URIs (sip:<username>@<domain>)")
+    ice_servers: list[str] = Field(
+        default_factory=list,
+        description="STUN/TURN URLs handed to the browser (empty on a LAN or loopback)")
+
+
 class SandboxSettings(BaseModel):
     """The Debian-unstable chroot that runs a real Asterisk 22 for tests and development."""
 
@@ -392,6 +408,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     complaints: ComplaintSettings = Field(default_factory=ComplaintSettings)
+    sip: SipSettings = Field(default_factory=SipSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("database_url")

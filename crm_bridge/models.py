@@ -553,6 +553,20 @@ class UserRow(Base):
                                                     onupdate=utcnow)
 
 
+class SipCredentialRow(Base):
+    """An agent's own SIP account on Asterisk, handed only to that agent's console session
+    (``GET /api/agents/{id}/sip``). Server-side only: never in a page, a log or another
+    agent's answer. Written by ``callcenter sip set|generate``."""
+
+    __tablename__ = "sip_credentials"
+
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    password: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
 class AuditRow(Base):
     """One supervisor or admin action (listen, whisper, barge, force-logout, a configuration or
     account change): who, what, on whom, when. Written in the same request as the action."""

@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/test.sh --venv-only
+bash scripts/build-ui.sh  # the agent console's softphone (JsSIP from npm)
 exec .venv/bin/callcenter demo "$@"

@@ -11,6 +11,7 @@ if ! dpkg-query -W -f='${Status}' debootstrap 2>/dev/null | grep -q 'install ok 
         || { apt-get update && apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 debootstrap; }
 fi
 bash scripts/test.sh --venv-only
+bash scripts/build-ui.sh  # the agent console's softphone (JsSIP from npm)
 
 CC=.venv/bin/callcenter
 brought_up=0
@@ -34,7 +35,8 @@ if [[ -z ${CALLCENTER_AUDIOSOCKET__PORT:-} ]]; then
         'from callcenter.config import Settings; print(Settings().sandbox.audiosocket_port)')
     export CALLCENTER_AUDIOSOCKET__PORT
 fi
-# The sandbox's SIP agents (pjsip.conf 2001-2010; register a softphone or SIPp as one of them).
-export CALLCENTER_ACD__AGENTS=${CALLCENTER_ACD__AGENTS:-'["2001", "2002", "2003", "2004"]'}
+# The sandbox's SIP agents (pjsip.conf 2001-2010 for SIP phones or SIPp; 1001-1010 for the
+# browser console: docs/CONSOLE.md "Try it on the sandbox").
+export CALLCENTER_ACD__AGENTS=${CALLCENTER_ACD__AGENTS:-'["1001", "1002", "2001", "2002", "2003", "2004"]'}
 echo "==> callcenter serve (AMI 127.0.0.1:$CALLCENTER_AMI__PORT, IVR AudioSocket :$CALLCENTER_AUDIOSOCKET__PORT, agents $CALLCENTER_ACD__AGENTS); Ctrl-C to stop"
 "$CC" serve "$@"

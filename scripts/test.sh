@@ -175,6 +175,16 @@ step "Python venv ($VENV)"
 setup_venv
 step_done "python venv" ok
 
+# npm and nodejs: installed by build-ui.sh only when no `npm` runs (a NodeSource nodejs already
+# carries npm, and Debian's npm package would conflict with it).
+step "browser code from npm (scripts/build-ui.sh)"
+if bash scripts/build-ui.sh; then
+    step_done "build ui (npm)" ok
+else
+    step_done "build ui (npm)" FAILED
+    die "building agent_ui (npm ci + esbuild) failed (see above)"
+fi
+
 step "ruff check ."
 if "$VENV/bin/ruff" check .; then
     step_done "ruff" ok

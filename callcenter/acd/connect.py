@@ -8,7 +8,10 @@ The inbound ACD (a caller in ``[holding]``) and the dialer (a person answering i
 2. once the agent answers, bridge the agent's leg with the waiting party;
 3. when either side of the pair hangs up, hang up the other: after an AMI Bridge, Asterisk
    sends a channel whose peer left back to its dialplan (a caller to hold music, the agent's
-   leg on in ``[agent-connect]``), which is never what a finished conversation wants.
+   leg on in ``[agent-connect]``), which is never what a finished conversation wants —
+   unless the agent's phone transferred the party before hanging up (SIP REFER from the
+   console): a party the transfer sent into ``transfer_contexts`` (the agents' dialplan
+   context, blind transfer) or into a bridge with someone else (attended transfer) goes on.
 
 Errors follow the port's contract (:mod:`callcenter.core.errors`): when the ring was not sent
 the agent is free again at once; when its outcome is unknown the agent's leg may exist, so it
@@ -27,6 +30,7 @@ hangs up the other (a no-op if the owner, still alive, did it first).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -73,8 +77,17 @@ class AgentConnector:
     def __init__(self, pbx: Pbx, bus: ev.EventBus, phones: AgentPhones,
                  endpoints: AgentEndpoints, *,
                  new_channel_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-                 end_other_pairs: bool = False) -> None:
+                 end_other_pairs: bool = False,
+                 transfer_contexts: frozenset[str] = frozenset({"agents"}),
+                 transfer_grace_s: float = 0.3) -> None:
         self.pbx = pbx
+        #: after an agent's leg hangs up, how long to wait for the party's move that a transfer
+        #: makes (Asterisk may hang the transferring leg up a few ms before the transferred
+        #: party enters the target's dialplan): then it is ended or left to its transfer
+        self.transfer_grace_s = transfer_grace_s
+        #: where a blind transfer by an agent's phone (SIP REFER) sends the party: the
+        #: transferring endpoint's dialplan context (docker/asterisk/pjsip.conf: ``agents``)
+        self.transfer_contexts = transfer_contexts
         self.end_other_pairs = end_other_pairs
         #: bridge -> its channels, and channel -> the other one of its two-party bridge
         #: (kept after it left, until it hangs up), for pairs another process made
@@ -232,8 +245,11 @@ class AgentConnector:
             other = self._pairs.pop(event.channel_id, None)
             if other is not None:
                 self._pairs.pop(other, None)
-                self._ending.add(other)
-                self._tasks.spawn(self._end(other))
+                self._ending.add(other)  # now: a caller sent back to [holding] is no new wait
+                if self.endpoints.agent_of(event.name) and self.transfer_grace_s > 0:
+                    self._tasks.spawn(self._end_unless_transferred(other, event.channel_id))
+                else:
+                    self._tasks.spawn(self._end(other))
             ringing = self._ringing.pop(event.channel_id, None)
             if ringing is not None:  # the party left while its agent's phone rang
                 self._tasks.spawn(hang_up_if_alive(self.pbx, ringing))
@@ -242,6 +258,27 @@ class AgentConnector:
         elif isinstance(event, ev.ChannelCreated | ev.ChannelStateChanged):
             if event.channel_id in self._orphans:
                 self._tasks.spawn(self._hang_up_orphan(event.channel_id))
+
+    async def _end_unless_transferred(self, party_id: str, gone: str) -> None:
+        await asyncio.sleep(self.transfer_grace_s)
+        if self._transferred(party_id, gone):
+            self._ending.discard(party_id)
+            log.info("%s was transferred by %s's phone: it goes on", party_id, gone)
+            return
+        await self._end(party_id)
+
+    def _transferred(self, party_id: str, gone: str) -> bool:
+        """``party_id`` left the pair for a transfer: into ``transfer_contexts`` (blind) or
+        into a bridge with a third channel (attended); not sent back to its own dialplan."""
+        party = self.pbx.calls.channel(party_id)
+        if party is None or party.hungup_at is not None:
+            return False
+        if party.context in self.transfer_contexts:
+            return True
+        bridge = party.bridge_id
+        return bool(bridge) and any(
+            c.bridge_id == bridge and c.channel_id not in (party_id, gone)
+            for c in self.pbx.calls.live_channels())
 
     def _watch_other_pairs(self, event: ev.DomainEvent) -> None:
         if isinstance(event, ev.ChannelBridged):

@@ -16,6 +16,8 @@ Needs:
 - ``SIGNED_IN``: any account (log-out, the session, a WebSocket ticket).
 - ``AGENT`` < ``SUPERVISOR`` < ``ADMIN``: that role or a higher one.
 - ``OWN_AGENT``: the agent named by the path's ``{agent_id}`` itself, or a supervisor.
+- ``SELF``: the agent named by the path's ``{agent_id}`` itself, nobody else (not even an
+  admin): that agent's SIP password.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ class Need(Enum):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
     OWN_AGENT = "own-agent"
+    SELF = "self"
 
 
 PUBLIC, PROBE, SIGNED_IN = Need.PUBLIC, Need.PROBE, Need.SIGNED_IN
 AGENT, SUPERVISOR, ADMIN, OWN_AGENT = Need.AGENT, Need.SUPERVISOR, Need.ADMIN, Need.OWN_AGENT
+SELF = Need.SELF
 
 Rule = Need | dict[str, Need]
 """One need for every method of a route, or one per method (``"GET"``, ``"POST"`` ...)."""
@@ -63,6 +67,7 @@ ACCESS: dict[str, Rule] = {
     "wallboard": PUBLIC, "wallboard_file": PUBLIC,
     "analytics_page": PUBLIC, "analytics_file": PUBLIC,
     "login_page": PUBLIC, "login_file": PUBLIC,
+    "console": PUBLIC, "console_file": PUBLIC,
     "openapi_json": PUBLIC, "openapi_yaml": PUBLIC,
     "health": PROBE, "metrics": PROBE,
     # accounts
@@ -84,12 +89,15 @@ ACCESS: dict[str, Rule] = {
     "agent_spy": SUPERVISOR,
     # customer and center analytics: reports and the recompute of tiers are supervisors'
     "analytics_report": SUPERVISOR, "analytics_refresh": SUPERVISOR,
+    "agent_sip": SELF,  # the agent's own SIP password: its console session only
     "queues_stats": SUPERVISOR, "queue_stats": SUPERVISOR, "queue_log": SUPERVISOR,
     # ACD configuration: supervisors read, admins change
     "acd_config": SUPERVISOR,
     "config_queues": _CONFIG_RULE, "config_queue": _CONFIG_RULE,
     "config_agents": _CONFIG_RULE, "config_agent": _CONFIG_RULE,
-    "config_pause_reasons": _CONFIG_RULE, "config_pause_reason": _CONFIG_RULE,
+    # agents read the pause reasons (the console's pause menu)
+    "config_pause_reasons": {"GET": AGENT, "POST": ADMIN, "PUT": ADMIN, "DELETE": ADMIN},
+    "config_pause_reason": _CONFIG_RULE,
     # outbound campaigns: supervisors read and run them, admins define them and their lists
     "campaigns": {"GET": SUPERVISOR, "POST": ADMIN},
     "campaign": {"GET": SUPERVISOR, "PUT": ADMIN, "DELETE": ADMIN},
@@ -125,6 +133,8 @@ def is_loopback(address: str | None) -> bool:
 
 
 def allowed(who: Principal, need: Need, request: web.Request) -> bool:
+    if need is SELF:
+        return who.is_agent(request.match_info.get("agent_id", ""))
     if need is OWN_AGENT:
         return who.has_role("supervisor") or who.is_agent(request.match_info.get("agent_id", ""))
     if need is SIGNED_IN:

@@ -54,13 +54,13 @@ class DevTools:
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(chromium: str, url: str, profile: Path,
-                        lang: str) -> AsyncIterator[DevTools]:
+async def chromium_page(chromium: str, url: str, profile: Path, lang: str,
+                        extra_args: tuple[str, ...] = ()) -> AsyncIterator[DevTools]:
     await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
     process = await asyncio.create_subprocess_exec(
         chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--hide-scrollbars", "--window-size=1920,1080", f"--accept-lang={lang}",
-        f"--user-data-dir={profile}", "--remote-debugging-port=0", url,
+        f"--user-data-dir={profile}", "--remote-debugging-port=0", *extra_args, url,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         port_file = profile / "DevToolsActivePort"
@@ -119,3 +119,8 @@ async def sign_in_page(page: DevTools, username: str, password: str,
         f"document.getElementById('password').value = {json.dumps(password)};"
         "document.getElementById('submit').click();")
     await wait_for(page, f"location.pathname + location.search === {json.dumps(target)}")
+
+
+FAKE_MEDIA = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required")
+"""A microphone that plays a test tone, allowed without asking (softphone tests)."""

@@ -49,7 +49,8 @@ CRM_TABLES = {"customers", "phones", "orders", "interactions", "satisfaction_rat
               "acd_queue_skills", "acd_agents", "acd_agent_skills", "acd_pause_reasons",
               "idempotency_keys", "acd_callbacks", "users", "audit_log", "complaint_steps",
               "customer_analytics",
-              "campaigns", "campaign_leads", "dnc_numbers", "dial_decisions", "campaign_days"}
+              "campaigns", "campaign_leads", "dnc_numbers", "dial_decisions", "campaign_days",
+              "sip_credentials"}
 INJECTIONS = [
     "'; DROP TABLE customers; --",
     "1' OR '1'='1",

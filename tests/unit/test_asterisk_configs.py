@@ -44,11 +44,14 @@ class Section:
 
 def parse_conf(text: str) -> list[Section]:
     """Asterisk config syntax: [name](!,template) headers, key = value / key => value, ;
-    comments (\\; is a literal semicolon)."""
+    comments (\\; is a literal semicolon), ``#include`` / ``#tryinclude`` directives (the
+    included file is not read here)."""
     sections: list[Section] = []
     for raw in text.splitlines():
         line = re.sub(r"(?<!\\);.*", "", raw).strip()
         if not line:
+            continue
+        if re.fullmatch(r"#(try)?include\s+\S+", line):
             continue
         header = re.fullmatch(r"\[([^\]]+)\](?:\(([^)]*)\))?", line)
         if header:

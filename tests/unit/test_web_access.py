@@ -67,8 +67,8 @@ def test_every_route_is_declared_and_every_declaration_is_routed() -> None:
     assert not missing, (
         "routes nobody may call until declared: give each a name (router.add_*(..., name=...)) "
         "and add that name with its need (PUBLIC, PROBE, SIGNED_IN, AGENT, SUPERVISOR, ADMIN, "
-        "OWN_AGENT, or a dict per method) to ACCESS in callcenter/web/access.py, and describe "
-        f"it in callcenter/web/openapi.yaml: {missing}")
+        "OWN_AGENT, SELF, or a dict per method) to ACCESS in callcenter/web/access.py, and "
+        f"describe it in callcenter/web/openapi.yaml: {missing}")
     names = {route.resource.name for _, _, route in routes(app) if route.resource is not None}
     assert set(ACCESS) - names == set(), "ACCESS declares routes that no longer exist"
 
@@ -102,6 +102,8 @@ async def test_a_lower_role_gets_403_and_the_right_one_passes(
                 headers={"Authorization": f"Bearer {token}"})
             if need is Need.OWN_AGENT:  # the path names agent 2002; the agent is 2001
                 refused = role == "agent"
+            elif need is Need.SELF:  # agent 2002 itself only: nobody of this walk
+                refused = True
             elif need.value in ("agent", "supervisor", "admin"):
                 refused = role_rank(role) < role_rank(need.value)
             else:

@@ -12,6 +12,7 @@ from callcenter.web.routes import (
     analytics,
     calls,
     campaigns,
+    console,
     customers,
     events,
     health,
@@ -65,5 +66,6 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ws/agents/{agent_id}", agents.handle, name="agent_ws", allow_head=False)
     wallboard.setup(app)
     analytics.setup(app)
+    console.setup(app)
     acd_config.setup(app)
     campaigns.setup(app)

@@ -3,7 +3,11 @@
 Only that agent (an account whose ``agent_id`` it is) or a supervisor/admin may open it
 (``OWN_AGENT`` in :mod:`callcenter.web.access`, checked before this handler runs); messages are
 routed by agent id in :class:`~callcenter.screenpop.hub.AgentHub`, so a pop for agent A never
-reaches agent B's console. First message: ``{"type": "hello", "agent_id": ...}``.
+reaches agent B's console. First message: ``{"type": "hello", "agent_id": ...}``, then (when
+this server runs the ACD) ``{"type": "agent", ...}`` with the agent's state as
+``GET /api/agents`` shows it, then screen pops and this agent's own ``agent.state`` and
+``agent.wrap_up`` events (each followed by a fresh ``agent`` message), so the console shows the
+state the server holds, also after a reconnect.
 """
 
 from __future__ import annotations
@@ -11,11 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from callcenter.acd.controls import AgentControls, UnknownAgent
+from callcenter.events import DomainEvent
 from callcenter.web.errors import ApiError
-from callcenter.web.state import AGENT_HUB, WEBSOCKETS, WS_HEARTBEAT
+from callcenter.web.state import AGENT_CONTROLS, AGENT_HUB, BUS, WEBSOCKETS, WS_HEARTBEAT
+
+AGENT_EVENTS = frozenset({"agent.state", "agent.wrap_up"})
+
+
+def agent_message(controls: AgentControls | None, agent_id: str) -> dict[str, Any] | None:
+    """``{"type": "agent", ...}``: the agent as the ACD holds it, or None (no such agent)."""
+    if controls is None:
+        return None
+    try:
+        return {**controls.describe(controls.agent(agent_id)), "type": "agent"}
+    except UnknownAgent:
+        return None
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +46,26 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         raise ApiError(400, "websocket_required", "this endpoint needs a WebSocket upgrade")
     hub = request.app[AGENT_HUB]
     queue = hub.open(agent_id)
+    controls = request.app.get(AGENT_CONTROLS)
+
+    def mine(event: DomainEvent) -> None:  # runs in the bus's publish: never blocks
+        if event.type not in AGENT_EVENTS or getattr(event, "agent_id", None) != agent_id:
+            return
+        hub.push(agent_id, event.to_dict())
+        fresh = agent_message(controls, agent_id)
+        if fresh is not None:
+            hub.push(agent_id, fresh)
+
+    bus = request.app[BUS]
+    bus.add_handler(mine)
     sender: asyncio.Task[None] | None = None
     try:
         await ws.prepare(request)
         request.app[WEBSOCKETS].add(ws)
         await ws.send_json({"type": "hello", "agent_id": agent_id})
+        state = agent_message(controls, agent_id)
+        if state is not None:
+            await ws.send_json(state)
 
         async def send() -> None:
             while True:
@@ -44,6 +78,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     except (ConnectionError, RuntimeError) as exc:
         log.debug("agent websocket closed while sending: %r", exc)
     finally:
+        bus.remove_handler(mine)
         hub.close(agent_id, queue)
         if sender is not None:
             sender.cancel()
