@@ -120,3 +120,22 @@ async def tcp_proxy() -> AsyncIterator[Any]:
     yield make
     for proxy in proxies:
         await proxy.close()
+
+
+#: what an agent's console stream carries besides screen pops (routes/agents.py): the agent's
+#: state as the ACD holds it, and its own state and wrap-up events
+AGENT_STREAM_STATE = frozenset({"agent", "agent.state", "agent.wrap_up"})
+
+
+async def next_pop(ws: Any, timeout: float) -> dict[str, Any]:
+    """The next message on an agent's console stream that is not the agent's own state: the
+    screen pop (or whatever else came, for the caller to assert on)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise TimeoutError(f"no message but agent state within {timeout} s")
+        message: dict[str, Any] = await ws.receive_json(timeout=left)
+        if message.get("type") not in AGENT_STREAM_STATE:
+            return message
+

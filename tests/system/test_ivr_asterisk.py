@@ -30,7 +30,7 @@ from crm_bridge.models import Customer, Interaction, Phone, SatisfactionRating
 from tests.accounts import sign_in
 from tests.harness import require_binary
 
-from .conftest import wait_no_channels
+from .conftest import next_pop, wait_no_channels
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
@@ -213,7 +213,7 @@ async def test_customer_code_by_keys_pops_that_customers_card(center: Center) ->
         assert (await console.receive_json(timeout=5))["type"] == "hello"
         channel = await center.call("dtmf", STRANGER, CC_IVR_FLOW="customer-code",
                                     _CC_DTMF=f"W{CUSTOMER_CODE}#")
-        pop = await console.receive_json(timeout=30)
+        pop = await next_pop(console, 30)
         assert pop["type"] == "screen_pop", pop
         assert pop["card"]["customer_code"] == CUSTOMER_CODE and pop["card"]["name"] == "김민수"
         variables = center.services.model.channels[channel].variables

@@ -20,7 +20,7 @@ from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Customer, Interaction, Order, Phone
 from tests.accounts import sign_in
 
-from .conftest import wait_no_channels
+from .conftest import next_pop, wait_no_channels
 from .sipp_agent import SippAgent
 
 pytestmark = pytest.mark.system
@@ -86,7 +86,7 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
             endpoint="Local/2001@agents-local", application="Wait", data="3",
             caller_id='"Wang Wei" <+86 138-0013-8000>', timeout_s=15))
         try:
-            pop = await mine.receive_json(timeout=10)
+            pop = await next_pop(mine, 10)
         except TimeoutError:
             trail = [(e.type, getattr(e, "name", ""), getattr(e, "state", ""),
                       getattr(e, "cause", "")) for e in seen]
@@ -120,7 +120,7 @@ async def test_card_arrives_on_the_ringing_agents_console_before_answer(
         print(f"ring-to-pop: {(received - rang.at) * 1000:.1f} ms "
               f"(CRM look-up {popped.lookup_ms} ms)")  # type: ignore[attr-defined]
         with pytest.raises(asyncio.TimeoutError):
-            await other.receive_json(timeout=0.5)
+            await next_pop(other, 0.5)
 
         # the server recorded the call as an interaction of this customer
         row = await wait_for_interaction(url, handle.channel_id)
