@@ -98,8 +98,9 @@ async def test_the_analytics_page_shows_the_report(tmp_path: Path) -> None:
         agent = await add_user(client, "agent", agent_id="1001", username="analytics-agent")
         async with chromium_page(chromium, str(client.make_url("/analytics/")),
                                  tmp_path / "profile-agent", "en-US") as page:
-            await sign_in_page(page, agent, PASSWORD)
-            # an agent may not read the report: back to the sign-in page, as denied
+            # an agent may not read the report: sent back to the sign-in page, as denied (the
+            # report page may turn it away before a poll sees it there: do not wait for it)
+            await sign_in_page(page, agent, PASSWORD, back=False)
             await wait_for(page, "location.pathname === '/login/' && "
                                  "location.search.includes('denied=1')", timeout_s=30)
     finally:

@@ -104,9 +104,10 @@ async def wait_for(page: DevTools, expression: str, timeout_s: float = 15.0) -> 
 
 
 async def sign_in_page(page: DevTools, username: str, password: str,
-                       screenshot: Path | None = None) -> None:
+                       screenshot: Path | None = None, *, back: bool = True) -> None:
     """On the sign-in page the server sent the browser to: type the login, submit, and wait
-    until the browser is back on the page it asked for (``?next=``)."""
+    until the browser is back on the page it asked for (``?next=``). ``back=False``: do not
+    wait for that page (an account it turns away at once may never be seen there)."""
     await wait_for(page, "location.pathname === '/login/' && "
                          "document.getElementById('form') !== null && "
                          "document.getElementById('form').dataset.ready === 'yes' && "
@@ -118,7 +119,8 @@ async def sign_in_page(page: DevTools, username: str, password: str,
         f"document.getElementById('username').value = {json.dumps(username)};"
         f"document.getElementById('password').value = {json.dumps(password)};"
         "document.getElementById('submit').click();")
-    await wait_for(page, f"location.pathname + location.search === {json.dumps(target)}")
+    if back:
+        await wait_for(page, f"location.pathname + location.search === {json.dumps(target)}")
 
 
 FAKE_MEDIA = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
