@@ -83,8 +83,9 @@ def channel_priority(channel: ChannelInfo) -> int:
 
 
 def _hold_start(channel: ChannelInfo) -> float:
-    """When the dialplan says the caller started waiting (``CC_HOLD_START``: whole epoch
-    seconds), for callers this process did not see arrive (adopted after a restart)."""
+    """When the dialplan says the caller started waiting (``CC_HOLD_START``: epoch seconds
+    with milliseconds), for callers this process did not see arrive (adopted after a
+    restart, or taken over from another process)."""
     hold_start = channel.variables.get("CC_HOLD_START", "")
     try:
         return float(hold_start)
@@ -221,8 +222,8 @@ class InboundAcd:
         channel_id = channel.channel_id
         known = self._callers.get(channel_id)
         if known is None:
-            # CC_HOLD_START has whole seconds: callers seen arriving keep our finer clock (two
-            # in the same second keep their order); one adopted after a restart, its hold start
+            # callers seen arriving keep our own clock; one adopted after a restart (or from
+            # another process) its hold start
             hold_start = _hold_start(channel)
             arrived = hold_start if now - hold_start > 2.0 else now
             self._callers[channel_id] = (channel.call_id, arrived)
@@ -791,7 +792,7 @@ class InboundAcd:
         caller, with the original arrival (``CC_HOLD_START``) and priority."""
         try:
             await self.pbx.set_variable(customer, "CC_PRIORITY", str(callback.priority))
-            await self.pbx.set_variable(customer, "CC_HOLD_START", str(int(callback.arrived)))
+            await self.pbx.set_variable(customer, "CC_HOLD_START", f"{callback.arrived:.3f}")
             await self.pbx.redirect(customer, "holding", "s")
         except PbxError as exc:
             log.warning("called-back customer %s (queue %s) not put on hold: %s", customer,

@@ -514,7 +514,7 @@ class SimulatedPbx:
         if context == "holding":
             if exten != "moh":  # moh: the music restarts (announcement over, new class)
                 self._setvar(ch, "CC_HOLD_START", ch.variables.get("CC_HOLD_START")
-                             or str(int(now)))
+                             or f"{now:.3f}")
             if ch.patience_s is not None:
                 ch.timers["patience"] = self.clock.call_at(
                     now + ch.patience_s, self._fail, ch, 16, OriginateReason.HANGUP)

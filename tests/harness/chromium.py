@@ -93,13 +93,20 @@ async def chromium_page(chromium: str, url: str, profile: Path, lang: str,
 
 
 async def wait_for(page: DevTools, expression: str, timeout_s: float = 15.0) -> Any:
-    """Poll ``expression`` in the page until it is truthy; its value."""
+    """Poll ``expression`` in the page until it is truthy; its value. An expression that throws
+    counts as not yet (the next page may still be loading: its elements are not there); the
+    last error is in the failure message."""
     deadline = time.monotonic() + timeout_s
+    error = ""
     while True:
-        value = await page.evaluate(expression)
+        try:
+            value = await page.evaluate(expression)
+        except AssertionError as exc:  # the page threw (see DevTools.evaluate)
+            value, error = None, str(exc)[:500]
         if value:
             return value
-        assert time.monotonic() < deadline, f"page never satisfied: {expression}"
+        assert time.monotonic() < deadline, \
+            f"page never satisfied: {expression}" + (f" (last error: {error})" if error else "")
         await asyncio.sleep(0.1)
 
 

@@ -229,9 +229,10 @@ def test_ivr_falls_through_to_next_or_holding(dialplan: Dialplan) -> None:
 
 def test_holding_records_start_and_waits(dialplan: Dialplan) -> None:
     apps = dialplan["holding"]["s"]
-    # a caller sent back to holding (a transfer between queues) keeps its wait
+    # a caller sent back to holding (a transfer between queues) keeps its wait; a new one gets
+    # the time with milliseconds (two in one second keep their order for an adopting server)
     assert apps[0] == ("Set(CC_HOLD_START=${IF($[${LEN(${CC_HOLD_START})}>0]?"
-                       "${CC_HOLD_START}:${EPOCH})})")
+                       "${CC_HOLD_START}:${STRFTIME(,,%s.%3q)})})")
     assert "Answer()" in apps
     assert apps[-1] == "Goto(moh,1)"
     music = dialplan["holding"]["moh"]

@@ -240,7 +240,7 @@ async def test_inbound_caller_abandons_after_its_patience() -> None:
     assert channel.context == "holding" and channel.caller_num == "+8613800138000"
     assert channel.variables == {"CC_DIRECTION": "inbound", "CC_DNIS": "4000",
                                  "CC_QUEUE": "sales", "CC_CUSTOMER_CODE": "C-7",
-                                 "CC_HOLD_START": str(int(T0))}
+                                 "CC_HOLD_START": f"{T0:.3f}"}
     [started] = w.of(ev.CallStarted)
     assert (started.call_id, started.context, started.exten) == (cid, "inbound", "4000")
     w.run(19.9)
