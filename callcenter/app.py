@@ -26,6 +26,7 @@ from aiohttp import web
 
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.definitions import AcdDefinitions
+from callcenter.campaign_ownership import CampaignOwnership
 from callcenter.complaints.service import ComplaintDesk
 from callcenter.config import Settings
 from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
@@ -203,7 +204,8 @@ def build_app(services: Services) -> web.Application:
     campaigns = CampaignService(
         services.center, crm.sessions, region=settings.crm_default_region,
         message_dir=settings.campaigns.message_dir,
-        message_dir_pbx=settings.campaigns.message_dir_pbx, routing=settings.acd.routing)
+        message_dir_pbx=settings.campaigns.message_dir_pbx, routing=settings.acd.routing,
+        ownership=campaign_ownership(services))
     checks: dict[str, HealthCheck] = {
         "database": database_check(crm.url, engine=crm.engine)}  # probes the pool in use
     if settings.redis_url is not None:
@@ -311,6 +313,21 @@ def build_app(services: Services) -> web.Application:
                             campaign_service, pbx_link, dispatch_leases, ivr_media,
                             recordings])
     return app
+
+
+def campaign_ownership(services: Services) -> CampaignOwnership:
+    """One process per campaign: in Redis when several processes share it (the same node id
+    as the dispatch leases, so logs name one process one way), else this process's own."""
+    from callcenter.campaign_ownership import LocalOwnership, RedisOwnership
+
+    settings = services.settings
+    if settings.redis_url is None or services.leases is None:
+        return LocalOwnership()
+    cluster = settings.cluster
+    return RedisOwnership(settings.redis_url.get_secret_value(),
+                          node_id=services.leases.node_id,
+                          ttl_s=max(10.0, cluster.lease_ttl_s),
+                          renew_s=max(3.0, cluster.lease_renew_s))
 
 
 def complaint_desk(services: Services) -> ComplaintDesk:

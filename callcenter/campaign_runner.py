@@ -16,12 +16,13 @@ again), :meth:`set_mode`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import shutil
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ from callcenter.dialer.pbx_port import PbxCampaign
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from callcenter.campaign_ownership import CampaignOwnership
     from callcenter.contact_center import ContactCenter
 
 log = logging.getLogger(__name__)
@@ -336,14 +338,23 @@ class CampaignControlError(RuntimeError):
 
 
 class CampaignService:
-    """The campaigns of one server process: each started one runs on the center's agents and
+    """The campaigns this server process runs: each started one runs on the center's agents and
     PBX with its leads, lists and figures from the database; its events are recorded there
     (:class:`crm_bridge.campaigns.CampaignRecorder`). ``message_dir`` is where abandonment
-    messages are rendered, ``message_dir_pbx`` the same folder as the PBX sees it."""
+    messages are rendered, ``message_dir_pbx`` the same folder as the PBX sees it.
+
+    A campaign runs in one process only, the one that owns it (``ownership``,
+    :mod:`callcenter.campaign_ownership`). A control made on a process that does not own the
+    campaign is handed to its owner (``campaign.control`` over the event relay). A supervisor's
+    ``running`` is kept across restarts: on shutdown this process stops dialling without
+    recording a pause, and every ``adopt_every_s`` it takes up any campaign stored as
+    ``running`` that no process owns (after a restart, or when its owner died)."""
 
     def __init__(self, center: ContactCenter, sessions: async_sessionmaker[AsyncSession], *,
                  region: str, message_dir: Path, message_dir_pbx: str | None = None,
-                 routing: str = "fifo-longest-idle") -> None:
+                 routing: str = "fifo-longest-idle", ownership: CampaignOwnership | None = None,
+                 adopt_every_s: float = 5.0) -> None:
+        from callcenter.campaign_ownership import LocalOwnership
         from crm_bridge.campaigns import CampaignRecorder
 
         self.center = center
@@ -352,19 +363,39 @@ class CampaignService:
         self.message_dir = message_dir
         self.message_dir_pbx = message_dir_pbx
         self.routing = routing
+        self.ownership: CampaignOwnership = ownership or LocalOwnership()
+        self.adopt_every_s = adopt_every_s
         self.runners: dict[str, CampaignRunner] = {}
         self.zones: dict[str, str] = {}
         self.recorder = CampaignRecorder(center.bus, sessions, self.zones)
         self._lock = asyncio.Lock()
+        self._adopter: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
         await self.recorder.start()
+        self.ownership.on_lost = self._lost
+        await self.ownership.start()
+        self.center.bus.add_handler(self._on_event)
+        self._adopter = asyncio.get_running_loop().create_task(self._adopt_loop(),
+                                                               name="campaign-adopter")
 
     async def close(self) -> None:
-        for runner in list(self.runners.values()):
-            runner.pause("shutdown")
+        """Stop dialling (lines in progress end on their own) without recording a pause: a
+        campaign a supervisor left running is taken up again by the next process."""
+        self.center.bus.remove_handler(self._on_event)
+        if self._adopter is not None:
+            self._adopter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._adopter
+        for name, runner in list(self.runners.items()):
+            runner.port.loop.stop()
             await runner.close()
+            await self.ownership.release(name)
         self.runners.clear()
+        await self.ownership.close()
+        for task in list(self._tasks):
+            task.cancel()
         await self.recorder.stop()
 
     def status(self, name: str) -> dict[str, object] | None:
@@ -377,7 +408,7 @@ class CampaignService:
 
         async with self.sessions() as session:
             definition, _state = await load_campaign(session, name)
-            leads = await load_leads(session, name)
+            leads = await load_leads(session, name, self.center.clock.now())
             global_dnc, campaign_dnc = await dnc_lists(session, name)
             history = await ledger_history(session, name)
         try:
@@ -402,25 +433,128 @@ class CampaignService:
     async def control(self, name: str, action: str, actor: str = "",
                       mode: str | None = None) -> dict[str, object]:
         """start / pause / resume / stop / mode (with ``mode``). LookupError: no such
-        campaign; ValueError: a bad action or mode; CampaignControlError: cannot now."""
+        campaign; ValueError: a bad action or mode; CampaignControlError: cannot now.
+        Returns the campaign's status, or ``{"campaign", "action", "forwarded_to"}`` when
+        another process owns it (the control was handed to it)."""
+        if action not in ("start", "resume", "pause", "stop", "mode"):
+            raise ValueError(f"unknown action {action!r} (start, pause, resume, stop, mode)")
+        if action == "mode" and mode is None:
+            raise ValueError("mode is required to change the mode")
         async with self._lock:
             runner = self.runners.get(name)
+            if runner is None:
+                holder = await self._claim(name)
+                if holder is not None:
+                    return self._forward(name, action, actor, mode, holder)
+                if action not in ("start", "resume"):
+                    await self.ownership.release(name)
+                    raise CampaignControlError(f"campaign {name} is not running")
             if action in ("start", "resume"):
                 if runner is None or runner.state in ("stopped", "finished"):
+                    holder = await self._claim(name)
+                    if holder is not None:
+                        return self._forward(name, action, actor, mode, holder)
                     if runner is not None:
                         await runner.close()
-                    runner = self.runners[name] = await self._build(name)
+                    try:
+                        runner = self.runners[name] = await self._build(name)
+                    except BaseException:
+                        self.runners.pop(name, None)
+                        await self.ownership.release(name)
+                        raise
                 runner.start(actor)
             elif action in ("pause", "stop"):
-                if runner is None:
-                    raise CampaignControlError(f"campaign {name} is not running")
+                assert runner is not None
                 runner.pause(actor) if action == "pause" else runner.stop(actor)
-            elif action == "mode":
-                if mode is None:
-                    raise ValueError("mode is required to change the mode")
-                if runner is None:
-                    raise CampaignControlError(f"campaign {name} is not running")
-                runner.set_mode(mode, actor)
             else:
-                raise ValueError(f"unknown action {action!r} (start, pause, resume, stop, mode)")
+                assert runner is not None and mode is not None
+                runner.set_mode(mode, actor)
             return runner.status().to_dict()
+
+    async def _claim(self, name: str) -> str | None:
+        """None: ``name`` is this process's now; else the process that has it."""
+        import redis
+
+        try:
+            return await self.ownership.claim(name)
+        except (redis.RedisError, OSError) as exc:
+            raise CampaignControlError(f"cannot tell which server runs campaign {name} "
+                                       f"(Redis: {exc}); not dialling it") from exc
+
+    def _forward(self, name: str, action: str, actor: str, mode: str | None,
+                 holder: str) -> dict[str, object]:
+        self.center.bus.publish(ev.CampaignControlRequested(
+            at=self.center.clock.now(), campaign=name, action=action, node=holder,
+            mode=mode or "", actor=actor))
+        return {"campaign": name, "action": action, "forwarded_to": holder}
+
+    def _on_event(self, event: ev.DomainEvent) -> None:
+        """A control another process handed to this one, the campaign's owner."""
+        if not isinstance(event, ev.CampaignControlRequested) or not self.center.bus.relayed \
+                or event.node != self.ownership.node_id:
+            return
+        self._spawn(self._apply_forwarded(event), f"campaign-control-{event.campaign}")
+
+    async def _apply_forwarded(self, event: ev.CampaignControlRequested) -> None:
+        try:
+            await self.control(event.campaign, event.action, event.actor, event.mode or None)
+        except (LookupError, ValueError, CampaignControlError) as exc:
+            log.warning("campaign %s: handed-over %s refused: %s", event.campaign,
+                        event.action, exc)
+
+    def _lost(self, name: str) -> None:
+        """Another process owns ``name`` now (or Redis was out of reach too long): stop
+        dialling it here, without recording any state (the owner reports it)."""
+        runner = self.runners.pop(name, None)
+        if runner is not None:
+            runner.port.loop.stop()
+            self._spawn(runner.close(), f"campaign-close-{name}")
+
+    async def adopt(self) -> list[str]:
+        """Take up the campaigns stored as ``running`` that no process runs; release the ones
+        this process no longer dials (stopped, finished). Returns those taken up."""
+        import redis
+
+        from crm_bridge.campaigns import running_campaigns
+
+        async with self.sessions() as session:
+            wanted = await running_campaigns(session)
+        taken: list[str] = []
+        async with self._lock:
+            for name, runner in list(self.runners.items()):
+                if runner.state in ("stopped", "finished") and name in getattr(
+                        self.ownership, "held", ()):
+                    await self.ownership.release(name)
+            for name in wanted:
+                if name in self.runners:
+                    continue
+                try:
+                    if await self.ownership.claim(name) is not None:
+                        continue
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("campaign %s: cannot claim it (%r)", name, exc)
+                    continue
+                try:
+                    runner = self.runners[name] = await self._build(name)
+                except (LookupError, CampaignControlError) as exc:
+                    self.runners.pop(name, None)
+                    await self.ownership.release(name)
+                    log.error("campaign %s: stored as running but cannot run: %s", name, exc)
+                    continue
+                runner.start(f"server {self.ownership.node_id} (resumed)")
+                log.info("campaign %s: resumed (stored as running)", name)
+                taken.append(name)
+        return taken
+
+    async def _adopt_loop(self) -> None:
+        while True:
+            try:
+                await self.adopt()
+            except Exception:
+                log.exception("campaign adoption failed")
+            await asyncio.sleep(self.adopt_every_s)
+
+    def _spawn(self, coro: Coroutine[object, object, object], name: str) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

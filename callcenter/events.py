@@ -422,6 +422,20 @@ class CampaignStatus(DomainEvent):
     actor: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignControlRequested(DomainEvent):
+    """A supervisor's control of a campaign that another server process runs (``node``, its
+    owner: :mod:`callcenter.campaign_ownership`), handed to that process over the event relay;
+    it applies the control and its ``campaign.status`` answers it."""
+
+    type: ClassVar[str] = "campaign.control"
+    campaign: str
+    action: str
+    node: str
+    mode: str = ""
+    actor: str = ""
+
+
 # --- devices (phones) -----------------------------------------------------------------------
 
 
@@ -635,8 +649,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CallQueued, CallOffered, CallConnected, CallNotConnected, CallAbandoned,
         CallOverflowed, CallTransferred, CallbackRequested, CallbackStarted, CallbackConnected,
         CallbackFailed,
-        CampaignChanged, DialDecided, CampaignLine, CampaignStatus, DeviceRegistration,
-        AgentRegistrationChanged, SpyStarted,
+        CampaignChanged, DialDecided, CampaignLine, CampaignStatus, CampaignControlRequested,
+        DeviceRegistration, AgentRegistrationChanged, SpyStarted,
         IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
         ComplaintRegistered, ComplaintStepped, ComplaintEscalated,
     )

@@ -84,6 +84,14 @@ async def list_campaigns(session: AsyncSession) -> list[tuple[CampaignDefinition
     return [(CampaignDefinition.parse(json.loads(r.document)), r.state) for r in rows]
 
 
+async def running_campaigns(session: AsyncSession) -> list[str]:
+    """The campaigns whose stored state is ``running``: a supervisor started them and nobody
+    paused or stopped them (a server that stops or crashes leaves them so)."""
+    rows = await session.scalars(select(CampaignRow.name).where(CampaignRow.state == "running")
+                                 .order_by(CampaignRow.name))
+    return list(rows)
+
+
 async def delete_campaign(session: AsyncSession, name: str) -> bool:
     await session.execute(delete(CampaignLeadRow).where(CampaignLeadRow.campaign == name))
     await session.execute(delete(DncNumberRow).where(DncNumberRow.campaign == name))
@@ -242,15 +250,24 @@ async def import_leads(session: AsyncSession, campaign: str, rows: list[dict[str
     return report
 
 
-async def load_leads(session: AsyncSession, campaign: str) -> list[Lead]:
+#: a lead that was being dialled when its server stopped is not dialled again before this:
+#: its line may still be up on the PBX (ringing, in AMD), and nobody is called twice at once
+STALE_LINE_HOLD_S = 300.0
+
+
+async def load_leads(session: AsyncSession, campaign: str, now: float) -> list[Lead]:
     rows = (await session.execute(select(CampaignLeadRow)
                                   .where(CampaignLeadRow.campaign == campaign)
                                   .order_by(CampaignLeadRow.id))).scalars()
+
+    def next_attempt(row: CampaignLeadRow) -> float:
+        at = row.next_attempt_at.timestamp() if row.next_attempt_at else 0.0
+        return max(at, now + STALE_LINE_HOLD_S) if row.status == "dialing" else at
+
     return [Lead(r.lead_id, r.number, priority=r.priority, value=r.value, consent=r.consent,
                  callback_at=r.callback_at.timestamp() if r.callback_at else None,
-                 attempts=r.attempts,
-                 next_attempt_at=r.next_attempt_at.timestamp() if r.next_attempt_at else 0.0,
-                 # a lead that was being dialled when the server stopped: its line is gone
+                 attempts=r.attempts, next_attempt_at=next_attempt(r),
+                 # being dialled when the server stopped: waits (see STALE_LINE_HOLD_S)
                  status="waiting" if r.status == "dialing" else r.status, result=r.result,
                  last_outcome=r.last_outcome, customer_id=r.customer_id, name=r.name)
             for r in rows]
@@ -317,6 +334,8 @@ class CampaignRecorder:
         self._task: asyncio.Task[None] | None = None
 
     def on_event(self, event: ev.DomainEvent) -> None:
+        if self.bus.relayed:
+            return  # relayed from another server process: that process writes its rows
         if isinstance(event, ev.DialDecided | ev.CampaignLine | ev.CampaignStatus):
             try:
                 self.queue.put_nowait(event)

@@ -255,7 +255,7 @@ async def control(request: web.Request) -> web.Response:
     except CampaignControlError as exc:
         raise ApiError(409, "campaign_control", str(exc)) from None
     await audit(request, f"campaign.{body['action']}", name, {"mode": mode} if mode else None)
-    return web.json_response(status)
+    return web.json_response(status, status=202 if "forwarded_to" in status else 200)
 
 
 async def report(request: web.Request) -> web.Response:
