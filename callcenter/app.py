@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from callcenter.acd.definitions import AcdDefinitions
 from callcenter.campaign_ownership import CampaignOwnership
 from callcenter.complaints.service import ComplaintDesk
 from callcenter.config import Settings
-from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
+from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import Clock, RealtimeClock
 from callcenter.core.pbx import Pbx
 from callcenter.cti.ami import AmiClient
@@ -143,7 +143,7 @@ class Services:
 
 
 def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
-                   clock: Clock | None = None, campaigns: Iterable[CampaignPlan] = (),
+                   clock: Clock | None = None,
                    board: AgentBoard | None = None,
                    wrap_up_s: Callable[[Agent], float] | None = None,
                    rng: random.Random | None = None,
@@ -172,7 +172,7 @@ def build_services(settings: Settings, *, make_pbx: PbxFactory | None = None,
     center = build_contact_center(
         parts.pbx, bus, clock, settings.acd, hub=AgentHub(), lookup=crm.lookup,
         interactions=recorder, queue_log=QueueLogRecorder(bus, crm.sessions),
-        campaigns=campaigns, board=board, wrap_up_s=wrap_up_s, rng=rng,
+        board=board, wrap_up_s=wrap_up_s, rng=rng,
         definitions=definitions, leases=leases, follow_other_legs=leases is not None,
         callbacks=DbCallbacks(crm.sessions))
     metrics.agents = center.board

@@ -119,7 +119,16 @@ class CampaignRunner:
     def _next_lead(self) -> Lead | None:
         if self.state != "running":
             return None
-        return self.book.next_lead(self.clock.now())
+        lead = self.book.next_lead(self.clock.now())
+        if lead is None:  # the gate may have closed the last leads, after the last line
+            self._finish_if_done()
+        return lead
+
+    def _finish_if_done(self) -> None:
+        """Every lead done and no line left: the campaign is ``finished`` (told once)."""
+        if self.state == "running" and self.book.pending == 0 and not self.port.loop.lines:
+            self.state = "finished"
+            self.publish_status()
 
     # --- line outcomes ----------------------------------------------------------------------
 
@@ -139,9 +148,7 @@ class CampaignRunner:
             lead_result=lead.result or "", next_attempt_at=lead.next_attempt_at))
         if outcome in _GAUGE_OUTCOMES:
             self.publish_status()
-        if self.state == "running" and self.book.pending == 0 and not self.port.loop.lines:
-            self.state = "finished"
-            self.publish_status()
+        self._finish_if_done()
 
     def _call_of_line(self, line: Line, outcome: str) -> str:
         """The line's call, remembered from when its channel was live: a drop or a machine is

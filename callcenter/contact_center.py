@@ -11,14 +11,18 @@ What is wired (each reads the bus, none knows the PBX's kind)::
         ▲  AgentRegistrations ◄── bus (device.registration) ──► bus (agent.registration)
         ▲  AgentPhones ◄── bus (channel up / hang-up of agent legs)
         │  AgentConnector (ring agent, bridge, hang up the other side)
-        ├── InboundAcd per queue ◄── bus (CC_HOLD_START, hang-ups)
-        └── PbxCampaign per campaign (dialer loop + line port)
+        └── InboundAcd per queue ◄── bus (CC_HOLD_START, hang-ups)
     ScreenPopService ◄── bus (agent leg ringing) ──► AgentHub (consoles)
     InteractionRecorder ◄── bus (every call) ──► CRM database
     QueueLogRecorder ◄── bus (queue.*: every step of a caller) ──► CRM database (queue_log)
 
+Outbound campaigns run on the center's PBX, board and connector but are not built here: they
+are data (a definition, leads, do-not-call lists), run by
+:class:`callcenter.campaign_runner.CampaignService` when a supervisor (or the demo) starts
+them, each through the compliance gate and the abandonment ledger.
+
 Lifecycle: :meth:`ContactCenter.start` (agents from the configuration log in, the interaction
-recorder starts, campaigns start dialling) and :meth:`ContactCenter.close` (the reverse).
+recorder starts) and :meth:`ContactCenter.close` (the reverse).
 The PBX link itself is started and stopped by whoever owns it (the server's app).
 
 Definitions change while it runs (:meth:`ContactCenter.apply`, called by the REST routes of
@@ -35,9 +39,9 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from callcenter import events as ev
 from callcenter.acd.agents import Agent, AgentBoard, AgentState, AgentTransition
@@ -55,8 +59,6 @@ from callcenter.acd.service import InboundAcd
 from callcenter.config import AcdSettings
 from callcenter.core.clock import Clock
 from callcenter.core.pbx import Pbx
-from callcenter.dialer.pacing import Pacer, parse_pacing
-from callcenter.dialer.pbx_port import PbxCampaign
 from callcenter.screenpop.hub import AgentHub
 from callcenter.screenpop.service import Lookup, ScreenPopService
 
@@ -65,19 +67,6 @@ if TYPE_CHECKING:
     from crm_bridge.queue_log import QueueLogRecorder
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignPlan:
-    """An outbound campaign to run: its name, pacing (``progressive``, ``ratio:1.5`` ...) and
-    where its numbers come from (``next_record()``: the next record, None when exhausted)."""
-
-    name: str
-    next_record: Callable[[], Any | None]
-    #: a pacing name, or a pacer object (tests, what-if runs)
-    pacing: str | Pacer = "progressive"
-    number_of: Callable[[Any], str] = str
-    amd: bool = True
 
 
 @dataclass(slots=True)
@@ -95,7 +84,6 @@ class ContactCenter:
     controls: AgentControls
     connector: AgentConnector
     queues: dict[str, InboundAcd]
-    campaigns: dict[str, PbxCampaign]
     hub: AgentHub
     screen_pops: ScreenPopService | None
     interactions: InteractionRecorder | None
@@ -125,7 +113,7 @@ class ContactCenter:
         self._listen_last()
 
     async def start(self) -> None:
-        """Log the configured agents in, start recording interactions and dialling."""
+        """Log the configured agents in, start recording interactions."""
         if self.interactions is not None:
             await self.interactions.start()
         if self.queue_log is not None:
@@ -133,8 +121,6 @@ class ContactCenter:
         now = self.clock.now()
         for agent_id in self.log_in_at_start:
             self.board.log_in(self.board[agent_id], now)
-        for campaign in self.campaigns.values():
-            campaign.start()
         for acd in self.queues.values():  # callbacks asked for before a restart
             await acd.load_callbacks()
         self.started = True
@@ -270,9 +256,7 @@ class ContactCenter:
         acd.recording_file = self.settings.recording_file if queue.record else None
 
     async def close(self) -> None:
-        """Stop dialling and routing, then the pops and the recorder (it drains its queue)."""
-        for campaign in self.campaigns.values():
-            await campaign.close()
+        """Stop routing, then the pops and the recorder (it drains its queue)."""
         for acd in self.queues.values():
             await acd.close()
         if self._after_move in self.board.listeners:
@@ -302,7 +286,6 @@ def build_contact_center(
     lookup: Lookup | None = None,
     interactions: InteractionRecorder | None = None,
     queue_log: QueueLogRecorder | None = None,
-    campaigns: Iterable[CampaignPlan] = (),
     definitions: AcdDefinitions | None = None,
     board: AgentBoard | None = None,
     wrap_up_s: Callable[[Agent], float] | None = None,
@@ -371,22 +354,12 @@ def build_contact_center(
 
     for queue in definitions.queues:
         queues[queue.name] = make_queue(queue)
-    running: dict[str, PbxCampaign] = {}
-    for plan in campaigns:
-        if plan.name in running:
-            raise ValueError(f"campaign {plan.name!r} given twice")
-        running[plan.name] = PbxCampaign(
-            pbx, bus, board, connector, clock,
-            parse_pacing(plan.pacing) if isinstance(plan.pacing, str) else plan.pacing,
-            make_routing(settings.routing, rng), plan.next_record, campaign=plan.name,
-            number_of=plan.number_of, ring_timeout_s=settings.ring_timeout_s,
-            connect_timeout_s=settings.connect_timeout_s, amd=plan.amd)
     hub = hub or AgentHub()
     pops = ScreenPopService(bus, pbx.calls, hub, lookup, endpoints) if lookup else None
     return ContactCenter(pbx=pbx, bus=bus, clock=clock, settings=settings, board=board,
                          endpoints=endpoints, agent_events=agent_events, phones=phones,
                          controls=controls, connector=connector, queues=queues,
-                         campaigns=running, hub=hub, screen_pops=pops, interactions=interactions,
+                         hub=hub, screen_pops=pops, interactions=interactions,
                          queue_log=queue_log,
                          log_in_at_start=configured, registrations=registrations,
                          definitions=definitions, make_queue=make_queue, rng=rng,

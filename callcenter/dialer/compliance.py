@@ -1,9 +1,9 @@
 """Compliance at dial time: may this lead be dialled now? Pure, and every answer says why.
 
 :func:`decide_dial` is the one gate every campaign line passes (:mod:`callcenter.dialer.leads`
-asks it for each lead before the dialer loop places a line; preview dials ask it too). Only the
-demo's endless simulated list (``CampaignPlan`` in :mod:`callcenter.contact_center`, on the
-simulated PBX) dials without it. It reads nothing but its
+asks it for each lead before the dialer loop places a line; preview dials ask it too), in
+``callcenter serve`` and in ``callcenter demo`` alike (the demo's campaign is data too:
+:mod:`callcenter.sim.demo_campaign`). It reads nothing but its
 arguments: the lead's number and consent flag, the instant, the campaign's rules and the two
 do-not-call lists. It returns a :class:`DialDecision` carrying the verdict, a stable reason
 code, the callee's time zones and local times, and when a lead refused for the hour may be

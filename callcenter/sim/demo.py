@@ -3,11 +3,14 @@
 Nothing to install or start: an SQLite CRM seeded with demo customers, bot agents registered on
 the simulated PBX (the agents and queues of a seed file, ``callcenter/seed/acd.yaml`` by
 default, stored in the demo's database and run through the same definitions as ``callcenter
-serve``), callers arriving at random (most of them CRM customers, some unknown), an outbound
-campaign dialling CRM numbers. The server is built by the same assembly as ``callcenter serve``
-(:func:`callcenter.app.build_services`, which calls
-:func:`callcenter.contact_center.build_contact_center`); only the PBX differs. So what moves on
-the live page (``/live/``) is what would move with Asterisk.
+serve``), callers arriving at random (most of them CRM customers, some unknown), and the
+outbound campaign ``renewals`` defined as data in the demo's database and run by the server's
+campaign service like any campaign (:mod:`callcenter.sim.demo_campaign`: leads from the CRM's
+customers, the compliance gate, the abandonment ledger, the campaigns page). The server is
+built by the same assembly as ``callcenter serve`` (:func:`callcenter.app.build_services`,
+which calls :func:`callcenter.contact_center.build_contact_center`, and
+:func:`callcenter.app.build_app`); only the PBX differs. So what moves on the live page
+(``/live/``) and the campaigns page (``/campaigns/``) is what would move with Asterisk.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import logging
 import random
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +33,7 @@ from callcenter.acd.definitions import AcdDefinitions
 from callcenter.acd.identity import AgentEndpoints
 from callcenter.acd.queueing import TIER_PRIORITY
 from callcenter.app import PbxParts, Services, build_app, build_services
-from callcenter.config import AcdSettings, Settings
-from callcenter.contact_center import CampaignPlan
+from callcenter.config import AcdSettings, CampaignSettings, Settings
 from callcenter.core.clock import Clock, RealtimeClock, Timer
 from callcenter.cti.model import CallModel
 from callcenter.events import EventBus
@@ -38,17 +41,25 @@ from callcenter.ivr import Flow, FlowRegistry, IvrSession
 from callcenter.ivr.steps import CallerInfo, Lookup
 from callcenter.ivr_media.crm import CrmEffects
 from callcenter.sim.behaviour import Behaviour, Delay
+from callcenter.sim.demo_campaign import (
+    DEMO_CAMPAIGN,
+    DEMO_WINDOW,
+    DemoCampaign,
+    demo_campaign_definition,
+)
 from callcenter.sim.ivr_caller import IvrCallerBehaviour, SimulatedIvrCaller
 from callcenter.sim.pbx import SimulatedPbx
 from callcenter.web.accounts_state import USERS
+from callcenter.web.routes.campaigns import CAMPAIGNS
 
 log = logging.getLogger(__name__)
 
 #: the demo's inbound queues (those the sample main flow sends callers to; the first is where
-#: callers go when the demo runs without IVR) and outbound campaign
+#: callers go when the demo runs without IVR); its outbound campaign is ``DEMO_CAMPAIGN``
 DEMO_QUEUES = ["support", "billing", "complaints"]
 DEMO_QUEUE = DEMO_QUEUES[0]
-DEMO_CAMPAIGN = "renewals"
+__all__ = ["DEMO_CAMPAIGN", "DEMO_KEY", "DEMO_QUEUE", "DEMO_QUEUES", "DemoOptions",
+           "DemoTraffic", "build_demo_app", "prepare_crm"]
 #: the sample flows, next to the package in a source checkout
 SAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "ivr_flows"
 
@@ -58,7 +69,13 @@ class DemoOptions:
     agents: int = 8
     calls_per_minute: float = 6.0
     customers: int = 2000
+    #: the campaign's pacing: ``progressive`` (its progressive mode) or a predictive pacer
+    #: (``ratio:1.5``, ``predictive`` ...: its predictive mode), see demo_campaign_definition
     pacing: str = "progressive"
+    #: the campaign's calling window, in each callee's local time (HH:MM, HH:MM)
+    calling_window: tuple[str, str] = DEMO_WINDOW
+    #: leads per batch of the campaign
+    campaign_leads: int = 40
     seed: int = 7
     #: mean talk time (the demo keeps calls short so the page moves)
     talk_s: float = 40.0
@@ -70,7 +87,7 @@ class DemoOptions:
     #: about this often a ready bot agent takes a short break (paused, reason "break")
     break_every_s: float = 90.0
     break_s: float = 30.0
-    #: CRM numbers callers call from and the campaign dials (empty: read from the CRM)
+    #: CRM numbers inbound callers call from (empty: read from the CRM)
     numbers: list[str] = field(default_factory=list)
     #: the IVR flow callers go through before they queue (empty: straight to the queue)
     ivr_flow: str = "main"
@@ -122,6 +139,8 @@ class DemoTraffic:
         self.flow: Flow | None = None
         self.ivr_callers: set[asyncio.Task[None]] = set()
         self.ivr_finished = 0
+        #: the outbound campaign (set by build_demo_app, started before the callers)
+        self.campaign: DemoCampaign | None = None
         self.effects = CrmEffects(services.crm.sessions, services.lookup,
                                   callbacks=services.center.request_callback)
         if options.ivr_flow:
@@ -132,10 +151,6 @@ class DemoTraffic:
     @property
     def acd(self) -> Any:
         return self.services.center.queues[DEMO_QUEUE]
-
-    @property
-    def dialer(self) -> Any:
-        return self.services.center.campaigns[DEMO_CAMPAIGN].loop
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._callers())
@@ -229,13 +244,28 @@ class DemoTraffic:
 
 def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
     """The demo's center: the inbound queues, the bot agents (logged in at start); with
-    ``options.definitions`` those run instead (the settings keep the defaults)."""
+    ``options.definitions`` those run instead (the settings keep the defaults). The campaign's
+    abandonment message is rendered next to the demo's database unless a folder is
+    configured (the default one is Asterisk's, which the demo does not have)."""
     if options.definitions is not None:
         acd = AcdSettings(wrap_up_s=options.wrap_up_s)
     else:
         acd = AcdSettings(queues=list(DEMO_QUEUES), wrap_up_s=options.wrap_up_s,
                           agents=[str(1001 + i) for i in range(options.agents)])
-    return settings.model_copy(update={"acd": acd})
+    update: dict[str, Any] = {"acd": acd}
+    if settings.campaigns.message_dir == CampaignSettings().message_dir:
+        update["campaigns"] = settings.campaigns.model_copy(
+            update={"message_dir": _message_dir(settings.database_url.get_secret_value())})
+    return settings.model_copy(update=update)
+
+
+def _message_dir(url: str) -> Path:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(str(parsed.database)).parent / "campaign-messages"
+    return Path(tempfile.gettempdir()) / "callcenter-demo-campaign-messages"
 
 
 def demo_definitions(settings: Settings, options: DemoOptions) -> AcdDefinitions:
@@ -263,23 +293,27 @@ async def build_demo_app(settings: Settings, options: DemoOptions) -> web.Applic
         made.append(pbx)
         return PbxParts(pbx)
 
-    dial_rng = random.Random(options.seed + 4)
-    numbers = options.numbers or ["+14155550100"]
     wrap_rng = random.Random(options.seed + 2)
     services = build_services(
         settings, make_pbx=simulated_pbx, clock=clock,
-        campaigns=[CampaignPlan(DEMO_CAMPAIGN, lambda: dial_rng.choice(numbers),
-                                pacing=options.pacing)],
         wrap_up_s=lambda _agent: wrap_rng.uniform(0.5, 1.5) * options.wrap_up_s,
         rng=random.Random(options.seed + 3), definitions=definitions)
     demo = DemoTraffic(services, made[0], clock, options)
     app = build_app(services)
     app[DEMO_KEY] = demo
+    campaign = demo.campaign = DemoCampaign(
+        app[CAMPAIGNS], services.bus,
+        demo_campaign_definition(options.pacing, options.calling_window),
+        region=settings.crm_default_region, leads=options.campaign_leads,
+        rng=random.Random(options.seed + 4), now=clock.now)
 
     async def traffic(_: web.Application) -> AsyncIterator[None]:
-        await demo.start()  # after the center started: the bots are logged in
+        # after the center and the campaign service started: the bots are logged in
+        await campaign.start()
+        await demo.start()
         yield
         await demo.stop()
+        await campaign.close()
 
     async def accounts(_: web.Application) -> AsyncIterator[None]:
         await demo_accounts(app[USERS], [agent.agent_id for agent in definitions.agents],

@@ -1,5 +1,5 @@
-"""The dialer loop and its PBX line port — the code ``callcenter demo`` runs on the simulated
-PBX — on the real Asterisk: lines to a SIPp carrier through ``[outbound]`` / ``[outbound-amd]``,
+"""The dialer loop and its PBX line port — what every campaign's runner dials through (on the
+simulated PBX in ``callcenter demo``) — on the real Asterisk: lines to a SIPp carrier through ``[outbound]`` / ``[outbound-amd]``,
 a person connected to a SIPp agent within the 2-second rule, a person dropped by the dialplan
 when no agent is free (the message, ``CC_ABANDONED=1``), and AMD unable to decide on silence."""
 
@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from callcenter.acd.agents import AgentBoard, AgentState
 from callcenter.config import AcdSettings
-from callcenter.contact_center import CampaignPlan, ContactCenter, build_contact_center
+from callcenter.acd.routing import make_routing
+from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.dialer.loop import DialerLoop
 from callcenter.dialer.pacing import LineOutcome
@@ -32,15 +33,21 @@ pytestmark = pytest.mark.system
 
 async def _dial_once(link: Link, board: AgentBoard, *, amd: bool) -> tuple[
         OneLine, PbxCampaign, ContactCenter, DialerLoop]:
-    """The one assembly on the real link, with one campaign that dials one number."""
+    """The one assembly on the real link, with one campaign that dials one number: its line
+    port on the center's agents and connector, as CampaignRunner builds it (without the gate
+    and the lead book: this is about the line port and the dialplan). Close the port, then
+    the center."""
     pacer = OneLine()
     numbers = iter(["5551000"])
-    center = build_contact_center(
-        link.pbx, link.bus, RealtimeClock(), AcdSettings(queues=[], wrap_up_s=0.5),
-        board=board, campaigns=[CampaignPlan("system-test", lambda: next(numbers, None),
-                                             pacing=pacer, amd=amd)])
+    settings = AcdSettings(queues=[], wrap_up_s=0.5)
+    clock = RealtimeClock()
+    center = build_contact_center(link.pbx, link.bus, clock, settings, board=board)
     await center.start()
-    port = center.campaigns["system-test"]
+    port = PbxCampaign(link.pbx, link.bus, center.board, center.connector, clock, pacer,
+                       make_routing(settings.routing), lambda: next(numbers, None),
+                       campaign="system-test", ring_timeout_s=settings.ring_timeout_s,
+                       connect_timeout_s=settings.connect_timeout_s, amd=amd)
+    port.start()
     return pacer, port, center, port.loop
 
 
@@ -91,6 +98,7 @@ async def test_a_person_is_connected_to_the_ready_agent_and_hung_up_together(
         assert rows[0].talk_started_at < rows[0].talk_ended_at
     finally:
         await recorder.stop()
+        await port.close()
         await center.close()
         await phone.stop()
         await carrier.stop()
@@ -123,6 +131,7 @@ async def test_a_person_with_no_free_agent_is_dropped_by_the_dialplan_after_2_s(
         assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.DROPPED]
         assert port.dropped == 1 and agent.state is AgentState.PAUSED
     finally:
+        await port.close()
         await center.close()
         await carrier.stop()
 
@@ -150,5 +159,6 @@ async def test_amd_that_hears_nothing_is_not_sure_and_the_line_counts_as_a_perso
         assert verdicts[0].at - answered.at >= 4.5  # total_analysis_time = 5000 ms
         assert port.humans == 1 and port.dropped == 1
     finally:
+        await port.close()
         await center.close()
         await carrier.stop()
