@@ -376,6 +376,16 @@ class CampaignRecorder:
                 number=event.number[:32], verdict=event.verdict, reason=event.reason[:32],
                 zones=event.zones or None, local_times=event.local_times or None,
                 retry_at=_when(event.retry_at)))
+            # the gate's word on the lead itself: refused for good closes it (no line will
+            # tell), refused for now waits until the window opens (a restart keeps both)
+            lead = (CampaignLeadRow.campaign == event.campaign) & (
+                CampaignLeadRow.lead_id == event.lead_id)
+            if event.verdict == "never":
+                await session.execute(update(CampaignLeadRow).where(lead).values(
+                    status="done", result=event.reason[:32]))
+            elif event.verdict == "later" and event.retry_at:
+                await session.execute(update(CampaignLeadRow).where(lead).values(
+                    next_attempt_at=_when(event.retry_at)))
         elif isinstance(event, ev.CampaignLine):
             values: dict[str, Any] = {"attempts": event.attempts, "status": event.lead_status,
                                       "result": event.lead_result or None}

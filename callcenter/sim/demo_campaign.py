@@ -138,19 +138,21 @@ class DemoCampaign:
         from callcenter.campaign_runner import CampaignControlError
 
         try:
-            await self._load_batch()
-            await self.service.control(DEMO_CAMPAIGN, "start", actor=DEMO_ACTOR)
+            if await self._load_batch():
+                await self.service.control(DEMO_CAMPAIGN, "start", actor=DEMO_ACTOR)
         except CampaignControlError as exc:
             log.error("the demo's campaign %s is not dialling: %s", DEMO_CAMPAIGN, exc)
         except Exception:  # the demo's inbound traffic goes on without its campaign
             log.exception("the demo's campaign %s could not load a batch", DEMO_CAMPAIGN)
 
-    async def _load_batch(self) -> None:
+    async def _load_batch(self) -> int:
         """Clear the done leads; when none is left to dial, import a fresh batch and put the
-        gate's cases on the lists."""
+        gate's cases on the lists. Returns how many leads there are to work."""
         from crm_bridge.campaigns import add_dnc, import_leads
         from crm_bridge.models import CampaignLeadRow
 
+        # what the last batch's lines and gate decisions did to its leads is written first
+        await self.service.recorder.queue.join()
         async with self.sessions() as session, session.begin():
             await session.execute(delete(CampaignLeadRow).where(
                 CampaignLeadRow.campaign == DEMO_CAMPAIGN, CampaignLeadRow.status == "done"))
@@ -158,11 +160,11 @@ class DemoCampaign:
                                         .where(CampaignLeadRow.campaign == DEMO_CAMPAIGN))
             if left:
                 log.info("campaign %s: %d leads left from the last run", DEMO_CAMPAIGN, left)
-                return
+                return int(left)
             rows, unconsented = await self._batch_rows(session)
             if not rows:
                 log.warning("campaign %s: no CRM customer left to call", DEMO_CAMPAIGN)
-                return
+                return 0
             report = await import_leads(session, DEMO_CAMPAIGN, rows, self.region)
             # after the import (the import itself refuses listed numbers): the customers
             # most due asked not to be called while the list was being loaded
@@ -186,6 +188,7 @@ class DemoCampaign:
         log.info("campaign %s: batch %d loaded, %d leads (refused by the gate: %s)",
                  DEMO_CAMPAIGN, self.batches, report.imported,
                  ", ".join(f"{number} {why}" for why, number in refused.items()))
+        return report.imported
 
     async def _batch_rows(self, session: AsyncSession) -> tuple[list[dict[str, str]], str]:
         """Lead rows for the next batch: consenting customers not on a do-not-call list,
