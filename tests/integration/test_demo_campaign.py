@@ -8,7 +8,6 @@ worked-out list is followed by a fresh batch with new lead ids."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +53,14 @@ async def test_the_demo_campaign_passes_the_gate_and_loads_a_fresh_batch_when_do
     try:
         first_refused = dict(demo.campaign.refused_numbers)
         assert set(first_refused) == {"dnc_global", "dnc_campaign", "no_consent"}
-        deadline = time.monotonic() + 60
-        while demo.campaign.batches < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        assert demo.campaign.batches >= 2, "the first batch was never worked out"
+        second = asyncio.Event()
+        app[BUS].add_handler(lambda e: second.set() if isinstance(e, ev.CampaignStatus)
+                             and demo.campaign is not None and demo.campaign.batches >= 2
+                             else None)
+        try:
+            await asyncio.wait_for(second.wait(), 60)
+        except TimeoutError:
+            raise AssertionError("the first batch was never worked out") from None
         # a supervisor's stop holds: the demo loads no batch over it
         service = app[CAMPAIGNS]
         await service.control(DEMO_CAMPAIGN, "stop", actor="supervisor")
@@ -78,7 +81,7 @@ async def test_the_demo_campaign_passes_the_gate_and_loads_a_fresh_batch_when_do
     lines = [e for e in events if isinstance(e, ev.CampaignLine)]
     statuses = [e for e in events if isinstance(e, ev.CampaignStatus)]
     # started by the demo through the service, like a supervisor's start
-    assert [(s.state, s.actor) for s in statuses if s.actor][0] == ("running", "demo")
+    assert next((s.state, s.actor) for s in statuses if s.actor) == ("running", "demo")
     assert [s.state for s in statuses].count("finished") >= 1
     # each refused number: a "never" with its reason, never a dial, never a line
     for reason, number in first_refused.items():

@@ -1,7 +1,8 @@
 """The dialer loop and its PBX line port — what every campaign's runner dials through (on the
-simulated PBX in ``callcenter demo``) — on the real Asterisk: lines to a SIPp carrier through ``[outbound]`` / ``[outbound-amd]``,
-a person connected to a SIPp agent within the 2-second rule, a person dropped by the dialplan
-when no agent is free (the message, ``CC_ABANDONED=1``), and AMD unable to decide on silence."""
+simulated PBX in ``callcenter demo``) — on the real Asterisk: lines to a SIPp carrier through
+``[outbound]`` / ``[outbound-amd]``, a person connected to a SIPp agent within the 2-second
+rule, a person dropped by the dialplan when no agent is free (the message,
+``CC_ABANDONED=1``), and AMD unable to decide on silence."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.acd.agents import AgentBoard, AgentState
-from callcenter.config import AcdSettings
 from callcenter.acd.routing import make_routing
+from callcenter.config import AcdSettings
 from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.dialer.loop import DialerLoop

@@ -15,6 +15,7 @@ import pytest
 from callcenter import events as ev
 from callcenter.acd.agents import AgentBoard, AgentState
 from callcenter.acd.identity import AgentEndpoints
+from callcenter.acd.routing import make_routing
 from callcenter.config import AcdSettings, Settings
 from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
@@ -28,7 +29,6 @@ from callcenter.core.errors import (
 )
 from callcenter.core.pbx import OriginateHandle, OriginateRequest
 from callcenter.cti.model import CallModel
-from callcenter.acd.routing import make_routing
 from callcenter.dialer.pacing import LineOutcome, Pacer
 from callcenter.dialer.pbx_port import PbxCampaign
 from callcenter.events import EventBus
