@@ -190,7 +190,12 @@ def _default_demo_db() -> Path:
 @click.option("--calls-per-minute", type=click.FloatRange(min=0), default=6.0,
               show_default=True, help="Inbound callers per minute.")
 @click.option("--pacing", default="progressive", show_default=True,
-              help="Outbound campaign pacing (progressive, ratio:X, predictive, vicidial-*).")
+              help="Outbound campaign pacing: progressive (its progressive mode), or a "
+                   "predictive pacer (ratio:X, predictive, vicidial-*: its predictive mode).")
+@click.option("--calling-window", default="00:00-23:59", show_default=True,
+              help="The campaign's calling window, HH:MM-HH:MM in each callee's local time "
+                   "(around the clock by default: the numbers are simulated; 08:00-21:00 "
+                   "is a real campaign's default).")
 @click.option("--customers", type=click.IntRange(min=0), default=2000, show_default=True,
               help="Demo customers seeded into an empty CRM.")
 @click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -201,8 +206,8 @@ def _default_demo_db() -> Path:
 @click.option("--log-json", is_flag=True, default=False,
               help="JSON log lines even on a terminal (default: JSON only when not a TTY).")
 def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
-         calls_per_minute: float, pacing: str, customers: int, db_path: Path | None,
-         seed: int, ivr_flow: str, log_json: bool) -> None:
+         calls_per_minute: float, pacing: str, calling_window: str, customers: int,
+         db_path: Path | None, seed: int, ivr_flow: str, log_json: bool) -> None:
     """Run the whole server in real time on the simulated PBX, with bot agents and traffic."""
     import asyncio
     import secrets
@@ -213,11 +218,16 @@ def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
     from callcenter.dialer.pacing import parse_pacing
     from callcenter.logs import configure_logging, wants_json
     from callcenter.sim.demo import DEMO_SUPERVISOR, DemoOptions, build_demo_app, prepare_crm
+    from callcenter.sim.demo_campaign import DEMO_CAMPAIGN, parse_window
 
     try:
         parse_pacing(pacing)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:
+        window = parse_window(calling_window)
+    except ValueError as exc:
+        raise click.UsageError(f"--calling-window: {exc}") from None
     from sqlalchemy.exc import SQLAlchemyError
 
     db = db_path or _default_demo_db()
@@ -232,7 +242,11 @@ def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
                f"  live page:  {base}/live/\n"
                f"  wallboard:  {base}/wallboard/\n"
                f"  analytics:  {base}/analytics/\n"
-               f"  sign in as: {DEMO_SUPERVISOR} / {supervisor_password}")
+               f"  campaigns:  {base}/campaigns/\n"
+               f"  sign in as: {DEMO_SUPERVISOR} / {supervisor_password}\n"
+               f"  campaign {DEMO_CAMPAIGN}: calling window {window[0]}-{window[1]} in each "
+               f"callee's local time (simulated numbers; --calling-window 08:00-21:00 for a "
+               f"real campaign's hours), through the do-not-call and consent checks")
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         count = asyncio.run(prepare_crm(url, customers))
@@ -244,6 +258,7 @@ def demo(host: str, port: int, acd_file: Path | None, agents: int | None,
     if agents is None:
         definitions = _demo_definitions(url, acd_file or DEMO_ACD_FILE)
     options = DemoOptions(agents=agents or 8, calls_per_minute=calls_per_minute, pacing=pacing,
+                          calling_window=window,
                           seed=seed, customers=customers, definitions=definitions,
                           ivr_flow=ivr_flow, supervisor_password=supervisor_password)
     app = build_demo_app(settings, options)

@@ -78,9 +78,9 @@ def parse_window(text: str) -> tuple[str, str]:
     if not sep:
         raise ValueError(f"a calling window is HH:MM-HH:MM, got {text!r}")
     window = (start.strip(), end.strip())
-    CampaignDefinition(name="check", caller_id=DEMO_NUMBER, company="check",
-                       callback_number=DEMO_NUMBER, window_start=window[0],
-                       window_end=window[1])  # ValidationError (a ValueError) says why
+    CampaignDefinition.parse({  # CampaignError (a ValueError) names what is wrong
+        "name": "check", "caller_id": DEMO_NUMBER, "company": "check",
+        "callback_number": DEMO_NUMBER, "window_start": window[0], "window_end": window[1]})
     return window
 
 

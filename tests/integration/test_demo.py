@@ -140,12 +140,14 @@ def test_demo_starts_with_one_command_and_is_reachable_within_10_s(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
-        first = [process.stdout.readline() for _ in range(5)]
-        # the first lines say where to look and with what login
+        first = [process.stdout.readline() for _ in range(7)]
+        # the first lines say where to look and with what login, and the campaign's hours
         assert first[0].startswith(f"callcenter demo on http://127.0.0.1:{port}"), first
         assert f"http://127.0.0.1:{port}/wallboard/" in first[2], first
         assert f"http://127.0.0.1:{port}/analytics/" in first[3], first
-        user, password = first[4].split("sign in as:")[1].split(" / ")
+        assert f"http://127.0.0.1:{port}/campaigns/" in first[4], first
+        user, password = first[5].split("sign in as:")[1].split(" / ")
+        assert "campaign renewals: calling window 00:00-23:59" in first[6], first
         reachable_after = None
         while time.monotonic() - started < 30 and process.poll() is None:
             try:
@@ -192,3 +194,5 @@ def test_demo_refuses_a_taken_port_and_an_unusable_database(tmp_path: Path) -> N
     assert result.exit_code == 1 and "cannot prepare the demo CRM" in result.output
     result = CliRunner().invoke(cli, ["demo", "--pacing", "clairvoyant"])
     assert result.exit_code == 2 and "only in callcenter simulate" in result.output
+    result = CliRunner().invoke(cli, ["demo", "--calling-window", "21:00-08:00"])
+    assert result.exit_code == 2 and "must be before window_end" in result.output
