@@ -1,10 +1,16 @@
 // The supervisors' campaign page: the campaigns (GET /api/campaigns), their live status and
-// abandonment gauge (campaign.status on /ws/events, the snapshot's campaign_status), and the
-// controls (POST /api/campaigns/{name}/control with the session's CSRF token). Everything
-// shown is set as text (never as markup): names come from the database.
+// abandonment gauge (campaign.status on /ws/events, the snapshot's campaign_status), the
+// compliance gate at work (refusals by reason from GET /api/campaigns/{name}/report, the
+// latest decisions from GET /api/campaigns/{name}/decisions, both kept current by
+// dial.decision on the stream), and the controls (POST /api/campaigns/{name}/control with the
+// session's CSRF token). Everything shown is set as text (never as markup): names come from
+// the database.
 "use strict";
 
 const cards = new Map();  // campaign name -> its card element
+const refusals = new Map();  // campaign name -> {reason: count} of the gate's refusals
+// How many of the latest gate decisions a card lists.
+const SHOWN_DECISIONS = 8;
 // The gauge's scale: the bar is full at twice the limit, so the limit sits in the middle.
 const SCALE = 2;
 
@@ -62,6 +68,71 @@ function showStatus(status) {
   el(card, ".placed").textContent = `${status.placed} lines placed`;
 }
 
+function showRefused(name) {
+  const card = cardFor(name);
+  const counts = refusals.get(name) || {};
+  const parts = Object.entries(counts).sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${n}`);
+  el(card, ".refused").textContent = parts.length ? `refused: ${parts.join(" · ")}` : "";
+}
+
+function clock(at) {
+  const when = typeof at === "number" ? new Date(at * 1000) : new Date(at);
+  return when.toLocaleTimeString([], { hour12: false });
+}
+
+/** One gate decision (a dial.decision event or a row of the dial audit) at the top of the
+ *  card's list. */
+function showDecision(name, d) {
+  const card = cardFor(name);
+  const item = document.createElement("li");
+  item.className = `v-${d.verdict}`;
+  const local = String(d.local_times || "").split(",")[0];
+  for (const [cls, text] of [["at", clock(d.at)], ["verdict", d.verdict],
+                             ["number", d.number], ["why", local
+                               ? `${d.reason} — callee's time ${local.slice(11)}` : d.reason]]) {
+    const span = document.createElement("span");
+    span.className = cls;
+    span.textContent = String(text);
+    item.appendChild(span);
+  }
+  const list = el(card, ".decisions");
+  list.prepend(item);
+  while (list.children.length > SHOWN_DECISIONS) list.lastElementChild.remove();
+}
+
+function onDecision(d) {
+  const name = String(d.campaign);
+  showDecision(name, d);
+  if (d.verdict !== "dial") {
+    const counts = refusals.get(name) || {};
+    counts[d.reason] = (counts[d.reason] || 0) + 1;
+    refusals.set(name, counts);
+    showRefused(name);
+  }
+}
+
+/** What the gate decided so far for ``name``; read before the stream is opened, whose
+ *  dial.decision events then keep it current. */
+async function loadGate(name) {
+  const base = `/api/campaigns/${encodeURIComponent(name)}`;
+  const [report, audit] = await Promise.all([
+    fetch(`${base}/report`, { credentials: "same-origin" }),
+    fetch(`${base}/decisions`, { credentials: "same-origin" })]);
+  if (report.ok) {
+    const counts = refusals.get(name) || {};
+    for (const [reason, n] of Object.entries((await report.json()).refused || {})) {
+      counts[reason] = (counts[reason] || 0) + Number(n);
+    }
+    refusals.set(name, counts);
+    showRefused(name);
+  }
+  if (audit.ok) {
+    const rows = (await audit.json()).decisions.slice(0, SHOWN_DECISIONS).reverse();
+    for (const row of rows) showDecision(name, row);
+  }
+}
+
 function showDefinition(view) {
   const card = cardFor(String(view.name));
   if (view.status) { showStatus(view.status); return; }
@@ -100,7 +171,11 @@ async function loadCampaigns() {
   const resp = await fetch("/api/campaigns", { credentials: "same-origin" });
   if (resp.status === 401) { window.callcenterSession.toLogin(false); return false; }
   if (resp.status === 403) { window.callcenterSession.toLogin(true); return false; }
-  if (resp.ok) for (const view of (await resp.json()).campaigns) showDefinition(view);
+  if (resp.ok) {
+    const views = (await resp.json()).campaigns;
+    for (const view of views) showDefinition(view);
+    await Promise.all(views.map((view) => loadGate(String(view.name))));
+  }
   return true;
 }
 
@@ -133,6 +208,8 @@ async function connect() {
       for (const status of data.campaign_status || []) showStatus(status);
     } else if (data.type === "campaign.status") {
       showStatus(data);
+    } else if (data.type === "dial.decision") {
+      onDecision(data);
     }
   };
   ws.onclose = () => { setConn("down", "reconnecting"); setTimeout(connect, 2000); };

@@ -1,8 +1,10 @@
 """The supervisors' campaign page in a real Chromium (headless) against the real server on the
 simulated PBX: a supervisor signs in, starts a campaign with the page's button, watches the
 live abandonment gauge (what the page shows is the running campaign's own figures), changes
-the mode and pauses it; the server ran each control (its state) and audited it. The page is
-photographed (``$CALLCENTER_SCREENSHOTS``, else ``tmp_path``): docs/screenshots/campaigns.png.
+the mode and pauses it; the server ran each control (its state) and audited it. And the
+demo's campaign on the same page with the compliance gate's decisions. The page is
+photographed (``$CALLCENTER_SCREENSHOTS``, else ``tmp_path``): docs/screenshots/campaigns.png,
+docs/screenshots/demo-campaigns.png.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter import events as ev
+from callcenter.config import Settings
 from callcenter.sim.behaviour import Behaviour, Delay
+from callcenter.sim.demo import DEMO_KEY, DemoOptions, build_demo_app, prepare_crm
 from callcenter.web.routes.campaigns import CAMPAIGNS
 from tests.accounts import PASSWORD, add_user, sign_in
 from tests.campaign_server import NUMBERS, campaign_server
@@ -115,5 +121,68 @@ async def test_a_supervisor_runs_a_campaign_from_its_page(tmp_path: Path) -> Non
                    if e["target"] == "spring"]
         assert ("campaign.start", name) in actions and ("campaign.pause", name) in actions
         assert ("campaign.mode", name) in actions
+    finally:
+        await client.close()
+
+
+DEMO_READ = """(() => {
+  const card = document.querySelector('.card[data-name="renewals"]');
+  if (!card) return null;
+  return {
+    state: card.querySelector('.state').textContent,
+    effective: card.querySelector('.effective').textContent,
+    today: card.querySelector('.gauge[data-which="today"] .counts').textContent,
+    placed: card.querySelector('.placed').textContent,
+    refused: card.querySelector('.refused').textContent,
+    decisions: [...card.querySelectorAll('.decisions li')].map((li) => ({
+      verdict: li.querySelector('.verdict').textContent,
+      number: li.querySelector('.number').textContent,
+      why: li.querySelector('.why').textContent})),
+    conn: document.getElementById('conn-text').textContent,
+  };
+})()"""
+
+
+async def test_the_demo_campaign_runs_on_the_campaigns_page_with_its_gate(
+        tmp_path: Path) -> None:
+    """``callcenter demo``'s campaign is on the page like any other: running (started by the
+    demo through the campaign service), its gauge, and the gate's decisions — the leads the
+    demo put on the do-not-call lists and the one without consent refused, the others
+    cleared. Photographed: docs/screenshots/demo-campaigns.png."""
+    chromium = require_binary("chromium", "Chromium", "apt-get install chromium")
+    require_binary("espeak-ng", "espeak-ng", "apt-get install espeak-ng")
+    require_binary("sox", "sox", "apt-get install sox")
+    shots = Path(os.environ.get("CALLCENTER_SCREENSHOTS") or tmp_path)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    await prepare_crm(url, 300)
+    options = DemoOptions(agents=6, calls_per_minute=4, speed=5, talk_s=20, wrap_up_s=3,
+                          break_every_s=0, ivr_flow="")
+    app = await build_demo_app(Settings(database_url=url), options)
+    demo = app[DEMO_KEY]
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        assert demo.campaign is not None
+        refused = dict(demo.campaign.refused_numbers)
+        assert set(refused) == {"dnc_global", "dnc_campaign", "no_consent"}
+        await sign_in(client, "admin")
+        name = await add_user(client, "supervisor")
+        async with chromium_page(chromium, str(client.make_url("/campaigns/")),
+                                 tmp_path / "profile", "en-US") as page:
+            await sign_in_page(page, name, PASSWORD)
+            seen = await wait_for(
+                page, f"(({DEMO_READ}) && ({DEMO_READ}).conn === 'live' && "
+                      f"({DEMO_READ}).state === 'running' && "
+                      f"({DEMO_READ}).decisions.some((d) => d.verdict === 'dial') && "
+                      f"({DEMO_READ}).placed !== '0 lines placed') && ({DEMO_READ})", 30)
+            for reason in refused:
+                assert reason in seen["refused"], seen
+            shown = {d["number"]: d for d in seen["decisions"]}
+            for reason, number in refused.items():  # refused, and listed as such
+                if number in shown:
+                    assert shown[number]["verdict"] == "never", shown[number]
+                    assert shown[number]["why"].startswith(reason), shown[number]
+            assert "answered" in seen["today"]
+            await page.screenshot(shots / "demo-campaigns.png")
     finally:
         await client.close()
