@@ -7,4 +7,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/test.sh --venv-only
 bash scripts/build-ui.sh  # the agent console's softphone (JsSIP from npm)
+# the campaign's abandonment message is rendered as for any campaign (espeak-ng, sox)
+missing=()
+for tool in espeak-ng sox; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" \
+            || { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
+    else
+        echo "scripts/demo.sh: ${missing[*]} missing (sudo apt-get install -y ${missing[*]}):" \
+             "the demo runs without its outbound campaign" >&2
+    fi
+fi
 exec .venv/bin/callcenter demo "$@"
