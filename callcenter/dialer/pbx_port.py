@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: how long past the ring time a dial with an unknown outcome may take to show its channel
 _UNKNOWN_GRACE_S = 15.0
+#: how long a failed dial's channel may take to report its hang-up cause
+_HANGUP_GRACE_S = 2.0
 #: Q.850 user busy (the far end's Busy(); Local channels pass the cause on to ;1)
 _CAUSE_BUSY = 17
 
@@ -151,6 +153,11 @@ class PbxCampaign:
             return
         if reason is OriginateReason.BUSY:
             self._fail(line, LineOutcome.BUSY)
+        elif reason is OriginateReason.FAILED and self.pbx.calls.channel(channel_id) is not None:
+            # Asterisk answers "failed" (Reason 0) for a Local channel whose far end hung up
+            # without a control frame the originate saw — a Busy() among them; the channel's
+            # own hang-up, a moment later, carries the cause (on_event decides)
+            self.clock.call_at(self.clock.now() + _HANGUP_GRACE_S, self._failed_settled, line)
         elif reason is OriginateReason.FAILED:
             self._fail(line, LineOutcome.FAILED)
         else:
@@ -172,6 +179,11 @@ class PbxCampaign:
         if self.abandon_file:
             variables["CC_ABANDON_FILE"] = self.abandon_file
         return variables
+
+    def _failed_settled(self, line: Line) -> None:
+        """A failed dial whose channel did not end with a cause in the grace time."""
+        if line.stage == "dialing":
+            self._fail(line, LineOutcome.FAILED)
 
     def _unknown_settled(self, line: Line) -> None:
         """An unknown dial's channel never showed (else its events moved the line on)."""

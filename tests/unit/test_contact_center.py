@@ -27,7 +27,12 @@ from callcenter.core.errors import (
     PbxError,
     PbxUnavailable,
 )
-from callcenter.core.pbx import OriginateHandle, OriginateRequest
+from callcenter.core.pbx import (
+    OriginateHandle,
+    OriginateOutcome,
+    OriginateReason,
+    OriginateRequest,
+)
 from callcenter.cti.model import CallModel
 from callcenter.dialer.pacing import LineOutcome, Pacer
 from callcenter.dialer.pbx_port import PbxCampaign
@@ -273,6 +278,34 @@ async def test_a_dial_not_sent_fails_at_once_and_an_unknown_one_that_never_showe
     await w.start()
     await w.until(lambda: LineOutcome.FAILED in pacer.outcomes, what="failed")
     assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.FAILED]
+
+
+async def test_a_failed_dial_whose_channel_then_ends_busy_is_busy(world_factory: Any) -> None:
+    """Asterisk may answer an Originate through a Local channel with Reason 0 ("failed")
+    before the channel's own hang-up says 17, user busy: the cause decides, not the answer."""
+    pacer = OneLine()
+    w = world_factory(["1001"], dial_once=pacer)
+    w.sim.behaviour = Behaviour(human=0.0, machine=0.0, busy=1.0,
+                                busy_after=Delay.fixed(1.0))  # within the 2-s grace
+    inner = w.pbx.inner
+    tasks: list[asyncio.Task[None]] = []
+
+    async def failed_first(request: OriginateRequest) -> OriginateHandle:
+        handle = await inner.originate(request)
+        told: asyncio.Future[OriginateOutcome] = asyncio.get_running_loop().create_future()
+
+        async def tell() -> None:  # once the channel shows, before its hang-up
+            await w.until(lambda: w.model.channels.get(handle.channel_id) is not None,
+                          what="the dial's channel")
+            told.set_result(OriginateOutcome(handle.channel_id, OriginateReason.FAILED))
+
+        tasks.append(asyncio.get_running_loop().create_task(tell()))
+        return OriginateHandle(handle.channel_id, told)
+
+    w.pbx.originate = failed_first  # type: ignore[method-assign]
+    await w.start()
+    await w.until(lambda: len(pacer.outcomes) == 2, what="the line's outcome")
+    assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.BUSY]
 
 
 def test_the_error_contract_separates_not_sent_from_outcome_unknown() -> None:
