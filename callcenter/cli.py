@@ -15,6 +15,7 @@ from callcenter.cli_acd import acd, agent, pause_reason, queue
 from callcenter.cli_analytics import analytics, report
 from callcenter.cli_campaign import campaign
 from callcenter.cli_crm import crm
+from callcenter.cli_dispositions import disposition
 from callcenter.cli_ivr import ivr
 from callcenter.cli_recognize import recognize
 from callcenter.cli_sim import demo, simulate
@@ -185,6 +186,7 @@ cli.add_command(sip)
 cli.add_command(queue)
 cli.add_command(agent)
 cli.add_command(pause_reason)
+cli.add_command(disposition)
 cli.add_command(acd)
 cli.add_command(simulate)
 cli.add_command(demo)

@@ -19,7 +19,8 @@ ACTIONS = ("spy.listen", "spy.whisper", "spy.barge", "agent.force_state", "confi
            "config.replace", "config.delete", "user.add", "user.change", "user.remove",
            "campaign.create", "campaign.update", "campaign.delete", "campaign.import",
            "campaign.start", "campaign.pause", "campaign.resume", "campaign.stop",
-           "campaign.mode", "campaign.false_positive", "dnc.add")
+           "campaign.mode", "campaign.false_positive", "dnc.add", "disposition.create",
+           "disposition.update")
 """What is audited (the ``action`` column)."""
 
 

@@ -23,6 +23,7 @@ import re
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -563,6 +564,21 @@ class SipCredentialRow(Base):
     agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     password: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class DispositionRow(Base):
+    """A code an agent files a call under at wrap-up (``interactions.disposition``), its
+    labels per language (``{"en": ..., "zh-CN": ...}``), its place in the console's list and
+    whether it is still offered (migration 0015; ``crm_bridge.dispositions``)."""
+
+    __tablename__ = "dispositions"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
                                                     onupdate=utcnow)
 

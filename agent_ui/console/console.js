@@ -7,13 +7,12 @@
   const STRINGS = window.CONSOLE_STRINGS;
   const session = window.callcenterSession;
   const $ = (id) => document.getElementById(id);
-  const DISPOSITIONS = Object.keys(STRINGS.en.dispositions);
   const LANG_KEY = "cc.console.lang";
 
   const app = {
     me: null, agentId: null, csrf: "", phone: null, agent: null, pop: null, call: null,
     ws: null, wsUp: false, retryMs: 1000, talkStarted: null, lang: "en", wrapUntil: null,
-    reasons: [],
+    reasons: [], dispositions: [],
   };
   window.consoleApp = app; // for people debugging in DevTools (and the browser tests)
 
@@ -87,9 +86,11 @@
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
     if (!response.ok) {
-      const error = new Error((data && data.message) || `HTTP ${response.status}`);
+      // the server's errors are {"error": {"code", "message"}} (callcenter/web/errors.py)
+      const detail = (data && typeof data.error === "object" && data.error) || data || {};
+      const error = new Error(detail.message || `HTTP ${response.status}`);
       error.status = response.status;
-      error.code = data && data.error;
+      error.code = detail.code || (typeof detail.error === "string" ? detail.error : undefined);
       throw error;
     }
     return data;
@@ -178,7 +179,7 @@
     rows("c-orders", card.recent_orders, (o) => [when(o.ordered_at), o.product,
       `${o.amount} ${o.currency}`], [2]);
     rows("c-history", card.recent_interactions, (i) => [when(i.started_at), i.queue || "",
-      i.agent || "", i.disposition ? t(`dispositions.${i.disposition}`) : "", i.notes || ""]);
+      i.agent || "", dispositionLabel(i.disposition), i.notes || ""]);
     rows("c-complaints", card.open_complaints, (k) => [when(k.opened_at), k.category,
       t(`complaint_status.${k.status}`), k.summary]);
   }
@@ -276,17 +277,38 @@
     for (const id of ["disposition", "notes", "wrap-save"]) $(id).disabled = !app.call;
   }
 
+  /** A disposition's label in the page's language (the server's table: per language,
+   *  English the fallback); a code the table does not know shows as itself. */
+  function dispositionLabel(code) {
+    if (!code) return "";
+    const found = app.dispositions.find((d) => d.code === code);
+    const labels = (found && found.labels) || {};
+    return labels[app.lang] || labels.en || code;
+  }
+
+  /** The wrap-up list: the active dispositions of /api/dispositions, in their order. */
   function fillDispositions() {
     const select = $("disposition");
     const chosen = select.value;
     const blank = el("option", t("choose"));
     blank.value = "";
-    select.replaceChildren(blank, ...DISPOSITIONS.map((code) => {
-      const option = el("option", t(`dispositions.${code}`));
-      option.value = code;
+    select.replaceChildren(blank, ...app.dispositions.filter((d) => d.active).map((d) => {
+      const option = el("option", dispositionLabel(d.code));
+      option.value = d.code;
       return option;
     }));
     select.value = chosen;
+    if (select.value !== chosen) select.value = "";
+  }
+
+  async function loadDispositions() {
+    try {
+      app.dispositions = (await api("GET", "/api/dispositions")).dispositions || [];
+    } catch (err) {
+      app.dispositions = [];
+      banner(t("dispositions_failed", { error: err.message }));
+    }
+    fillDispositions();
   }
 
   function renderOutbox() {
@@ -294,7 +316,7 @@
     const list = $("outbox");
     if (!pending.length) { list.replaceChildren(el("li", t("outbox_empty"), "muted")); return; }
     list.replaceChildren(...pending.map((d) =>
-      el("li", `${d.call_id} · ${d.who || ""} · ${d.disposition ? t(`dispositions.${d.disposition}`) : ""}`)));
+      el("li", `${d.call_id} · ${d.who || ""} · ${dispositionLabel(d.disposition)}`)));
   }
 
   async function submitWrap(event) {
@@ -318,7 +340,7 @@
         app.agent = answer;
         renderAgent();
         if (app.call && app.call.call_id === draft.call_id) {
-          $("wrap-status").textContent = t("saved", { disposition: t(`dispositions.${draft.disposition}`) });
+          $("wrap-status").textContent = t("saved", { disposition: dispositionLabel(draft.disposition) });
         }
       } catch (err) {
         const retry = !err.status || err.status >= 500 || err.status === 408 || err.status === 429;
@@ -497,6 +519,7 @@
       app.reasons = (await api("GET", "/api/config/pause-reasons")).pause_reasons || [];
     } catch (_) { app.reasons = []; }
     fillReasons();
+    await loadDispositions();
     renderAll();
     restoreDraft();
     $("answer").addEventListener("click", () => app.phone && app.phone.answer());

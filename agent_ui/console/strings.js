@@ -60,6 +60,7 @@ window.CONSOLE_STRINGS = {
     pending: "Not sent yet (the server is unreachable): kept in this browser and sent again automatically.",
     refused: "Refused by the server: {error}",
     need_disposition: "Choose a disposition first.",
+    dispositions_failed: "The list of dispositions could not be loaded: {error}",
     call_idle: "No call",
     call_ringing: "Ringing",
     call_calling: "Calling",
@@ -86,11 +87,6 @@ window.CONSOLE_STRINGS = {
     state: {
       offline: "Offline", ready: "Ready", reserved: "Ringing", on_call: "On a call",
       wrap_up: "Wrap-up", paused: "Paused",
-    },
-    dispositions: {
-      resolved: "Resolved", follow_up: "Follow-up needed", escalated: "Escalated",
-      sale: "Sale", complaint: "Complaint logged", no_action: "No action needed",
-      wrong_number: "Wrong number",
     },
   },
   "zh-CN": {
@@ -149,6 +145,7 @@ window.CONSOLE_STRINGS = {
     pending: "尚未发送（服务器暂不可达）：已保存在本浏览器，恢复后自动重发。",
     refused: "服务器拒绝：{error}",
     need_disposition: "请先选择处理结果。",
+    dispositions_failed: "无法加载处理结果列表：{error}",
     call_idle: "空闲",
     call_ringing: "来电振铃",
     call_calling: "正在呼叫",
@@ -175,11 +172,6 @@ window.CONSOLE_STRINGS = {
     state: {
       offline: "离线", ready: "就绪", reserved: "振铃中", on_call: "通话中",
       wrap_up: "话后处理", paused: "小休",
-    },
-    dispositions: {
-      resolved: "已解决", follow_up: "需跟进", escalated: "已升级",
-      sale: "成交", complaint: "已登记投诉", no_action: "无需处理",
-      wrong_number: "打错电话",
     },
   },
 };

@@ -98,6 +98,8 @@ ACCESS: dict[str, Rule] = {
     # agents read the pause reasons (the console's pause menu)
     "config_pause_reasons": {"GET": AGENT, "POST": ADMIN, "PUT": ADMIN, "DELETE": ADMIN},
     "config_pause_reason": _CONFIG_RULE,
+    # wrap-up dispositions: agents read them (the console's list), admins change them
+    "dispositions": {"GET": AGENT, "POST": ADMIN}, "disposition": {"GET": AGENT, "PATCH": ADMIN},
     # outbound campaigns: supervisors read and run them, admins define them and their lists
     "campaigns": {"GET": SUPERVISOR, "POST": ADMIN},
     "campaign": {"GET": SUPERVISOR, "PUT": ADMIN, "DELETE": ADMIN},

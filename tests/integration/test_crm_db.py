@@ -50,7 +50,7 @@ CRM_TABLES = {"customers", "phones", "orders", "interactions", "satisfaction_rat
               "idempotency_keys", "acd_callbacks", "users", "audit_log", "complaint_steps",
               "customer_analytics",
               "campaigns", "campaign_leads", "dnc_numbers", "dial_decisions", "campaign_days",
-              "sip_credentials"}
+              "sip_credentials", "dispositions"}
 INJECTIONS = [
     "'; DROP TABLE customers; --",
     "1' OR '1'='1",

@@ -92,9 +92,9 @@ async def test_interactions_and_wrap_up_on_postgres(crm: Any) -> None:
     async with sessions() as session:
         iid = await session.scalar(select(Interaction.id).where(Interaction.call_id == "call-0"))
     resp = await client.patch(f"/api/interactions/{iid}",
-                              json={"disposition": "callback", "notes": "n" * 10_000})
+                              json={"disposition": "follow_up", "notes": "n" * 10_000})
     assert resp.status == 200, await resp.text()
-    assert (await resp.json())["disposition"] == "callback"
+    assert (await resp.json())["disposition"] == "follow_up"
     await error(await client.patch(f"/api/interactions/{iid}", json={"notes": "a\x00b"}), 400,
                 "validation_error")
     await error(await client.patch("/api/interactions/987654", json={"notes": "x"}), 404,

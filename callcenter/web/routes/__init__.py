@@ -14,6 +14,7 @@ from callcenter.web.routes import (
     campaigns,
     console,
     customers,
+    dispositions,
     events,
     health,
     interactions,
@@ -67,5 +68,6 @@ def setup_routes(app: web.Application) -> None:
     wallboard.setup(app)
     analytics.setup(app)
     console.setup(app)
+    dispositions.setup(app)
     acd_config.setup(app)
     campaigns.setup(app)

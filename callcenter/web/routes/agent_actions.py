@@ -6,10 +6,11 @@
 agent is busy, a pause or log-out takes effect when the work ends (the answer says so).
 ``POST /api/agents/{agent_id}/wrap-up`` — ``{"extend_s": 60}`` more time, or ``{"done": true}``;
 with ``"call_id"`` it also writes ``"disposition"`` and ``"notes"`` into that call's CRM
-interaction (the agent's own call only: 403 otherwise). Sending the same wrap-up again is
-harmless (the console resends a draft after a network blip): the interaction gets the same
-values, and ``done`` on an agent whose wrap-up already ended (ready, or on the next call) is
-not an error when the notes were saved.
+interaction (the agent's own call only: 403 otherwise; a disposition that is not an active
+code of ``/api/dispositions`` is 400 ``unknown_disposition`` and nothing is written). Sending
+the same wrap-up again is harmless (the console resends a draft after a network blip): the
+interaction gets the same values, and ``done`` on an agent whose wrap-up already ended (ready,
+or on the next call) is not an error when the notes were saved.
 
 The rules are :class:`~callcenter.acd.controls.AgentControls`'; this module only maps its errors:
 unknown agent 404, not in this state 409, bad arguments 400. An agent acts on itself only, a
@@ -37,6 +38,7 @@ from callcenter.web.routes.customers import (
     bounded,
     read_body,
 )
+from callcenter.web.routes.dispositions import check_disposition
 from callcenter.web.routes.interactions import MAX_NOTES_CHARS
 from callcenter.web.state import AGENT_CONTROLS, CRM_SESSIONS
 from crm_bridge.models import Interaction
@@ -107,6 +109,7 @@ async def _save_wrap_up(request: web.Request, agent_id: str,
     if factory is None:
         raise ApiError(503, "crm_unavailable", "this server has no CRM database")
     fields = body.model_dump(include={"disposition", "notes"}, exclude_unset=True)
+    await check_disposition(request, fields.get("disposition"))
     async with factory() as session, session.begin():
         row = await session.scalar(select(Interaction)
                                    .where(Interaction.call_id == body.call_id))

@@ -2,7 +2,8 @@
 
 Interactions are created by the server from call events, never through the API: a closed
 browser must not lose a call. The console only adds what the server cannot know, the
-``disposition`` and the agent's ``notes``. An agent wraps up only its own calls (the
+``disposition`` (an active code of ``/api/dispositions``: anything else is 400
+``unknown_disposition``) and the agent's ``notes``. An agent wraps up only its own calls (the
 interaction's ``agent``); a supervisor any.
 """
 
@@ -26,6 +27,7 @@ from callcenter.web.routes.customers import (
     read_body,
     sessions,
 )
+from callcenter.web.routes.dispositions import check_disposition
 from crm_bridge.models import Interaction
 from crm_bridge.queries import customer_exists, list_interactions, update_interaction
 
@@ -63,6 +65,7 @@ async def wrap_up(request: web.Request) -> web.Response:
     interaction_id = path_id(request, "interaction_id", "interaction_not_found")
     factory = sessions(request)
     body, _ = await read_body(request, WrapUp)
+    await check_disposition(request, body.disposition)
     who = principal(request)
     async with factory() as session, session.begin():
         row = await session.get(Interaction, interaction_id)
