@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -198,9 +198,14 @@ class RecordingsSettings(BaseModel):
 
     dir: Path | None = Field(
         None, description="the PBX's recordings directory as this host sees it "
-                          "(unset: no retention clean-up)")
+                          "(unset: no retention clean-up and no playback)")
     retention_days: float | None = Field(
         None, gt=0, description="recordings older than this are deleted (unset: kept)")
+    agent_access: Literal["none", "own", "caller"] = Field(
+        "none", description="which recordings an agent may play (supervisors and admins: all): "
+                            "none; own (calls the agent took); caller (those, and every past "
+                            "call of the customer the agent is ringing, talking or wrapping up "
+                            "with)")
 
 
 class CampaignSettings(BaseModel):

@@ -179,7 +179,7 @@
     rows("c-orders", card.recent_orders, (o) => [when(o.ordered_at), o.product,
       `${o.amount} ${o.currency}`], [2]);
     rows("c-history", card.recent_interactions, (i) => [when(i.started_at), i.queue || "",
-      i.agent || "", dispositionLabel(i.disposition), i.notes || ""]);
+      i.agent || "", dispositionLabel(i.disposition), i.notes || "", recordingCell(i)]);
     rows("c-complaints", card.open_complaints, (k) => [when(k.opened_at), k.category,
       t(`complaint_status.${k.status}`), k.summary]);
   }
@@ -188,7 +188,7 @@
     const list = items || [];
     if (!list.length) {
       const td = el("td", t("none"), "muted");
-      td.colSpan = 5;
+      td.colSpan = 6;
       const tr = el("tr");
       tr.append(td);
       $(id).replaceChildren(tr);
@@ -196,10 +196,44 @@
     }
     $(id).replaceChildren(...list.map((item) => {
       const tr = el("tr");
-      cells(item).forEach((value, i) => tr.append(el("td", value,
-        numeric && numeric.includes(i) ? "num" : undefined)));
+      cells(item).forEach((value, i) => {
+        if (value instanceof Node) { const td = el("td"); td.append(value); tr.append(td); return; }
+        tr.append(el("td", value, numeric && numeric.includes(i) ? "num" : undefined));
+      });
       return tr;
     }));
+  }
+
+  /** A past call's recording: the server decides who may hear it (HEAD first, so a player
+   *  appears only where one would play; otherwise the reason). The audio streams from the
+   *  authenticated route with the session's cookie; nothing from the pop goes into markup. */
+  function recordingCell(item) {
+    if (!item.recording_ref || !item.interaction_id) return "";
+    const box = el("span", "…", "muted rec");
+    const url = `/api/interactions/${encodeURIComponent(item.interaction_id)}/recording`;
+    fetch(url, { method: "HEAD", credentials: "same-origin" }).then((answer) => {
+      if (answer.ok) {
+        const audio = document.createElement("audio");
+        audio.controls = true;
+        audio.preload = "metadata";
+        audio.className = "rec-player";
+        audio.setAttribute("aria-label", t("rec_label", { date: when(item.started_at) }));
+        audio.src = url;
+        box.className = "rec";
+        box.replaceChildren(audio);
+      } else {
+        box.textContent = t(answer.status === 403 ? "rec_forbidden"
+          : answer.status === 410 ? "rec_purged" : "rec_missing");
+      }
+    }).catch(() => { box.textContent = t("rec_missing"); });
+    return box;
+  }
+
+  /** Alt+V: play (or pause) the newest playable recording on the card. */
+  function toggleRecording() {
+    const audio = document.querySelector("#c-history audio");
+    if (!audio) return;
+    if (audio.paused) audio.play().catch(() => {}); else audio.pause();
   }
 
   function onPop(message) {
@@ -478,6 +512,7 @@
     n: () => $("notes").focus(),
     s: () => submitWrap(),
     c: () => openComplaint(),
+    v: () => toggleRecording(),
     l: () => toggleLang(),
   };
 

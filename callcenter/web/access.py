@@ -79,6 +79,9 @@ ACCESS: dict[str, Rule] = {
     "call_transfer": SUPERVISOR,  # moves a waiting caller to another queue
     "customers": AGENT, "customer_lookup": AGENT, "customer": AGENT,
     "customer_interactions": AGENT, "interaction": AGENT,  # handler: only one's own
+    # a past call's recording: supervisors all; agents as CALLCENTER_RECORDINGS__AGENT_ACCESS
+    # allows (the handler decides: callcenter/web/routes/recordings.py)
+    "interaction_recording": AGENT,
     # complaints: agents register and see their callers'; department staff (handler: by
     # complaints.staff) and supervisors work them; the overview is a supervisor's
     "complaints": AGENT, "complaint": AGENT, "complaint_steps": AGENT,

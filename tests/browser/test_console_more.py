@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from callcenter.acd.agents import AgentBoard
+from callcenter.acd.agents import AgentBoard, AgentState
 from callcenter.acd.controls import AgentControls
 from callcenter.acd.phones import AgentEventPublisher, AgentPhones
 from callcenter.config import Settings
@@ -204,3 +204,38 @@ async def test_the_wrap_up_list_is_the_servers_dispositions(
                              ".includes('需跟进')")
         row = await server.interaction("call-X")
         assert (row.disposition, row.notes) == ("follow_up", "周五下午回电。")
+
+
+async def test_a_past_calls_recording_plays_from_the_card(server: Server, tmp_path: Path) -> None:
+    """``recordings.agent_access = caller``: agent 1001 may hear the customer's past call
+    (taken by 1002) only while that customer is on its line; before, the row says so (the
+    server's 403). On the line: the history row's player loads the real WAV through the
+    authenticated route (duration 2 s) and plays it (Alt+V)."""
+    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
+    async with chromium_page(chromium, f"{server.base}/console/?lang=en",
+                             tmp_path / "profile", "en-US",
+                             ("--autoplay-policy=no-user-gesture-required",)) as page:
+        await open_console(page)
+        server.hub.push("1001", pop())  # a pop while 1001 is not on that call: refused
+        await wait_for(page, "document.getElementById('c-history').textContent"
+                             ".includes('not yours to hear')")
+        assert await page.evaluate("document.querySelectorAll('#c-history audio').length") == 0
+        agent = server.board["1001"]
+        server.board.log_in(agent, 1.0)
+        server.board.move(agent, AgentState.RESERVED, 1.0, call_id="call-X")
+        server.hub.push("1001", pop())
+        await wait_for(page, "document.querySelector('#c-history audio') !== null")
+        duration = await wait_for(page, "(() => { const a = document.querySelector("
+                                        "'#c-history audio'); return a.readyState >= 1 "
+                                        "&& a.duration > 0 && a.duration; })()")
+        assert 1.9 < duration < 2.1, duration
+        src = await page.evaluate("document.querySelector('#c-history audio').src")
+        assert src.endswith("/api/interactions/1/recording")
+        await page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', "
+                            "{key: 'v', code: 'KeyV', altKey: true}))")
+        await wait_for(page, "document.querySelector('#c-history audio').currentTime > 0.3")
+        assert await page.evaluate("document.querySelector('#c-history audio').error") is None
+        await page.evaluate("document.querySelector('#c-history audio').pause()")
+        await page.screenshot(SHOTS / "console-recording-en.png")
+        # the second, unrecorded call of the history has no player
+        assert await page.evaluate("document.querySelectorAll('#c-history audio').length") == 1

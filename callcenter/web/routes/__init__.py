@@ -21,6 +21,7 @@ from callcenter.web.routes import (
     metrics,
     openapi,
     queues,
+    recordings,
     supervision,
     wallboard,
 )
@@ -69,5 +70,6 @@ def setup_routes(app: web.Application) -> None:
     analytics.setup(app)
     console.setup(app)
     dispositions.setup(app)
+    recordings.setup(app)
     acd_config.setup(app)
     campaigns.setup(app)
