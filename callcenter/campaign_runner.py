@@ -196,8 +196,9 @@ class CampaignRunner:
         self.definition = self.definition.model_copy(update={"mode": mode})
         self.publish_status(actor)
 
-    def dial_lead(self, lead_id: str) -> DialDecision:
-        """Preview: dial this lead now (an agent accepted it), through the same gate."""
+    def dial_lead(self, lead_id: str, agent_id: str | None = None) -> DialDecision:
+        """Preview: dial this lead now (an agent accepted it), through the same gate; the
+        person who answers goes to ``agent_id`` if that agent is free then (else to any)."""
         lead = self.book.leads.get(lead_id)
         if lead is None:
             raise KeyError(lead_id)
@@ -208,7 +209,7 @@ class CampaignRunner:
         if decision.dial:
             lead.status = "dialing"
             lead.attempts += 1
-            self.port.loop.place_now(lead)
+            self.port.loop.place_now(lead, agent_id)
         elif decision.verdict is Verdict.NEVER:
             self.book.close(lead, decision.reason)
         return decision
@@ -230,11 +231,12 @@ class CampaignRunner:
             next_attempt_at=lead.next_attempt_at))
         self.publish_status(actor)
 
-    def preview(self) -> Lead | None:
-        """The lead an agent would dial next (not taken from the list)."""
+    def preview(self, skip: Collection[str] = ()) -> Lead | None:
+        """The lead an agent would dial next (not taken from the list), past the ones in
+        ``skip`` (what this agent passed over: they stay for the others and the pacer)."""
         now = self.clock.now()
         order = sorted((lead for lead in self.book.leads.values()
-                        if lead.status in ("new", "waiting")
+                        if lead.status in ("new", "waiting") and lead.lead_id not in skip
                         and max(lead.next_attempt_at, lead.callback_at or 0.0) <= now),
                        key=lambda lead: lead.order_key(now))
         return order[0] if order else None

@@ -26,14 +26,16 @@ NUMBERS = ["+12125550101", "+13125550102", "+17025550103", "+821055501204", "+44
 
 async def campaign_server(tmp_path: Path, behaviour: Behaviour | None = None,
                           speed: float = 20.0, redis_url: str | None = None,
-                          node_id: str = "") -> tuple[TestClient[Any, Any], Services]:
+                          node_id: str = "", wrap_up_s: float = 1.0,
+                          **more: Any) -> tuple[TestClient[Any, Any], Services]:
     """``redis_url``: one of several server processes on that Redis (``node_id``), sharing the
-    database in ``tmp_path`` with the others."""
+    database in ``tmp_path`` with the others. ``more``: further settings sections (e.g.
+    ``sip={...}`` for the agent console)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
     settings = Settings(database_url=url,
-                        acd={"agents": AGENTS, "wrap_up_s": 1.0},
+                        acd={"agents": AGENTS, "wrap_up_s": wrap_up_s},
                         campaigns={"message_dir": str(tmp_path / "messages")},
-                        redis_url=redis_url, cluster={"node_id": node_id})
+                        redis_url=redis_url, cluster={"node_id": node_id}, **more)
     endpoints = AgentEndpoints(settings.acd.agent_endpoint)
     behaviour = behaviour or Behaviour(
         human=0.7, machine=0.2, busy=0.1, amd_false_machine=0.0, amd_false_human=0.0,

@@ -12,8 +12,9 @@
   const app = {
     me: null, agentId: null, csrf: "", phone: null, agent: null, pop: null, call: null,
     ws: null, wsUp: false, retryMs: 1000, talkStarted: null, lang: "en", wrapUntil: null,
-    reasons: [], dispositions: [],
+    reasons: [], dispositions: [], campaigns: [], lead: null, skipped: {},
   };
+  const enc = encodeURIComponent;
   window.consoleApp = app; // for people debugging in DevTools (and the browser tests)
 
   // --- language ------------------------------------------------------------------------
@@ -91,6 +92,7 @@
       const error = new Error(detail.message || `HTTP ${response.status}`);
       error.status = response.status;
       error.code = detail.code || (typeof detail.error === "string" ? detail.error : undefined);
+      error.data = data;
       throw error;
     }
     return data;
@@ -136,6 +138,7 @@
     try {
       app.agent = await api("PUT", `/api/agents/${encodeURIComponent(app.agentId)}/state`, body);
       renderAgent();
+      renderLead();
     } catch (err) { banner(t("refused", { error: err.message })); }
   }
 
@@ -147,7 +150,7 @@
     $("card").hidden = !card;
     $("candidates").hidden = !(pop && pop.candidates && pop.candidates.length);
     $("new-caller").hidden = !(pop && pop.new_caller);
-    $("complaint-btn").disabled = !card;
+    $("complaint-btn").disabled = !card || Boolean(pop.preview);
     if (pop && pop.error) $("new-caller").textContent = t("lookup_error", { error: pop.error });
     if (pop && pop.candidates) {
       $("candidate-list").replaceChildren(...pop.candidates.map((c) =>
@@ -388,6 +391,104 @@
     }
   }
 
+  // --- preview dialling: the next lead of a campaign in preview mode, Dial or Skip --------
+  function leadStatus(text) { $("lead-status").textContent = text || ""; }
+
+  function renderLead() {
+    const lead = app.lead;
+    $("lead-name").textContent = lead ? (lead.name || "") : t("lead_none");
+    $("lead-number").textContent = lead ? lead.number : "";
+    $("lead-meta").textContent = lead ? t("lead_meta", {
+      attempts: lead.attempts, last: lead.last_outcome || t("none") }) : "";
+    const ready = Boolean(app.agent && app.agent.state === "ready");
+    $("lead-dial").disabled = !lead || lead.dialled || !ready;
+    $("lead-skip").disabled = !lead || lead.dialled;
+  }
+
+  /** Running campaigns in preview mode (the server's list); the panel shows while any is. */
+  async function loadCampaigns() {
+    if (!app.agentId) return;
+    let list = [];
+    try {
+      list = (await api("GET", `/api/agents/${enc(app.agentId)}/campaigns`)).campaigns || [];
+    } catch (_) { list = []; }
+    app.campaigns = list;
+    const select = $("preview-campaign");
+    const chosen = select.value;
+    select.replaceChildren(...list.map((c) => {
+      const option = el("option", c.company ? `${c.name} · ${c.company}` : c.name);
+      option.value = c.name;
+      return option;
+    }));
+    if (list.some((c) => c.name === chosen)) select.value = chosen;
+    $("preview").hidden = !list.length;
+    if (!list.length) { app.lead = null; renderLead(); return; }
+    if (!app.lead || (app.lead.campaign !== select.value && !app.lead.dialled)) await loadLead();
+  }
+
+  /** The next lead past the ones this agent skipped (they stay for the others). */
+  async function loadLead() {
+    const name = $("preview-campaign").value;
+    if (!name) return;
+    const skip = [...(app.skipped[name] || [])].join(",");
+    try {
+      const answer = await api("GET", `/api/campaigns/${enc(name)}/preview?skip=${enc(skip)}`);
+      app.lead = answer.lead ? { ...answer.lead, campaign: name } : null;
+    } catch (err) {
+      app.lead = null;
+      leadStatus(t("refused", { error: err.message }));
+    }
+    renderLead();
+    if (app.lead && app.lead.customer_id) showLeadCard(app.lead);
+  }
+
+  /** The lead's customer card in the customer panel, unless a call's card is there. */
+  async function showLeadCard(lead) {
+    const busy = app.agent && ["reserved", "on_call", "wrap_up"].includes(app.agent.state);
+    if (busy) return;
+    try {
+      const card = await api("GET", `/api/customers/${enc(lead.customer_id)}`);
+      if (app.lead !== lead) return; // skipped meanwhile
+      app.pop = { preview: true, card, caller_number: lead.number, candidates: [],
+        new_caller: false };
+      renderPop();
+    } catch (_) { /* the card is a help, not a must */ }
+  }
+
+  async function dialLead() {
+    const lead = app.lead;
+    if (!lead || lead.dialled) return;
+    if (!app.agent || app.agent.state !== "ready") { leadStatus(t("lead_not_ready")); return; }
+    try {
+      await api("POST", `/api/campaigns/${enc(lead.campaign)}/leads/${enc(lead.lead_id)}/dial`);
+      lead.dialled = true; // its card stays: the call comes to this agent
+      leadStatus(t("lead_dialling", { number: lead.number }));
+      renderLead();
+      return;
+    } catch (err) {
+      const decision = err.data || {};
+      if (decision.verdict) {
+        const times = (decision.local_times || []).join(", ");
+        leadStatus(t("lead_refused", { who: lead.name || lead.number,
+          reason: t(`gate.${decision.reason}`) }) + (times ? t("lead_refused_at", { times }) : ""));
+      } else if (err.code === "agent_not_ready") {
+        leadStatus(t("lead_not_ready"));
+        return;
+      } else {
+        leadStatus(t("refused", { error: err.message }));
+      }
+    }
+    await loadLead();
+  }
+
+  async function skipLead() {
+    const lead = app.lead;
+    if (!lead || lead.dialled) return;
+    (app.skipped[lead.campaign] = app.skipped[lead.campaign] || new Set()).add(lead.lead_id);
+    leadStatus(t("lead_skipped", { who: lead.name || lead.number }));
+    await loadLead();
+  }
+
   // --- the phone -------------------------------------------------------------------------
   let phoneStatus = { registered: false, call: "idle", held: false, muted: false };
 
@@ -481,7 +582,13 @@
       let message;
       try { message = JSON.parse(e.data); } catch (_) { return; }
       if (message.type === "screen_pop") onPop(message);
-      else if (message.type === "agent") { app.agent = message; renderAgent(); }
+      else if (message.type === "agent") {
+        app.agent = message;
+        renderAgent();
+        renderLead();
+        // ready again after a preview call: the next lead
+        if (message.state === "ready" && app.lead && app.lead.dialled) loadLead();
+      }
       else if (message.type === "agent.wrap_up") { app.wrapUntil = message.until; renderAgent(); }
     };
     ws.onclose = () => {
@@ -513,6 +620,8 @@
     s: () => submitWrap(),
     c: () => openComplaint(),
     v: () => toggleRecording(),
+    d: () => dialLead(),
+    k: () => skipLead(),
     l: () => toggleLang(),
   };
 
@@ -530,6 +639,7 @@
 
   function renderAll() {
     renderAgent();
+    renderLead();
     renderPop();
     renderWrap();
     renderPhone();
@@ -573,6 +683,11 @@
     $("wrap-form").addEventListener("submit", submitWrap);
     $("disposition").addEventListener("change", () => keepDraft());
     $("notes").addEventListener("input", () => keepDraft());
+    $("lead-dial").addEventListener("click", dialLead);
+    $("lead-skip").addEventListener("click", skipLead);
+    $("preview-campaign").addEventListener("change", loadLead);
+    loadCampaigns();
+    setInterval(loadCampaigns, 10000);
     window.addEventListener("online", flush);
     setInterval(flush, 5000);
     connect();

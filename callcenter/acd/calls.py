@@ -28,6 +28,10 @@ class WaitingCall:
     #: below any of them may not take the call (a skill in ``skills`` not named here needs
     #: level 1, which every agent with the skill has)
     min_levels: tuple[tuple[str, int], ...] = ()
+    #: the agent who should take the call when it is free at the offer (a preview dial: the
+    #: agent who pressed Dial); otherwise any agent who can, as for every call — a person who
+    #: answered must not wait for one agent and be dropped
+    preferred_agent: str | None = None
 
     def __post_init__(self) -> None:
         if self.skill is not None and self.skill not in self.skills:

@@ -113,6 +113,9 @@ class Dispatcher:
             raise ValueError(f"call {call.call_id!r} is already waiting")
         if self._ready:
             candidates = self._candidates(call)
+            if candidates and call.preferred_agent is not None:
+                candidates = [a for a in candidates
+                              if a.agent_id == call.preferred_agent] or candidates
             if candidates:
                 choice = self.routing.choose(call, candidates, now)
                 return self._assign(call, choice, len(candidates), "call", now)

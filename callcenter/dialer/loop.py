@@ -40,6 +40,8 @@ class Line:
     agent_id: str | None = None
     #: free slot for the port (e.g. the PBX channel id or a simulator timer)
     port_data: Any = None
+    #: the agent who asked for this line (a preview dial): offered the person first
+    preferred_agent: str | None = None
 
 
 class LinePort(Protocol):
@@ -142,13 +144,14 @@ class DialerLoop:
             return
         self._timer = self.clock.call_at(self.pacer.next_decision_at(now), self._decide)
 
-    def place_now(self, record: Any) -> None:
-        """Dial ``record`` at once, whatever the pacer says (a preview an agent accepted)."""
-        self._place(record, self.clock.now())
+    def place_now(self, record: Any, agent_id: str | None = None) -> None:
+        """Dial ``record`` at once, whatever the pacer says (a preview an agent accepted);
+        the person who answers goes to ``agent_id`` when that agent is free then."""
+        self._place(record, self.clock.now(), agent_id)
 
-    def _place(self, record: Any, now: float) -> None:
+    def _place(self, record: Any, now: float, agent_id: str | None = None) -> None:
         self.placed += 1
-        line = Line(f"{self._prefix}-{self.placed}", record, now)
+        line = Line(f"{self._prefix}-{self.placed}", record, now, preferred_agent=agent_id)
         self.lines[line.line_id] = line
         self.dialing += 1
         self.pacer.record(LineOutcome.DIALED, now)
@@ -180,7 +183,8 @@ class DialerLoop:
         self.pacer.record(LineOutcome.HUMAN, now)
         if self._detailed is not None:
             self._detailed.record_line(LineOutcome.HUMAN, line.placed_at, now)
-        return self.dispatcher.offer(WaitingCall(line.line_id, now), now)
+        return self.dispatcher.offer(WaitingCall(line.line_id, now,
+                                                 preferred_agent=line.preferred_agent), now)
 
     def line_abandoned_unoffered(self, line: Line) -> None:
         """A person (AMD unsure, by the campaign's policy) got the abandonment message without

@@ -111,6 +111,7 @@ ACCESS: dict[str, Rule] = {
     "campaign_control": SUPERVISOR, "campaign_report": SUPERVISOR,
     "campaign_decisions": SUPERVISOR,
     "campaign_preview": AGENT, "campaign_lead_dial": AGENT,  # preview mode: agents dial
+    "agent_campaigns": OWN_AGENT,  # the console's list of preview campaigns
     "campaign_false_positive": SUPERVISOR,
     "campaigns_page": PUBLIC, "campaigns_file": PUBLIC,
     # streams

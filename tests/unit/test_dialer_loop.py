@@ -392,3 +392,31 @@ def test_an_agent_reserved_but_never_bridged_makes_a_drop_not_a_connect() -> Non
     loop.line_dropped(line)
     assert [o for o, _ in pacer.outcomes] == [Out.DIALED, Out.HUMAN, Out.DROPPED]
     assert (loop.connected, loop.waiting, loop.dialing) == (0, 0, 0)
+
+
+# --- a preview dial goes to the agent who asked for it -----------------------------------------
+
+
+def test_a_preview_line_goes_to_the_agent_who_dialled_when_free() -> None:
+    """LongestIdle would pick a1 (idle since 0, like the others, first in order); the line an
+    agent dialled goes to that agent (a3) instead."""
+    loop, _clock, _, port, board = _loop([], agents=3, stop_at=None)
+    loop.place_now("555-9999", agent_id="a3")
+    line = port.lines[-1]
+    assert line.preferred_agent == "a3"
+    loop.line_human(line)
+    assert [agent for _, _, agent, _, _ in port.connects] == ["a3"]
+    assert board["a3"].state is S.RESERVED
+    loop.place_now("555-9998")  # no dialler: the routing's own pick
+    loop.line_human(port.lines[-1])
+    assert [agent for _, _, agent, _, _ in port.connects] == ["a3", "a1"]
+
+
+def test_a_preview_line_goes_to_another_agent_when_the_dialler_is_taken() -> None:
+    """The person already answered: waiting for one busy agent would drop the call (an
+    abandoned call for the law), so any free agent takes it."""
+    loop, _clock, _, port, board = _loop([], agents=2, stop_at=None)
+    loop.place_now("555-9999", agent_id="a2")
+    board.move(board["a2"], S.PAUSED, 0.5, reason="lunch")
+    loop.line_human(port.lines[-1])
+    assert [agent for _, _, agent, _, _ in port.connects] == ["a1"]

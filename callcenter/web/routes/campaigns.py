@@ -10,9 +10,13 @@
 - ``/api/campaigns/{name}/dnc`` and ``/api/dnc`` (global): add numbers (POST, admin).
 - ``/api/campaigns/{name}/control`` (POST, supervisor): ``{"action": "start" | "pause" |
   "resume" | "stop" | "mode", "mode": ...}``: the supervisor's controls, audited.
-- ``/api/campaigns/{name}/preview`` (GET, agent) and ``/api/campaigns/{name}/leads/{lead_id}/dial``
-  (POST, agent): preview mode: the lead an agent would call next, and dialling it now through
-  the same compliance gate.
+- ``/api/campaigns/{name}/preview`` (GET, agent; ``?skip=id,id`` passes over leads this agent
+  skipped) and ``/api/campaigns/{name}/leads/{lead_id}/dial`` (POST, agent): preview mode: the
+  lead an agent would call next, and dialling it now through the same compliance gate; the
+  person who answers goes to the agent who dialled (who must be ready: 409
+  ``agent_not_ready``), or to any free agent if that one is taken meanwhile.
+- ``/api/agents/{agent_id}/campaigns`` (GET, the agent itself or a supervisor): the running
+  campaigns in preview mode, for the agent console.
 - ``/api/campaigns/{name}/leads/{lead_id}/false-positive`` (POST, supervisor): a MACHINE
   verdict that was a person (a review, a complaint), counted as an abandoned call.
 - ``/api/campaigns/{name}/report`` and ``/api/campaigns/{name}/decisions`` (GET, supervisor):
@@ -27,6 +31,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.acd.agents import AgentState
+from callcenter.acd.controls import UnknownAgent
 from callcenter.campaign_runner import CampaignControlError, CampaignRunner, CampaignService
 from callcenter.dialer.campaign import CampaignDefinition, CampaignError
 from callcenter.web.accounts_state import audit
@@ -34,7 +40,7 @@ from callcenter.web.auth import principal
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import crm_route, sessions
-from callcenter.web.state import CRM_REGION
+from callcenter.web.state import AGENT_CONTROLS, CRM_REGION
 from crm_bridge import campaigns as store
 from crm_bridge.phones import InvalidNumber
 
@@ -58,6 +64,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/campaigns/{name}/decisions", crm_route(audit_trail),
               name="campaign_decisions")
     r.add_get("/api/campaigns/{name}/preview", preview, name="campaign_preview")
+    r.add_get("/api/agents/{agent_id}/campaigns", agent_campaigns, name="agent_campaigns")
     r.add_post("/api/campaigns/{name}/leads/{lead_id}/false-positive", false_positive,
                name="campaign_false_positive")
     r.add_post("/api/campaigns/{name}/leads/{lead_id}/dial", dial_lead,
@@ -285,9 +292,21 @@ def _running(request: web.Request) -> CampaignRunner:
     return runner
 
 
+#: at most this many lead ids in ``?skip=`` (an agent passing over a whole list pages it)
+MAX_SKIP = 200
+
+
+def _skip(request: web.Request) -> frozenset[str]:
+    raw = request.query.get("skip", "")
+    ids = frozenset(item for item in raw.split(",") if item)
+    if len(ids) > MAX_SKIP:
+        raise ApiError(400, "invalid_parameter", f"skip: at most {MAX_SKIP} lead ids")
+    return ids
+
+
 async def preview(request: web.Request) -> web.Response:
     runner = _running(request)
-    lead = runner.preview()
+    lead = runner.preview(_skip(request))
     if lead is None:
         return web.json_response({"campaign": runner.name, "lead": None})
     return web.json_response({"campaign": runner.name, "lead": {
@@ -296,11 +315,36 @@ async def preview(request: web.Request) -> web.Response:
         "customer_id": lead.customer_id, "last_outcome": lead.last_outcome}})
 
 
+async def agent_campaigns(request: web.Request) -> web.Response:
+    """The campaigns an agent may preview-dial now: running, in preview mode (the console's
+    campaign list; a supervisor switches a campaign's mode with ``/control``)."""
+    service = request.app.get(CAMPAIGNS)
+    runners = service.runners.values() if service is not None else ()
+    return web.json_response({"campaigns": [
+        {"name": runner.name, "company": runner.definition.company, "mode": runner.pacer.mode,
+         "state": runner.state}
+        for runner in sorted(runners, key=lambda r: r.name)
+        if runner.state == "running" and runner.pacer.mode == "preview"]})
+
+
 async def dial_lead(request: web.Request) -> web.Response:
     runner = _running(request)
     lead_id = request.match_info["lead_id"]
+    agent_id = principal(request).agent_id
+    controls = request.app.get(AGENT_CONTROLS)
+    if agent_id is not None and controls is not None:
+        # the person who answers goes to the agent who dialled: that agent must be free for it
+        # (otherwise another agent, or nobody and the call is an abandoned one)
+        try:
+            state = controls.agent(agent_id).state
+        except UnknownAgent:
+            raise ApiError(409, "agent_not_ready",
+                           f"agent {agent_id} is not an agent of this server") from None
+        if state is not AgentState.READY:
+            raise ApiError(409, "agent_not_ready",
+                           f"agent {agent_id} is {state.value}: be ready before dialling")
     try:
-        decision = runner.dial_lead(lead_id)
+        decision = runner.dial_lead(lead_id, agent_id)
     except KeyError:
         raise ApiError(404, "lead_not_found", f"no lead {lead_id!r}") from None
     except ValueError as exc:
