@@ -6,6 +6,10 @@ once a key reaches its limit, every attempt on it is refused without checking th
 window. A successful log-in clears the username's count, not the address's (one user's
 success must not unlock an address guessing others' passwords). Memory is bounded: keys
 beyond ``max_keys`` push out the stalest.
+
+:class:`LoginThrottle` counts in this process;
+:class:`callcenter.accounts.redis_sessions.RedisLoginThrottle` counts in Redis, so guesses
+spread over several server processes add up (the interface: :class:`Throttle`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,20 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Throttle(Protocol):
+    async def retry_after(self, username: str, address: str) -> float: ...
+
+    async def failed(self, username: str, address: str) -> None: ...
+
+    async def succeeded(self, username: str) -> None: ...
 
 
 class LoginThrottle:
+    """Failures counted in this process (see the module docstring)."""
+
     def __init__(self, *, user_limit: int = 5, address_limit: int = 20,
                  window_s: float = 900.0, max_keys: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -43,12 +58,12 @@ class LoginThrottle:
             return 0.0
         return max(0.0, recent[-limit] + self.window_s - self._clock())
 
-    def retry_after(self, username: str, address: str) -> float:
+    async def retry_after(self, username: str, address: str) -> float:
         """Seconds until a log-in as ``username`` from ``address`` may be tried (0: now)."""
         return max(self._wait(f"user:{username}", self.user_limit),
                    self._wait(f"ip:{address}", self.address_limit))
 
-    def failed(self, username: str, address: str) -> None:
+    async def failed(self, username: str, address: str) -> None:
         now = self._clock()
         for key in (f"user:{username}", f"ip:{address}"):
             self._failures.setdefault(key, deque()).append(now)
@@ -56,5 +71,5 @@ class LoginThrottle:
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
 
-    def succeeded(self, username: str) -> None:
+    async def succeeded(self, username: str) -> None:
         self._failures.pop(f"user:{username}", None)

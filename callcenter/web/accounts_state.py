@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.accounts.sessions import SessionStore
-from callcenter.accounts.throttle import LoginThrottle
+from callcenter.accounts.sessions import Sessions
+from callcenter.accounts.throttle import Throttle
 from callcenter.accounts.users import UserDirectory
 from callcenter.web.auth import principal
 from callcenter.web.state import CRM_SESSIONS
@@ -16,8 +16,8 @@ from callcenter.web.state import CRM_SESSIONS
 audit_log = logging.getLogger("callcenter.audit")
 
 USERS = web.AppKey[UserDirectory]("users")
-SESSIONS = web.AppKey("sessions", SessionStore)
-THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+SESSIONS = web.AppKey[Sessions]("sessions")
+THROTTLE = web.AppKey[Throttle]("login_throttle")
 
 
 async def audit(request: web.Request, action: str, target: str | None = None,

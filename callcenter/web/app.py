@@ -20,8 +20,9 @@ from weakref import WeakSet
 from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.accounts.sessions import SessionStore
-from callcenter.accounts.throttle import LoginThrottle
+from callcenter.accounts.redis_sessions import RedisLoginThrottle, RedisSessionStore
+from callcenter.accounts.sessions import Sessions, SessionStore
+from callcenter.accounts.throttle import LoginThrottle, Throttle
 from callcenter.accounts.users import MemoryUsers, UserDirectory
 from callcenter.acd.controls import AgentControls
 from callcenter.campaign_runner import CampaignService
@@ -66,6 +67,24 @@ from callcenter.web.state import (
     HealthCheck,
     PbxStatusSource,
 )
+
+
+def _accounts_stores(settings: Settings) -> tuple[Sessions, Throttle]:
+    """Sessions and login throttling in Redis when the server has one (every process on it
+    shares them; a restart signs nobody out), else in this process."""
+    auth = settings.auth
+    if settings.redis_url is None:
+        return (SessionStore(ttl_s=auth.session_ttl_s, ticket_ttl_s=auth.ticket_ttl_s,
+                             recheck_s=auth.recheck_s),
+                LoginThrottle(user_limit=auth.login_user_limit,
+                              address_limit=auth.login_address_limit,
+                              window_s=auth.login_window_s))
+    url = settings.redis_url.get_secret_value()
+    return (RedisSessionStore(url, ttl_s=auth.session_ttl_s, ticket_ttl_s=auth.ticket_ttl_s,
+                              recheck_s=auth.recheck_s),
+            RedisLoginThrottle(url, user_limit=auth.login_user_limit,
+                               address_limit=auth.login_address_limit,
+                               window_s=auth.login_window_s))
 
 
 def create_app(
@@ -125,8 +144,7 @@ def create_app(
     max_body = settings.http.max_body_bytes
     auth = settings.auth
     directory = users if users is not None else MemoryUsers()
-    sessions = SessionStore(ttl_s=auth.session_ttl_s, ticket_ttl_s=auth.ticket_ttl_s,
-                            recheck_s=auth.recheck_s)
+    sessions, throttle = _accounts_stores(settings)
     app = web.Application(
         client_max_size=max_body,
         handler_args=HTTP_PARSER_ARGS,  # long URLs reach error_middleware: JSON 414
@@ -136,9 +154,14 @@ def create_app(
     )
     app[USERS] = directory
     app[SESSIONS] = sessions
-    app[THROTTLE] = LoginThrottle(user_limit=auth.login_user_limit,
-                                  address_limit=auth.login_address_limit,
-                                  window_s=auth.login_window_s)
+    app[THROTTLE] = throttle
+
+    async def _close_stores(_: web.Application) -> None:
+        await sessions.aclose()
+        if isinstance(throttle, RedisLoginThrottle):
+            await throttle.aclose()
+
+    app.on_cleanup.append(_close_stores)
     # Metrics read live counts at scrape time; bind them to what this app serves unless
     # the caller already bound other sources.
     if metrics.calls is None:

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from aiohttp import hdrs, web
 
-from callcenter.accounts.sessions import Session, SessionStore
+from callcenter.accounts.sessions import Session, Sessions
 from callcenter.accounts.users import UserDirectory, role_rank
 from callcenter.web.errors import ApiError
 
@@ -81,14 +81,15 @@ def session_principal(session: Session) -> Principal:
 
 
 class SessionAuthenticator:
-    """Sessions of :class:`~callcenter.accounts.SessionStore` over the users of a directory."""
+    """Sessions of a :class:`~callcenter.accounts.sessions.Sessions` store over the users of a
+    directory."""
 
-    def __init__(self, sessions: SessionStore, users: UserDirectory) -> None:
+    def __init__(self, sessions: Sessions, users: UserDirectory) -> None:
         self.sessions = sessions
         self.users = users
 
     async def _live(self, token: str) -> Session | None:
-        session = self.sessions.get(token)
+        session = await self.sessions.get(token)
         if session is not None and self.sessions.due_for_check(session):
             if not await self.sessions.revalidate(token, session, self.users):
                 return None
@@ -104,7 +105,7 @@ class SessionAuthenticator:
         if "websocket" in request.headers.get(hdrs.UPGRADE, "").lower():
             # a browser's stream: by ticket only, never by the ambient cookie
             ticket = request.query.get("ticket")
-            redeemed = self.sessions.redeem(ticket) if ticket else None
+            redeemed = await self.sessions.redeem(ticket) if ticket else None
             if redeemed is None:
                 raise AuthenticationError("a WebSocket needs a fresh ticket "
                                           "(POST /api/auth/ws-ticket) or a bearer token")

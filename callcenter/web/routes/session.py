@@ -65,7 +65,7 @@ async def login(request: web.Request) -> web.Response:
     username = body.username.strip().lower()
     address = request.remote or "unknown"
     throttle = request.app[THROTTLE]
-    wait = throttle.retry_after(username, address)
+    wait = await throttle.retry_after(username, address)
     if wait > 0:
         raise ApiError(429, "too_many_attempts",
                        f"too many failed log-ins; try again in {math.ceil(wait)} s",
@@ -78,14 +78,14 @@ async def login(request: web.Request) -> web.Response:
     else:
         ok = await asyncio.to_thread(verify_password, user.password_hash, body.password)
     if user is None or not ok or user.disabled:
-        throttle.failed(username, address)
+        await throttle.failed(username, address)
         raise ApiError(401, "bad_credentials", "wrong username or password")
-    throttle.succeeded(username)
+    await throttle.succeeded(username)
     if needs_rehash(user.password_hash):  # cost raised since: store the stronger hash
         user = user.with_changes(password_hash=await asyncio.to_thread(hash_password,
                                                                        body.password))
         await users.replace(user)
-    token, opened = request.app[SESSIONS].open(user)
+    token, opened = await request.app[SESSIONS].open(user)
     if body.bearer:
         return web.json_response({**_describe(opened), "token": token})
     response = web.json_response(_describe(opened))
@@ -95,14 +95,14 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    request.app[SESSIONS].close(_token(request))
+    await request.app[SESSIONS].close(_token(request))
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 async def session(request: web.Request) -> web.Response:
-    found = request.app[SESSIONS].get(_token(request))
+    found = await request.app[SESSIONS].get(_token(request))
     if found is None:
         raise ApiError(401, "unauthorized", "the session has ended; sign in again")
     return web.json_response(_describe(found))
@@ -110,5 +110,5 @@ async def session(request: web.Request) -> web.Response:
 
 async def ws_ticket(request: web.Request) -> web.Response:
     sessions = request.app[SESSIONS]
-    ticket = sessions.ticket(_token(request))
+    ticket = await sessions.ticket(_token(request))
     return web.json_response({"ticket": ticket, "expires_in_s": sessions.ticket_ttl_s})

@@ -108,7 +108,7 @@ async def change_user(request: web.Request) -> web.Response:
     except NoSuchUser as exc:
         raise ApiError(404, "user_not_found", str(exc)) from None
     if changed != user:
-        request.app[SESSIONS].close_user(user.username)
+        await request.app[SESSIONS].close_user(user.username)
     await audit(request, "user.change", user.username,
                 {**changes, **({"password": "changed"} if body.password else {})})
     return web.json_response(changed.public())
@@ -121,7 +121,7 @@ async def remove_user(request: web.Request) -> web.Response:
         await request.app[USERS].remove(username)
     except NoSuchUser as exc:
         raise ApiError(404, "user_not_found", str(exc)) from None
-    request.app[SESSIONS].close_user(username)
+    await request.app[SESSIONS].close_user(username)
     await audit(request, "user.remove", username)
     return web.Response(status=204)
 
