@@ -36,6 +36,21 @@
       (vars && vars[name] !== undefined ? String(vars[name]) : ""));
   }
 
+  /** A churn reason in the page's language from its code and figures; the server's English
+   *  wording when the code or the figures are not known here (rows computed before params). */
+  function churnReason(reason) {
+    const params = reason && typeof reason.params === "object" ? reason.params : null;
+    let key = reason && reason.code;
+    if (key === "falling_satisfaction" && params && params.before === undefined) {
+      key = "falling_satisfaction_first";
+    }
+    const templates = STRINGS[app.lang].churn_reason || {};
+    if (params && typeof key === "string" && Object.hasOwn(templates, key)) {
+      return t(`churn_reason.${key}`, params);
+    }
+    return String((reason && (reason.text || reason.code)) || "");
+  }
+
   function applyLang() {
     document.documentElement.lang = app.lang;
     document.title = t("title");
@@ -165,7 +180,7 @@
     const churn = card.churn || {};
     $("c-churn").hidden = !churn.at_risk;
     $("c-churn").textContent = churn.at_risk ? t("churn", {
-      reasons: (churn.reasons || []).map((r) => r.text || r.code).join("; "),
+      reasons: (churn.reasons || []).map(churnReason).join(app.lang === "zh-CN" ? "；" : "; "),
     }) : "";
     const facts = [
       ["f_code", card.customer_code],

@@ -376,26 +376,36 @@ def churn_warnings(totals: pd.DataFrame, complaints: pd.DataFrame, ratings: pd.D
     }, index=index)
 
 
-def churn_reasons(row: Any, settings: AnalyticsSettings | None = None) -> list[dict[str, str]]:
-    """The reasons of one :func:`churn_warnings` row (a mapping or a pandas row), worded:
-    ``[{"code": "complaints", "text": "2 complaints in the last 90 days (1 open)"}, ...]``."""
+def churn_reasons(row: Any, settings: AnalyticsSettings | None = None) -> list[dict[str, Any]]:
+    """The reasons of one :func:`churn_warnings` row (a mapping or a pandas row): a code, the
+    figures behind it (``params``, so a page can word it in its own language) and an English
+    wording: ``[{"code": "complaints", "params": {"count": 2, "open": 1, "days": 90},
+    "text": "2 complaints in the last 90 days (1 open)"}, ...]``. Codes and params:
+    ``complaints`` (count, open, days), ``falling_frequency`` (expected, recent, days),
+    ``falling_satisfaction`` (now, before; before absent when there was no earlier rating)."""
     settings = settings or AnalyticsSettings()
     days = settings.recent_days
-    found: list[dict[str, str]] = []
+    found: list[dict[str, Any]] = []
     if row["complaints_reason"]:
-        count = int(row["complaints"])
-        found.append({"code": "complaints", "text":
-                      f"{count} complaint{'s' if count != 1 else ''} in the last {days} days "
-                      f"({int(row['complaints_open'])} open)"})
+        count, still_open = int(row["complaints"]), int(row["complaints_open"])
+        found.append({"code": "complaints",
+                      "params": {"count": count, "open": still_open, "days": days},
+                      "text": f"{count} complaint{'s' if count != 1 else ''} in the last "
+                              f"{days} days ({still_open} open)"})
     if row["falling_frequency_reason"]:
-        found.append({"code": "falling_frequency", "text":
-                      f"orders fell from {float(row['expected_orders']):.1f} to "
-                      f"{int(row['recent_orders'])} per {days} days"})
+        expected, recent = round(float(row["expected_orders"]), 1), int(row["recent_orders"])
+        found.append({"code": "falling_frequency",
+                      "params": {"expected": expected, "recent": recent, "days": days},
+                      "text": f"orders fell from {expected:.1f} to {recent} per {days} days"})
     if row["falling_satisfaction_reason"]:
         now, before = float(row["rating_recent"]), float(row["rating_earlier"])
-        found.append({"code": "falling_satisfaction", "text":
-                      f"satisfaction fell from {before:.1f} to {now:.1f} of 5"
-                      if not math.isnan(before) else f"satisfaction {now:.1f} of 5"})
+        if math.isnan(before):
+            found.append({"code": "falling_satisfaction", "params": {"now": round(now, 1)},
+                          "text": f"satisfaction {now:.1f} of 5"})
+        else:
+            found.append({"code": "falling_satisfaction",
+                          "params": {"now": round(now, 1), "before": round(before, 1)},
+                          "text": f"satisfaction fell from {before:.1f} to {now:.1f} of 5"})
     return found
 
 

@@ -165,6 +165,28 @@ async def test_hostile_pop_renders_inert_and_no_secret_reaches_the_page(
         assert SIP_1002 not in json.dumps(hostile_pop())
 
 
+async def test_churn_reasons_are_worded_in_the_consoles_language(
+        server: Server, tmp_path: Path) -> None:
+    """The card's churn reasons carry their figures: the zh-CN console words them itself; a
+    reason without figures (a row computed before) shows the server's wording."""
+    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
+    pop = hostile_pop()
+    pop["card"]["churn"]["reasons"] = [
+        {"code": "complaints", "params": {"count": 2, "open": 1, "days": 90},
+         "text": "2 complaints in the last 90 days (1 open)"},
+        {"code": "falling_satisfaction", "params": {"now": 3.0, "before": 4.5},
+         "text": "satisfaction fell from 4.5 to 3.0 of 5"},
+        {"code": "falling_frequency", "text": "orders fell from 1.3 to 0 per 90 days"}]
+    async with chromium_page(chromium, f"{server.base}/console/?lang=zh-CN",
+                             tmp_path / "profile", "zh-CN") as page:
+        await open_console(page)
+        assert server.hub.push("1001", pop) == 1
+        await wait_for(page, "document.getElementById('c-churn').hidden === false")
+        shown = await page.evaluate("document.getElementById('c-churn').textContent")
+        assert shown == ("流失风险：近 90 天投诉 2 次（1 次未结）；满意度从 4.5 降至 3（满分 5）；"
+                         "orders fell from 1.3 to 0 per 90 days"), shown
+
+
 async def test_notes_survive_a_blip_offline_save_and_a_reload(
         server: Server, tmp_path: Path) -> None:
     chromium = require_binary("chromium", "chromium", "apt-get install chromium")

@@ -174,14 +174,19 @@ def test_churn_reasons_of_a_hand_computed_base() -> None:
                if row["churn_risk"]}
     assert reasons == {
         # 4 orders in 275 days = 1.31 per 90 days; 0 recent < half of that
-        1: [{"code": "falling_frequency", "text": "orders fell from 1.3 to 0 per 90 days"}],
+        1: [{"code": "falling_frequency", "params": {"expected": 1.3, "recent": 0, "days": 90},
+             "text": "orders fell from 1.3 to 0 per 90 days"}],
         # the complaint 100 days ago is outside the recent period
-        3: [{"code": "complaints", "text": "1 complaint in the last 90 days (1 open)"}],
-        4: [{"code": "complaints", "text": "1 complaint in the last 90 days (0 open)"}],
+        3: [{"code": "complaints", "params": {"count": 1, "open": 1, "days": 90},
+             "text": "1 complaint in the last 90 days (1 open)"}],
+        4: [{"code": "complaints", "params": {"count": 1, "open": 0, "days": 90},
+             "text": "1 complaint in the last 90 days (0 open)"}],
         # earlier average 4.5, recent 3.0: a drop of 1.5 >= 1
-        5: [{"code": "falling_satisfaction", "text": "satisfaction fell from 4.5 to 3.0 of 5"}],
+        5: [{"code": "falling_satisfaction", "params": {"now": 3.0, "before": 4.5},
+             "text": "satisfaction fell from 4.5 to 3.0 of 5"}],
         # only a recent rating, and it is low (<= 2)
-        7: [{"code": "falling_satisfaction", "text": "satisfaction 2.0 of 5"}],
+        7: [{"code": "falling_satisfaction", "params": {"now": 2.0},
+             "text": "satisfaction 2.0 of 5"}],
     }
     # customer 2: 2 earlier (0.65 per 90 days), 1 recent: not falling; customer 6: earlier
     # 4.0, recent 3.5: a drop of 0.5 only
