@@ -183,7 +183,7 @@ async def test_churn_reasons_are_worded_in_the_consoles_language(
         assert server.hub.push("1001", pop) == 1
         await wait_for(page, "document.getElementById('c-churn').hidden === false")
         shown = await page.evaluate("document.getElementById('c-churn').textContent")
-        assert shown == ("流失风险：近 90 天投诉 2 次（1 次未结）；满意度从 4.5 降至 3（满分 5）；"
+        assert shown == ("流失风险：近 90 天投诉 2 次（1 次未结）；满意度从 4.5 降至 3（满分 5）；"  # noqa: RUF001
                          "orders fell from 1.3 to 0 per 90 days"), shown
 
 
