@@ -14,7 +14,7 @@ URL carries something that is dead a few seconds later.
 
 Two stores, one interface (:class:`Sessions`): :class:`SessionStore` keeps them in the server
 process (one process, no Redis: a restart signs everyone out);
-:class:`callcenter.accounts.redis_sessions.RedisSessionStore` keeps them in Redis, so every
+:class:`callcenter.redis_sessions.RedisSessionStore` keeps them in Redis, so every
 server process sharing it knows every session, and a restart signs nobody out.
 """
 

@@ -8,7 +8,7 @@ success must not unlock an address guessing others' passwords). Memory is bounde
 beyond ``max_keys`` push out the stalest.
 
 :class:`LoginThrottle` counts in this process;
-:class:`callcenter.accounts.redis_sessions.RedisLoginThrottle` counts in Redis, so guesses
+:class:`callcenter.redis_sessions.RedisLoginThrottle` counts in Redis, so guesses
 spread over several server processes add up (the interface: :class:`Throttle`).
 """
 

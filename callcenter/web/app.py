@@ -20,7 +20,6 @@ from weakref import WeakSet
 from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.accounts.redis_sessions import RedisLoginThrottle, RedisSessionStore
 from callcenter.accounts.sessions import Sessions, SessionStore
 from callcenter.accounts.throttle import LoginThrottle, Throttle
 from callcenter.accounts.users import MemoryUsers, UserDirectory
@@ -31,6 +30,7 @@ from callcenter.config import Settings
 from callcenter.core.pbx import PbxStatus
 from callcenter.events import EventBus, LatestStatus
 from callcenter.metrics import Metrics
+from callcenter.redis_sessions import RedisLoginThrottle, RedisSessionStore
 from callcenter.screenpop.hub import AgentHub
 from callcenter.supervision import Supervision
 from callcenter.web.access import access_middleware
