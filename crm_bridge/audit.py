@@ -20,7 +20,7 @@ ACTIONS = ("spy.listen", "spy.whisper", "spy.barge", "agent.force_state", "confi
            "campaign.create", "campaign.update", "campaign.delete", "campaign.import",
            "campaign.start", "campaign.pause", "campaign.resume", "campaign.stop",
            "campaign.mode", "campaign.false_positive", "dnc.add", "disposition.create",
-           "disposition.update")
+           "disposition.update", "recording.play")
 """What is audited (the ``action`` column)."""
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from callcenter.acd.agents import AgentBoard, AgentState
 from callcenter.acd.controls import AgentControls
@@ -21,7 +22,7 @@ from callcenter.events import EventBus
 from callcenter.metrics import Metrics
 from callcenter.web.app import create_app
 from crm_bridge.db import make_engine, session_factory, upgrade_database
-from crm_bridge.models import Customer, Interaction
+from crm_bridge.models import AuditRow, Customer, Interaction
 from tests.accounts import token_for
 from tests.fakes import NoCalls
 
@@ -38,8 +39,9 @@ ROWS = [("c-1", 1, "1002", "q/a.wav"), ("now", 1, "1001", None), ("c-3", 2, "100
 
 
 class Server:
-    def __init__(self, client: TestClient[Any, Any], board: AgentBoard) -> None:
-        self.client, self.board = client, board
+    def __init__(self, client: TestClient[Any, Any], board: AgentBoard,
+                 sessions: Any = None) -> None:
+        self.client, self.board, self.sessions = client, board, sessions
         self.tokens: dict[tuple[str, str | None], str] = {}
 
     async def get(self, iid: int, role: str, agent_id: str | None = None,
@@ -90,7 +92,7 @@ async def make(tmp_path: Path) -> AsyncIterator[Factory]:
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
-        return Server(client, board)
+        return Server(client, board, sessions)
 
     try:
         yield build
@@ -113,6 +115,18 @@ async def test_supervisors_and_admins_hear_every_recording(make: Factory) -> Non
         "Authorization": f"Bearer {await token_for(server.client, 'supervisor')}",
         "Range": "bytes=0-3"})
     assert ranged.status == 206 and await ranged.read() == b"RIFF"
+    seek = await server.client.get("/api/interactions/1/recording", headers={
+        "Authorization": f"Bearer {await token_for(server.client, 'supervisor')}",
+        "Range": "bytes=4-"})
+    assert seek.status == 206
+    # every play is audited, with who played it; a seek within a play is not a new play
+    async with server.sessions() as session:
+        audited = [(r.action, r.target, r.actor.split("-")[0]) for r in (await session.scalars(
+            select(AuditRow).where(AuditRow.action == "recording.play")
+            .order_by(AuditRow.id))).all()]
+    assert audited == [("recording.play", "interaction:1", "user:supervisor"),
+                       ("recording.play", "interaction:1", "user:admin"),
+                       ("recording.play", "interaction:1", "user:supervisor")]
 
 
 async def test_agents_hear_nothing_by_default(make: Factory) -> None:

@@ -16,6 +16,9 @@ with this host), never outside it. Answers: 200 with the audio (ranges served, f
 403 ``forbidden``, 404 ``interaction_not_found`` / ``recording_not_found`` (the call was not
 recorded), 410 ``recording_purged`` (deleted by the retention clean-up), 503
 ``recordings_unavailable`` (no ``recordings.dir``). ``Cache-Control: private, no-store``.
+
+Every play is audited (``recording.play`` on ``interaction:<id>``, by whom): a GET from the
+start of the file, not a HEAD and not the range requests of a seek within a play.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from aiohttp import hdrs, web
 from sqlalchemy import select
 
 from callcenter.acd.agents import AgentState
+from callcenter.web.accounts_state import audit
 from callcenter.web.auth import Principal, principal
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import crm_route, path_id, sessions
@@ -108,7 +112,14 @@ async def recording(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise ApiError(410, "recording_purged",
                        "the recording is gone (the retention clean-up deleted it)")
+    if request.method == "GET" and _from_the_start(request.headers.get(hdrs.RANGE)):
+        await audit(request, "recording.play", f"interaction:{interaction_id}")
     suffix = path.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", path.suffix) else ""
     return web.FileResponse(path, headers={
         hdrs.CACHE_CONTROL: "private, no-store",
         hdrs.CONTENT_DISPOSITION: f'inline; filename="call-{interaction_id}{suffix}"'})
+
+
+def _from_the_start(range_header: str | None) -> bool:
+    """A request that starts a play: no Range, or one from byte 0 (a seek asks from later)."""
+    return range_header is None or range_header.replace(" ", "").startswith("bytes=0-")
