@@ -175,6 +175,7 @@ async def test_the_card_and_the_ivr_follow_the_stored_tier(
     assert card["value_tier"] == "small"
     assert card["churn"]["at_risk"] is True
     assert card["churn"]["reasons"] == [{"code": "falling_frequency",
+                                         "params": {"expected": 1.3, "recent": 0, "days": 90},
                                          "text": "orders fell from 1.3 to 0 per 90 days"}]
 
     async def lookup(text: str) -> dict[str, Any]:
