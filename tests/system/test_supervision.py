@@ -79,7 +79,8 @@ async def test_a_supervisor_hears_the_agents_call_and_can_whisper_and_barge(
             "listen", "whisper", "barge"]
 
         # the announcement ends, the caller hangs up: the pair ends and so does every spy
-        await link.wait_for(lambda: agent.state is AgentState.READY, 30, "conversation over")
+        await link.wait_for(lambda: agent.state is AgentState.READY, 30, "conversation over",
+                            lambda: _story(link, agent))
         await link.wait_for(lambda: not link.model.channels, 15, "every channel gone")
         path = asterisk_sandbox.settings.root / f"var/spool/asterisk/monitor/spy-{name}.wav"
         for _ in range(50):
@@ -94,6 +95,13 @@ async def test_a_supervisor_hears_the_agents_call_and_can_whisper_and_barge(
     finally:
         await center.close()
         await phone.stop()
+
+
+def _story(link: Link, agent: Any) -> str:
+    """The agent's state and moves and the channels still up (for a failure message)."""
+    channels = [(c.name, c.state.value, c.bridge_id) for c in link.model.channels.values()]
+    moves = [(e.previous, e.state) for e in link.events if isinstance(e, ev.AgentStateChanged)]
+    return f"agent {agent.state.value}; channels {channels}; agent moves {moves}"
 
 
 def supervision_ready(supervision: Supervision) -> bool:
