@@ -593,6 +593,16 @@ class ConfigChanged(DomainEvent):
     origin: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DispositionsChanged(DomainEvent):
+    """An admin added, changed or disabled a disposition (REST ``/api/dispositions``): open
+    consoles reload their wrap-up list (``code`` is the one changed, ``active`` its state)."""
+
+    type: ClassVar[str] = "dispositions.changed"
+    code: str
+    active: bool
+
+
 # --- complaints (callcenter.complaints: the workflow; the desk writes and publishes) -------
 
 
@@ -652,6 +662,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CampaignChanged, DialDecided, CampaignLine, CampaignStatus, CampaignControlRequested,
         DeviceRegistration, AgentRegistrationChanged, SpyStarted,
         IvrStarted, IvrNodeEntered, IvrInput, IvrRecognition, IvrExit, ConfigChanged,
+        DispositionsChanged,
         ComplaintRegistered, ComplaintStepped, ComplaintEscalated,
     )
 }

@@ -338,19 +338,26 @@
     return labels[app.lang] || labels.en || code;
   }
 
-  /** The wrap-up list: the active dispositions of /api/dispositions, in their order. */
+  /** The wrap-up list: the active dispositions of /api/dispositions, in their order. A code
+   *  the agent had chosen and an admin has since disabled stays, marked, so the choice is not
+   *  lost without a word (the server says why when it is saved). */
   function fillDispositions() {
     const select = $("disposition");
     const chosen = select.value;
     const blank = el("option", t("choose"));
     blank.value = "";
-    select.replaceChildren(blank, ...app.dispositions.filter((d) => d.active).map((d) => {
+    const offered = app.dispositions.filter((d) => d.active).map((d) => {
       const option = el("option", dispositionLabel(d.code));
       option.value = d.code;
       return option;
-    }));
+    });
+    if (chosen && !offered.some((o) => o.value === chosen)) {
+      const gone = el("option", t("disposition_withdrawn", { label: dispositionLabel(chosen) }));
+      gone.value = chosen;
+      offered.push(gone);
+    }
+    select.replaceChildren(blank, ...offered);
     select.value = chosen;
-    if (select.value !== chosen) select.value = "";
   }
 
   async function loadDispositions() {
@@ -592,6 +599,8 @@
       $("banner").dataset.kind = "";
       banner("");
       flush(); // drafts written while the server was away
+      if (app.reconnected) loadDispositions(); // a change may have gone by meanwhile
+      app.reconnected = true;
     };
     ws.onmessage = (e) => {
       let message;
@@ -605,6 +614,7 @@
         if (message.state === "ready" && app.lead && app.lead.dialled) loadLead();
       }
       else if (message.type === "agent.wrap_up") { app.wrapUntil = message.until; renderAgent(); }
+      else if (message.type === "dispositions.changed") loadDispositions();
     };
     ws.onclose = () => {
       if (app.ws !== ws) return;

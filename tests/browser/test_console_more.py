@@ -1,8 +1,9 @@
 """The agent console's server-driven parts in real Chromium, without a PBX:
 
-- the wrap-up list is the server's dispositions table (an admin's new one appears with its
-  Chinese label, a disabled one is not offered); a code disabled while the agent was writing
-  is refused by the server and the page says why, keeping the notes;
+- the wrap-up list is the server's dispositions table, pushed to the open console (an admin's
+  new one appears with its Chinese label without a reload, a disabled one is not offered); a
+  code disabled while the agent was writing stays chosen, marked, and is refused by the
+  server with the page saying why, keeping the notes;
 - past calls' recordings play from the customer history on the card through the
   authenticated route (a real WAV, duration > 0), for an agent the setting allows.
 """
@@ -170,6 +171,14 @@ async def test_the_wrap_up_list_is_the_servers_dispositions(
         assert [v for v, _ in offered[1:]] == ["resolved", "follow_up", "callback", "escalated",
                                                "sale", "complaint", "no_action"]
         assert dict(offered)["callback"] == "承诺回电" and dict(offered)["resolved"] == "已解决"
+        # an admin's change reaches the open console at once (pushed, no reload)
+        added = await client.post("/api/dispositions", headers=admin, json={
+            "code": "vip_follow_up", "labels": {"en": "VIP follow-up", "zh-CN": "贵宾跟进"},
+            "position": 26})
+        assert added.status == 201
+        await wait_for(page, "[...document.getElementById('disposition').options]"
+                             ".some(o => o.value === 'vip_follow_up')")
+        assert dict(await options(page))["vip_follow_up"] == "贵宾跟进"
         server.hub.push("1001", pop())
         await wait_for(page, "document.getElementById('notes').disabled === false")
         # the history labels a past call with the table's label in the page's language
@@ -183,6 +192,10 @@ async def test_the_wrap_up_list_is_the_servers_dispositions(
         # disabled while the agent was writing: the server refuses, the page says why and
         # keeps the notes; nothing is written
         await client.patch("/api/dispositions/callback", json={"active": False}, headers=admin)
+        # the chosen code stays chosen, marked as no longer offered
+        await wait_for(page, "document.getElementById('disposition').selectedOptions[0]"
+                             ".textContent.includes('已停用')")
+        assert await page.evaluate("document.getElementById('disposition').value") == "callback"
         await page.evaluate("document.getElementById('wrap-save').click()")
         try:
             await wait_for(page, "document.getElementById('wrap-status').textContent"

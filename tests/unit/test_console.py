@@ -31,7 +31,7 @@ from callcenter.web.routes.console import CONSOLE_DIR
 from crm_bridge.db import make_engine, session_factory, upgrade_database
 from crm_bridge.models import Interaction
 from crm_bridge.sip_credentials import SipCredential, SipCredentials
-from tests.accounts import PASSWORD, add_user, login
+from tests.accounts import PASSWORD, add_user, login, token_for
 from tests.fakes import NoCalls
 
 pytestmark = pytest.mark.unit
@@ -300,3 +300,34 @@ async def test_the_agent_stream_carries_only_the_own_state_and_pops(console: Con
     text = json.dumps(seen)
     assert "1002" not in text
     assert not [s for s in (AMI_SECRET, SIP_1001, SIP_1002, "scrypt$") if s in text]
+
+
+async def test_a_disposition_change_reaches_every_open_console(console: Console) -> None:
+    """An admin's change over REST is on every agent's stream (no reload needed), and the
+    message says nothing but the code and whether it is offered."""
+    client = console.client
+    streams = []
+    for agent_id in ("1001", "1002"):
+        token = (await login(client, await add_user(client, "agent", agent_id)))["token"]
+        ws = await client.ws_connect(f"/ws/agents/{agent_id}",
+                                     headers={"Authorization": f"Bearer {token}"})
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        assert (await ws.receive_json(timeout=5))["type"] == "agent"
+        streams.append(ws)
+    admin = {"Authorization": f"Bearer {await token_for(client, 'admin')}"}
+    created = await client.post("/api/dispositions", headers=admin, json={
+        "code": "callback", "labels": {"en": "Callback promised"}})
+    assert created.status == 201
+    disabled = await client.patch("/api/dispositions/callback", headers=admin,
+                                  json={"active": False})
+    assert disabled.status == 200
+    for ws in streams:
+        told = [await ws.receive_json(timeout=5), await ws.receive_json(timeout=5)]
+        assert [(m["type"], m["code"], m["active"]) for m in told] == [
+            ("dispositions.changed", "callback", True),
+            ("dispositions.changed", "callback", False)]
+        assert set(told[0]) == {"type", "at", "code", "active"}
+        await ws.close()
+    # a refused change announces nothing
+    bad = await client.patch("/api/dispositions/nope", headers=admin, json={"active": False})
+    assert bad.status == 404

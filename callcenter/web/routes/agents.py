@@ -7,7 +7,8 @@ reaches agent B's console. First message: ``{"type": "hello", "agent_id": ...}``
 this server runs the ACD) ``{"type": "agent", ...}`` with the agent's state as
 ``GET /api/agents`` shows it, then screen pops and this agent's own ``agent.state`` and
 ``agent.wrap_up`` events (each followed by a fresh ``agent`` message), so the console shows the
-state the server holds, also after a reconnect.
+state the server holds, also after a reconnect; and ``dispositions.changed`` (any agent's: the
+wrap-up list is everyone's), on which the console reloads its list.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from callcenter.web.errors import ApiError
 from callcenter.web.state import AGENT_CONTROLS, AGENT_HUB, BUS, WEBSOCKETS, WS_HEARTBEAT
 
 AGENT_EVENTS = frozenset({"agent.state", "agent.wrap_up"})
+#: events every console hears (nothing about a caller or another agent in them)
+SHARED_EVENTS = frozenset({"dispositions.changed"})
 
 
 def agent_message(controls: AgentControls | None, agent_id: str) -> dict[str, Any] | None:
@@ -49,6 +52,9 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     controls = request.app.get(AGENT_CONTROLS)
 
     def mine(event: DomainEvent) -> None:  # runs in the bus's publish: never blocks
+        if event.type in SHARED_EVENTS:
+            hub.push(agent_id, event.to_dict())
+            return
         if event.type not in AGENT_EVENTS or getattr(event, "agent_id", None) != agent_id:
             return
         hub.push(agent_id, event.to_dict())

@@ -4,7 +4,9 @@
 ``?active=true`` for the offered ones only), ``GET /api/dispositions/{code}``; admins add
 (``POST``, 201; 409 if the code exists) and change (``PATCH``: labels merged per language,
 ``position``, ``active``; ``{"active": false}`` disables). Codes are never deleted: calls filed
-under one keep it. Every change is audited (``disposition.create`` / ``disposition.update``).
+under one keep it. Every change is audited (``disposition.create`` / ``disposition.update``)
+and published as ``dispositions.changed``, which every open console's stream carries, so the
+wrap-up lists follow without a reload.
 
 :func:`check_disposition` is what the wrap-up routes call: an unknown or disabled code is a
 400 ``unknown_disposition`` naming the codes that are accepted, and nothing is written.
@@ -12,12 +14,16 @@ under one keep it. Every change is audited (``disposition.create`` / ``dispositi
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
+from callcenter.events import DispositionsChanged
 from callcenter.web.accounts_state import audit
 from callcenter.web.body import read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.customers import crm_route, sessions
+from callcenter.web.state import BUS
 from crm_bridge.dispositions import (
     Disposition,
     DispositionError,
@@ -38,6 +44,12 @@ def setup(app: web.Application) -> None:
 
 def _store(request: web.Request) -> Dispositions:
     return Dispositions(sessions(request))
+
+
+def _announce(request: web.Request, item: Disposition) -> None:
+    bus = request.app.get(BUS)
+    if bus is not None:
+        bus.publish(DispositionsChanged(at=time.time(), code=item.code, active=item.active))
 
 
 async def check_disposition(request: web.Request, code: str | None) -> None:
@@ -73,6 +85,7 @@ async def create(request: web.Request) -> web.Response:
     except DuplicateDisposition as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     await audit(request, "disposition.create", f"disposition:{item.code}", item.as_dict())
+    _announce(request, item)
     return web.json_response(item.as_dict(), status=201)
 
 
@@ -89,4 +102,5 @@ async def update(request: web.Request) -> web.Response:
     except UnknownDisposition as exc:
         raise ApiError(404, "disposition_not_found", str(exc)) from None
     await audit(request, "disposition.update", f"disposition:{code}", data)
+    _announce(request, item)
     return web.json_response(item.as_dict())
