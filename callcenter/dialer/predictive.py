@@ -86,7 +86,7 @@ class PredictiveSettings:
     reflect_drops: bool = True
     #: hang up a line still ringing after the law's minimum ring when it would remove more
     #: than this many expected drops per person it could still bring (0: never)
-    hang_up_ratio: float = 0.5
+    hang_up_ratio: float = 0.3
     #: feedback on today's drops: pseudo-count of people at the target rate before any is seen
     feedback_prior: float = 300.0
     #: the feedback factor is (target / seen) ** feedback_gain ...
