@@ -11,6 +11,8 @@ seeds (common random numbers: every method dials the same people):
   that found them, docs/BENCHMARKS.md), and ``progressive``. With ``--retune`` the tuning is
   run again here first (about half an hour per workload on 2 cores);
 - **predictive** with its defaults: one set of settings for every workload, never tuned on any;
+  and the same without hanging up late ringing lines (``hang_up_ratio`` 0), to show what
+  that brings;
 - **clairvoyant**: the bound (it knows every call's fate).
 
 Printed: talk minutes per staffed agent-hour, occupancy, abandonment mean and p95 over seeds,
@@ -69,7 +71,7 @@ TUNED: dict[str, list[tuple[str, dict[str, float]]]] = {
     ],
 }
 FIGURES = ("talk_min_per_agent_hour", "occupancy", "abandon_rate", "abandon_rate_p95",
-           "dials_per_agent_hour")
+           "dials_per_agent_hour", "cancelled")
 
 
 def _label(pacing: str, options: dict[str, float]) -> str:
@@ -112,6 +114,9 @@ def bench_workload(path: Path, seeds: int | None, jobs: int, retune: bool,
             run(_label(pacing, options) + " [tuned]",
                 RunSpec(workload, pacing=pacing, pacing_options=options), "tuned")
     run("predictive", RunSpec(workload, pacing="predictive"), "ours")
+    # the same without giving up late ringing lines: what the hang-ups bring, in this run
+    run("predictive, no hang-ups", RunSpec(workload, pacing="predictive",
+                                           pacing_options={"hang_up_ratio": 0.0}), "ablation")
     run("clairvoyant (bound)", RunSpec(workload, pacing="clairvoyant"), "bound")
 
     limit = workload.abandon_limit
@@ -135,11 +140,12 @@ def print_result(result: dict[str, Any]) -> None:
     print(f"\n{result['workload']}: {result['seeds']} seeds, limit "
           f"{100 * result['limit']:g}% (p95 over seeds)")
     print(f"{'pacing':58} {'talk':>6} {'occ':>6} {'aband':>6} {'p95':>6} {'dial/h':>6} "
-          f"{'/bound':>6}")
+          f"{'/bound':>6} {'hung up':>7}")
     for label, r in result["runs"].items():
         print(f"{label:58} {r['talk_min_per_agent_hour']:6.2f} {100 * r['occupancy']:5.1f}% "
               f"{100 * r['abandon_rate']:5.2f}% {100 * r['abandon_rate_p95']:5.2f}% "
-              f"{r['dials_per_agent_hour']:6.1f} {r['talk_vs_bound']:6.3f}")
+              f"{r['dials_per_agent_hour']:6.1f} {r['talk_vs_bound']:6.3f} "
+              f"{r['cancelled']:7.0f}")
     print(f"predictive / best baseline within the limit ({result['best_baseline']}): "
           f"{result['ratio']:.3f}x (target {TARGET_RATIO:.2f}x: "
           f"{'met' if result['met_ratio'] else 'NOT met'}); abandonment p95 "

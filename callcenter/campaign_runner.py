@@ -54,10 +54,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: outcomes after which the gauge is published at once
-_GAUGE_OUTCOMES = frozenset({"human", "dropped", "notsure_message", "machine", "connected"})
+_GAUGE_OUTCOMES = frozenset({"human", "dropped", "notsure_message", "cancel_answered",
+                             "machine", "connected"})
 #: a line's last word: its channel's call is forgotten after it
 _LINE_OVER = frozenset({"ended", "dropped", "notsure_message", "machine", "busy", "no_answer",
-                        "failed"})
+                        "cancelled", "cancel_answered", "failed"})
 _STATUS_EVERY_S = 5.0
 
 
@@ -93,7 +94,8 @@ class CampaignRunner:
             ring_timeout_s=definition.ring_timeout_s, connect_timeout_s=connect_timeout_s,
             amd=amd.enabled, notsure=amd.notsure, caller_id=definition.caller_id,
             trunk=definition.trunk, amd_args=amd.args(), abandon_file=abandon_file,
-            on_line=self._on_line, has_more=lambda: self.book.pending > 0)
+            on_line=self._on_line, has_more=lambda: self.book.pending > 0,
+            hang_up_after_s=definition.hang_up_after_s)
         self.state = "ready"
         self.decisions = 0
         self._timer: Timer | None = None
@@ -135,8 +137,9 @@ class CampaignRunner:
     def _on_line(self, line: Line, outcome: str) -> None:
         lead: Lead = line.record
         now = self.clock.now()
-        if outcome in ("human", "dropped", "machine", "notsure", "notsure_message"):
-            self.ledger.record(outcome if outcome.startswith("notsure")
+        if outcome in ("human", "dropped", "machine", "notsure", "notsure_message",
+                       "cancel_answered"):
+            self.ledger.record(outcome if outcome.startswith(("notsure", "cancel"))
                                else LineOutcome(outcome), now)
         if outcome not in ("dialed", "ended"):
             self.book.outcome(lead, outcome, now)

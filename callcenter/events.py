@@ -378,7 +378,9 @@ class DialDecided(DomainEvent):
 @dataclass(frozen=True, slots=True)
 class CampaignLine(DomainEvent):
     """What happened to one line of a campaign, with its lead: ``outcome`` is dialed, busy,
-    no_answer, machine, failed, notsure, notsure_message, human, connected, dropped, ended.
+    no_answer, cancelled (hung up still ringing after the minimum ring), cancel_answered (hung
+    up as somebody answered: a person abandoned), machine, failed, notsure, notsure_message,
+    human, connected, dropped, ended.
     ``lead_status`` / ``lead_result`` are the lead's after it (done: contacted, abandoned,
     max_attempts_busy ...)."""
 

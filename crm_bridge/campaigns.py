@@ -316,6 +316,7 @@ _DAY_COLUMNS: dict[str, tuple[str, ...]] = {
     "human": ("answered",), "dropped": ("abandoned", "dropped"),
     "machine": ("machines",), "notsure": ("notsure",),
     "notsure_message": ("notsure", "notsure_message", "answered", "abandoned"),
+    "cancel_answered": ("answered", "abandoned", "dropped"),
     "amd_false_positive": ("false_positives", "answered", "abandoned")}
 
 

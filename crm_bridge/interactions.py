@@ -50,7 +50,7 @@ INBOUND_CONTEXTS = frozenset({"inbound", "ivr", "holding"})
 INFERRED_CAUSE = f"{CAUSE_VANISHED} {CAUSE_VANISHED_TEXT}"[:64]
 #: a campaign line's outcomes that end its story (``campaign.line``): stored on the interaction
 FINAL_LINE_OUTCOMES = frozenset({"connected", "dropped", "notsure_message", "machine", "busy",
-                                 "no_answer", "failed"})
+                                 "no_answer", "cancelled", "cancel_answered", "failed"})
 #: open rows closed per UPDATE (well under SQLite's limit of bound parameters)
 CLOSE_BATCH = 500
 

@@ -220,7 +220,7 @@ class Interaction(Base):
     talk_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     talk_ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     #: an outbound campaign's call: the campaign and the line's outcome (connected, dropped,
-    #: notsure_message, machine, busy, no_answer, failed)
+    #: notsure_message, machine, busy, no_answer, cancelled, cancel_answered, failed)
     campaign: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str | None] = mapped_column(String(32))
 

@@ -42,3 +42,23 @@ class OneLine:
 
     def next_decision_at(self, now: float) -> float:
         return now + 0.5
+
+
+class HangUpEveryLine(OneLine):
+    """One line, and asks to hang up every line still ringing at each decision (the loop
+    keeps the minimum ring whatever a pacer asks); records what the loop tells it."""
+
+    name = "hang-up-every-line"
+    wants_detail = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[float, int]] = []
+        self.lines: list[tuple[LineOutcome, float]] = []
+
+    def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+        self.lines.append((outcome, now - placed_at))
+
+    def cancel_lines(self, snapshot: DialerSnapshot, min_ring_s: float) -> list[int]:
+        self.asked.append((snapshot.now, len(snapshot.dialing_since)))
+        return list(range(len(snapshot.dialing_since)))

@@ -97,6 +97,10 @@ class CampaignDefinition(_Strict):
     #: PJSIP endpoint to dial through (None: ``trunk``)
     trunk: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ring_timeout_s: float = Field(25.0, ge=MIN_RING_S, le=120.0)
+    #: the predictive pacer may hang up a line still ringing after this many seconds (never
+    #: less than the law's 15) when more people are on their way than agents will be free
+    #: for them; None: every unanswered line rings ``ring_timeout_s``
+    hang_up_after_s: float | None = Field(MIN_RING_S, ge=MIN_RING_S, le=120.0)
     window_start: str = "08:00"
     window_end: str = "21:00"
     holidays: list[dt.date] = Field(default_factory=list)
@@ -155,6 +159,9 @@ class CampaignDefinition(_Strict):
         if not self.window_start < self.window_end:
             raise ValueError(f"window_start {self.window_start} must be before window_end "
                              f"{self.window_end}")
+        if self.hang_up_after_s is not None and self.hang_up_after_s > self.ring_timeout_s:
+            raise ValueError(f"hang_up_after_s {self.hang_up_after_s:g} must not exceed "
+                             f"ring_timeout_s {self.ring_timeout_s:g}")
         return self
 
     # --- what the dialer runs ------------------------------------------------------------

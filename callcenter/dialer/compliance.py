@@ -326,7 +326,8 @@ class AbandonmentLedger:
 
     def record(self, outcome: LineOutcome | str, at: float) -> None:
         """A line's outcome (``LineOutcome`` values, plus ``notsure`` for a NOTSURE verdict
-        sent to an agent and ``notsure_message`` for one that got the message)."""
+        sent to an agent, ``notsure_message`` for one that got the message, and
+        ``cancel_answered`` for a line hung up as somebody answered it)."""
         day = self._day(at)
         if outcome == LineOutcome.HUMAN:
             day.answered += 1
@@ -342,6 +343,10 @@ class AbandonmentLedger:
             day.notsure_message += 1
             day.answered += 1
             day.abandoned += 1
+        elif outcome == "cancel_answered":
+            day.answered += 1
+            day.abandoned += 1
+            day.dropped += 1
 
     def false_positive(self, at: float) -> None:
         """A call AMD called a machine is known to have been a person (a review, a complaint)."""
@@ -420,6 +425,15 @@ class CompliantPacer:
     def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
         if isinstance(self.predictive, DetailedPacer):
             self.predictive.record_line(outcome, placed_at, now)
+
+    def cancel_lines(self, snapshot: DialerSnapshot, min_ring_s: float) -> list[int]:
+        """The predictive pacer's hang-ups of late ringing lines, while it is the one
+        dialling (a progressive line is meant for an agent already free: it rings on)."""
+        chooser = getattr(self.predictive, "cancel_lines", None)
+        if self.effective != "predictive" or chooser is None:
+            return []
+        lines: list[int] = chooser(snapshot, min_ring_s)
+        return lines
 
     def next_decision_at(self, now: float) -> float:
         return now + 1.0

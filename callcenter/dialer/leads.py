@@ -74,7 +74,8 @@ class RetryRules:
 
     def rule(self, outcome: str) -> RetryRule | None:
         return {"busy": self.busy, "no_answer": self.no_answer, "machine": self.machine,
-                "failed": self.failed}.get(outcome)
+                # hung up still ringing after the minimum ring: nobody answered
+                "cancelled": self.no_answer, "failed": self.failed}.get(outcome)
 
 
 #: ``gate(lead, now)`` -> the compliance decision for dialling ``lead`` at ``now``
@@ -162,9 +163,10 @@ class LeadBook:
         lead.result = result
 
     def outcome(self, lead: Lead, outcome: str, now: float) -> None:
-        """What a line to ``lead`` came to: ``busy``, ``no_answer``, ``machine``, ``failed``
-        (retried per the rules), ``human``/``connected`` (contacted), ``dropped`` or
-        ``notsure_message`` (a person abandoned: closed, the law forbids calling them back
+        """What a line to ``lead`` came to: ``busy``, ``no_answer``, ``cancelled`` (hung up
+        still ringing: retried as a no-answer), ``machine``, ``failed`` (retried per the
+        rules), ``human``/``connected`` (contacted), ``dropped``, ``notsure_message`` or
+        ``cancel_answered`` (a person abandoned: closed, the law forbids calling them back
         within the campaign's retry delay anyway)."""
         lead.last_outcome = outcome
         if outcome in ("human", "notsure"):
@@ -172,7 +174,7 @@ class LeadBook:
         if outcome == "connected":
             self._close(lead, "contacted")
             return
-        if outcome in ("dropped", "notsure_message"):
+        if outcome in ("dropped", "notsure_message", "cancel_answered"):
             self._close(lead, "abandoned")
             return
         rule = self.retry.rule(outcome)

@@ -42,6 +42,8 @@ class Line:
     port_data: Any = None
     #: the agent who asked for this line (a preview dial): offered the person first
     preferred_agent: str | None = None
+    #: the pacer asked to hang it up still ringing; the port says when it is over
+    hanging_up: bool = False
 
 
 class LinePort(Protocol):
@@ -54,6 +56,13 @@ class LinePort(Protocol):
         :meth:`DialerLoop.line_bridged` once they talk, or the person's hang-up (a drop)."""
         ...
 
+    def cancel(self, line: Line) -> bool:
+        """Hang up ``line`` while it still rings (nobody answered yet). True: under way, and
+        the port reports :meth:`DialerLoop.line_failed` with ``CANCELLED`` once it is over (or
+        what the callee did if they answered meanwhile); False: it cannot be (answered
+        already, or over): the line goes on as if nobody had asked."""
+        ...
+
 
 class DialerLoop:
     """One campaign's loop. ``next_record()`` gives the next record to dial, or None when
@@ -62,7 +71,8 @@ class DialerLoop:
     def __init__(self, clock: Clock, pacer: Pacer, board: AgentBoard,
                  routing: RoutingStrategy, port: LinePort,
                  next_record: Callable[[], Any | None], *, stop_at: float | None = None,
-                 line_prefix: str = "line", has_more: Callable[[], bool] | None = None) -> None:
+                 line_prefix: str = "line", has_more: Callable[[], bool] | None = None,
+                 min_ring_s: float | None = None) -> None:
         """``has_more()``: whether records may still come when ``next_record()`` gave None
         (leads waiting for a retry or for the calling window); None: a None ends the list."""
         self.clock = clock
@@ -72,6 +82,10 @@ class DialerLoop:
         self.next_record = next_record
         self.has_more = has_more
         self.stop_at = stop_at
+        #: a ringing line may be hung up by the pacer only after this long (the law's
+        #: minimum ring); None: lines are never hung up before their fate
+        self.min_ring_s = min_ring_s
+        self.cancelled = 0
         # answered customers first: a freed agent shared with inbound queues takes them before
         # any inbound caller (one not connected within 2 s of its greeting is abandoned)
         self.dispatcher = Dispatcher(board, routing, self._on_assign, precedence=1)
@@ -122,8 +136,7 @@ class DialerLoop:
                     wrap_up.append(agent.since)
             snapshot.talking_since = tuple(talking)
             snapshot.wrap_up_since = tuple(wrap_up)
-            snapshot.dialing_since = tuple(line.placed_at for line in self.lines.values()
-                                           if line.stage == "dialing")
+            snapshot.dialing_since = tuple(line.placed_at for line in self._ringing())
         return snapshot
 
     def _decide(self) -> None:
@@ -131,7 +144,11 @@ class DialerLoop:
         if not self._running or (self.stop_at is not None and now >= self.stop_at):
             self._running = False
             return
-        wanted = self.pacer.decide(self.snapshot())
+        snapshot = self.snapshot()
+        if (self._detailed is not None and self.min_ring_s is not None
+                and self._cancel(snapshot, now)):
+            snapshot = self.snapshot()
+        wanted = self.pacer.decide(snapshot)
         for _ in range(wanted):
             record = self.next_record()
             if record is None:
@@ -143,6 +160,31 @@ class DialerLoop:
             self._timer = None
             return
         self._timer = self.clock.call_at(self.pacer.next_decision_at(now), self._decide)
+
+    def _cancel(self, snapshot: DialerSnapshot, now: float) -> int:
+        """Hang up the ringing lines the pacer names, if they rang the minimum; how many."""
+        assert self._detailed is not None and self.min_ring_s is not None
+        chooser = getattr(self._detailed, "cancel_lines", None)
+        if chooser is None:
+            return 0
+        ringing = self._ringing()
+        done = 0
+        for index in chooser(snapshot, self.min_ring_s):
+            line = ringing[index]
+            if now - line.placed_at < self.min_ring_s or line.stage != "dialing":
+                continue  # the law's minimum ring is the loop's to keep, whatever the pacer
+            line.hanging_up = True
+            if self.port.cancel(line):
+                self.cancelled += 1
+                done += 1
+            else:
+                line.hanging_up = False
+        return done
+
+    def _ringing(self) -> list[Line]:
+        """Lines still dialing that nobody asked to hang up, in the snapshot's order."""
+        return [line for line in self.lines.values()
+                if line.stage == "dialing" and not line.hanging_up]
 
     def place_now(self, record: Any, agent_id: str | None = None) -> None:
         """Dial ``record`` at once, whatever the pacer says (a preview an agent accepted);

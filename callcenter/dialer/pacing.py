@@ -71,6 +71,9 @@ class LineOutcome(StrEnum):
     #: not dialled (PBX link down), or the dial's outcome is unknown and no channel ever
     #: showed: not a no-answer, and never counted as a contact attempt's result
     FAILED = "failed"
+    #: hung up still ringing by the pacer, after the minimum ring time (too many people were
+    #: on their way for the agents about to be free): not answered, retried like a no-answer
+    CANCELLED = "cancelled"
 
 
 class Pacer(Protocol):

@@ -14,6 +14,10 @@ contract of docker/asterisk/extensions.conf:
   answered by a person. The PBX itself abandons the call after ``CC_CONNECT_TIMEOUT`` (2 s)
   and plays the message — the server cannot be late for that.
 - connect: ring the reserved agent and bridge (:class:`~callcenter.acd.connect.AgentConnector`).
+- cancel: hang up a line still ringing, once it rang ``hang_up_after_s`` (the predictive
+  pacer's choice, never before the law's 15 s). Its hang-up ends it as ``cancelled``; if the
+  callee answered in the meantime (the channel went up before the hang-up), it counts as a
+  person answered and abandoned (``cancel_answered``), as the law would.
 
 A dial whose outcome is unknown (the link dropped after the Originate was sent) is never
 redialled: if its channel shows up (live, or found by the resync) the PBX's events carry the
@@ -36,6 +40,7 @@ from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock
 from callcenter.core.errors import OutcomeUnknown, PbxError, PbxUnavailable
 from callcenter.core.pbx import OriginateReason, OriginateRequest, Pbx
+from callcenter.dialer.compliance import MIN_RING_S
 from callcenter.dialer.loop import DialerLoop, Line
 from callcenter.dialer.pacing import LineOutcome, Pacer
 from callcenter.tasks import BackgroundTasks
@@ -62,9 +67,13 @@ class PbxCampaign:
                  trunk: str | None = None, amd_args: str | None = None,
                  abandon_file: str | None = None,
                  on_line: Callable[[Line, str], None] | None = None,
-                 has_more: Callable[[], bool] | None = None) -> None:
+                 has_more: Callable[[], bool] | None = None,
+                 hang_up_after_s: float | None = None) -> None:
         if notsure not in ("agent", "message"):
             raise ValueError(f"NOTSURE policy must be 'agent' or 'message', got {notsure!r}")
+        if hang_up_after_s is not None and hang_up_after_s < MIN_RING_S:
+            raise ValueError(f"a ringing line may be hung up after {MIN_RING_S:g} s at the "
+                             f"earliest, got {hang_up_after_s:g}")
         self.pbx = pbx
         self.bus = bus
         self.connector = connector
@@ -88,9 +97,13 @@ class PbxCampaign:
         #: lines whose dial outcome is unknown (never redialled)
         self.unknown = 0
         self._by_channel: dict[str, Line] = {}
+        #: lines whose hang-up was asked -> whether the callee answered before it landed
+        self._hanging_up: dict[str, bool] = {}
+        self.cancelled = 0
         self._tasks = BackgroundTasks(f"campaign {campaign}")
         self.loop = DialerLoop(clock, pacer, board, routing, self, next_record,
-                               line_prefix=campaign, has_more=has_more)
+                               line_prefix=campaign, has_more=has_more,
+                               min_ring_s=hang_up_after_s)
         bus.add_handler(self.on_event)
 
     def start(self) -> None:
@@ -193,6 +206,27 @@ class PbxCampaign:
     def connect(self, line: Line, agent: Agent) -> None:
         self._tasks.spawn(self._connect(line, agent))
 
+    def cancel(self, line: Line) -> bool:
+        """Hang up a line still ringing (the loop checked the minimum ring); refused once the
+        callee answered (AMD is listening) or before its channel shows."""
+        channel_id = line.port_data
+        channel = self.pbx.calls.channel(channel_id)
+        if (channel is None or channel.answered_at is not None
+                or channel_id in self._hanging_up or self._by_channel.get(channel_id) is not line):
+            return False
+        self._hanging_up[channel_id] = False
+        self._tasks.spawn(self._hang_up(line, channel_id))
+        return True
+
+    async def _hang_up(self, line: Line, channel_id: str) -> None:
+        try:
+            await self.pbx.hangup(channel_id, cause=16)
+        except PbxError as exc:
+            # it rings on: its own end (answer, no answer) carries the line as before
+            log.info("line %s: hang-up refused (%s); it rings on", line.line_id, exc)
+            self._hanging_up.pop(channel_id, None)
+            line.hanging_up = False
+
     async def _connect(self, line: Line, agent: Agent) -> None:
         """Ring the agent and bridge. The line is connected when the PBX shows the person in
         a bridge (:meth:`on_event`), not when an agent is reserved: if the agent's phone
@@ -236,9 +270,24 @@ class PbxCampaign:
             if line is not None and line.stage == "connecting":
                 self.loop.line_bridged(line)
                 self._publish(LineOutcome.CONNECTED, line)
+        elif isinstance(event, ev.ChannelStateChanged):
+            if event.channel_id in self._hanging_up and event.state == "up":
+                self._hanging_up[event.channel_id] = True  # answered before our hang-up
         elif isinstance(event, ev.ChannelHungUp):
             line = self._by_channel.pop(event.channel_id, None)
+            answered = self._hanging_up.pop(event.channel_id, None)
             if line is None:
+                return
+            if answered is not None and line.stage == "dialing":
+                if answered:  # somebody picked up as we hung up: the law counts a person
+                    self.humans += 1
+                    self.dropped += 1
+                    self.loop.line_abandoned_unoffered(line)
+                    self._publish("cancel_answered", line)
+                else:
+                    self.cancelled += 1
+                    self.loop.line_failed(line, LineOutcome.CANCELLED)
+                    self._publish(LineOutcome.CANCELLED, line)
                 return
             if line.stage in ("waiting", "connecting"):  # never bridged to an agent
                 self.dropped += 1

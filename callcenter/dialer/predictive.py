@@ -56,6 +56,8 @@ _WRAP_QUANTILES = 16
 _SQRT2 = math.sqrt(2.0)
 #: numbers of new lines weighed at once
 _CHUNK = 12
+#: the window of line outcomes (ages of every kind) is this many times ``sample_window``
+_OUTCOME_WINDOW = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,9 @@ class PredictiveSettings:
     max_lines_per_agent: float = 10.0
     #: people dropped do not take agents from the people after them
     reflect_drops: bool = True
+    #: hang up a line still ringing after the law's minimum ring when it would remove more
+    #: than this many expected drops per person it could still bring (0: never)
+    hang_up_ratio: float = 0.3
     #: feedback on today's drops: pseudo-count of people at the target rate before any is seen
     feedback_prior: float = 300.0
     #: the feedback factor is (target / seen) ** feedback_gain ...
@@ -153,10 +158,12 @@ class PacingModel:
     @classmethod
     def fit(cls, *, person_rate: float, rate_samples: float, person_ages: list[float],
             other_ages: list[float], talk_s: list[float], talk_censored: list[float],
-            wrap_s: list[float], connect_limit_s: float) -> PacingModel:
+            wrap_s: list[float], connect_limit_s: float,
+            hung_up_ages: list[float] | None = None) -> PacingModel:
         """Tables from the samples: ages (dial to verdict) of person verdicts and of other
         outcomes, finished talk times, ages of calls still running (censored), wrap-up
-        times."""
+        times, and the ages at which lines were hung up still ringing (censored: what they
+        would have become is unknown, so the late verdicts are not under-counted)."""
         rate = min(max(person_rate, 1e-4), 1.0 - 1e-4)
         rate_var = rate * (1.0 - rate) / max(rate_samples, 1.0)
         limit = math.floor(connect_limit_s + 1e-9)
@@ -165,8 +172,7 @@ class PacingModel:
         # --- lines: person verdict within x given still ringing at age e ---
         ages_max = math.ceil(max(longest, max(other_ages, default=1.0))) + 2
         grid = np.arange(ages_max + horizon + 1, dtype=np.float64)
-        c_person = _ecdf(person_ages, grid)
-        c_other = _ecdf(other_ages, grid)
+        c_person, c_other = _incidence(person_ages, other_ages, hung_up_ages or [], grid)
         alive = 1.0 - rate * c_person - (1.0 - rate) * c_other  # P(still ringing at age a)
         e = np.arange(ages_max + 1)
         x = np.arange(horizon + 1)
@@ -233,44 +239,63 @@ class PacingModel:
             var += (rows * (1.0 - rows)).sum(axis=0)
         return mean, var
 
-    def demand(self, snapshot: DialerSnapshot) -> tuple[FloatArray, FloatArray]:
+    def demand(self, snapshot: DialerSnapshot, skip: frozenset[int] = frozenset(),
+               ) -> tuple[FloatArray, FloatArray]:
         """Expected people asking for an agent within ``x`` seconds (x = 0..horizon) from the
-        people waiting and the lines ringing now, and variance."""
+        people waiting and the lines ringing now (but those at the indices in ``skip``), and
+        variance."""
         mean = np.full(self.horizon + 1, float(snapshot.waiting))
         var = np.zeros(self.horizon + 1)
         if snapshot.dialing_since:
             ages = np.floor(snapshot.now - np.asarray(snapshot.dialing_since)).astype(np.int64)
-            ages = ages[ages < len(self.line_table)]
-            rows = self.line_table[np.maximum(ages, 0)]
+            keep = ages < len(self.line_table)
+            if skip:
+                keep[list(skip)] = False
+            rows = self.line_table[np.maximum(ages[keep], 0)]
             mean += rows.sum(axis=0)
             var += (rows * (1.0 - rows)).sum(axis=0)
         return mean, var
 
     def expected_drops(self, snapshot: DialerSnapshot, counts: NDArray[np.int64],
-                       ) -> tuple[FloatArray, FloatArray]:
+                       skip: frozenset[int] = frozenset()) -> tuple[FloatArray, FloatArray]:
         """For each number of new lines in ``counts``: expected people who will find no agent
         free within the connect limit over the horizon, and expected people in the pipeline
-        (waiting, ringing, new).
+        (waiting, ringing but the lines at the indices in ``skip``, new).
 
         A person asking at ``x`` finds no agent when fewer agents are free by ``x + L`` than
         people asked before them and including them: ``A(x + L) - M(x-) < 1``. People dropped
         earlier are still counted as served here, so this errs on the side of more drops."""
+        n = counts.astype(np.float64)[:, None]
+        p = self.new_line[None, :]
+        return self._drops(snapshot, n * p, n * p * (1.0 - p), skip)
+
+    def drops_without(self, snapshot: DialerSnapshot, lines: list[int],
+                      skip: frozenset[int] = frozenset()) -> FloatArray:
+        """Expected drops (no new line) with each of ``lines`` (indices into
+        ``snapshot.dialing_since``) hung up now, besides those in ``skip``."""
+        rows = self.line_table[self._line_ages(snapshot)[lines]]
+        return self._drops(snapshot, -rows, -rows * (1.0 - rows), skip)[0]
+
+    def _line_ages(self, snapshot: DialerSnapshot) -> NDArray[np.int64]:
+        ages = np.floor(snapshot.now - np.asarray(snapshot.dialing_since)).astype(np.int64)
+        return np.minimum(np.maximum(ages, 0), len(self.line_table) - 1)
+
+    def _drops(self, snapshot: DialerSnapshot, extra: FloatArray, extra_var: FloatArray,
+               skip: frozenset[int]) -> tuple[FloatArray, FloatArray]:
+        """Expected drops for each row of people added to (or, negative, taken from) the
+        pipeline: ``extra[k, x]`` people by ``x`` with variance ``extra_var[k, x]``."""
         supply, supply_var = self.supply(snapshot)
-        demand, demand_var = self.demand(snapshot)
+        demand, demand_var = self.demand(snapshot, skip)
         h = self.horizon
         available = supply[self.limit + 1:self.limit + h + 1]  # A(x + L), x = 1..h
         available_var = supply_var[self.limit + 1:self.limit + h + 1]
-        n = counts.astype(np.float64)[:, None]
-        p = self.new_line[None, :]
-        people = demand[None, :] + n * p  # M(x), x = 0..h
+        people = demand[None, :] + extra  # M(x), x = 0..h
         before = people[:, :-1]  # M(x-), x = 1..h
         arriving = people[:, 1:] - before
         lines_before = before - float(snapshot.waiting)
-        p_before = p[:, :-1]
         # the person rate is an estimate: its error moves every line's chance together
         rate_var = (lines_before / self.person_rate) ** 2 * self.rate_var
-        var = (available_var[None, :] + demand_var[None, :-1] + n * p_before * (1.0 - p_before)
-               + rate_var)
+        var = (available_var[None, :] + demand_var[None, :-1] + extra_var[:, :-1] + rate_var)
         sd = np.sqrt(np.maximum(var, 1e-12))
         # the people waiting now are at risk too (asked at x = 0)
         waiting_risk = 0.0
@@ -280,7 +305,7 @@ class PacingModel:
             waiting_risk = snapshot.waiting * 0.5 * math.erfc(-z / _SQRT2)
         if self.reflect:
             # people dropped do not take an agent later: take the drops expected before x
-            # (without new lines) off the people ahead of a person asking at x
+            # (of the first row: without new lines) off the people ahead of a person asking at x
             dropped = waiting_risk
             ahead = np.empty(h)
             free, asked, coming, spread = (available.tolist(), before[0].tolist(),
@@ -294,6 +319,32 @@ class PacingModel:
         no_agent = normal_cdf(-margin / sd)
         drops = (arriving * no_agent).sum(axis=1) + waiting_risk
         return drops, people[:, -1]
+
+    def hang_ups(self, snapshot: DialerSnapshot, min_ring_s: float, ratio: float,
+                 most: int = 8) -> list[int]:
+        """Ringing lines (indices into ``snapshot.dialing_since``) that rang ``min_ring_s``
+        and are worth hanging up: each takes more than ``ratio`` expected drops off per person
+        it could still bring. Greedy, the best first."""
+        if not snapshot.dialing_since:
+            return []
+        ages = self._line_ages(snapshot)
+        rang = snapshot.now - np.asarray(snapshot.dialing_since)
+        chance = self.line_table[ages, -1]
+        eligible = np.flatnonzero((rang >= min_ring_s) & (chance > 1e-6)).tolist()
+        if not eligible:
+            return []
+        chosen: set[int] = set()
+        zero = np.zeros(1, dtype=np.int64)
+        base = float(self.expected_drops(snapshot, zero)[0][0])
+        while eligible and len(chosen) < most:
+            drops = self.drops_without(snapshot, eligible, frozenset(chosen))
+            gains = (base - drops) / chance[eligible]
+            best = int(np.argmax(gains))
+            if gains[best] <= ratio:
+                break
+            chosen.add(eligible.pop(best))
+            base = float(drops[best])
+        return sorted(chosen)
 
     def plan(self, snapshot: DialerSnapshot, theta: float, cap: int) -> int:
         """The most new lines (at most ``cap``) such that the last one adds at most ``theta``
@@ -314,6 +365,33 @@ class PacingModel:
             if stop >= cap:
                 return cap
             start = stop
+
+
+def _incidence(person: list[float], other: list[float], censored: list[float],
+               grid: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The distributions of the age at a person verdict and at any other outcome (share of
+    each kind by each grid age), from one sample of lines in which some were hung up still
+    ringing (right-censored): the Aalen-Johansen estimator of cumulative incidence, divided
+    by each kind's total. Without censoring it is each kind's empirical CDF."""
+    size = len(grid)
+
+    def counts(ages: list[float]) -> NDArray[np.int64]:
+        # ceil: an age x is counted at the first grid point g with x <= g, as the ECDF does
+        at = np.minimum(np.ceil(np.asarray(ages, dtype=np.float64)), size - 1).astype(np.int64)
+        return np.bincount(np.maximum(at, 0), minlength=size)[:size]
+
+    if not censored:
+        return _ecdf(person, grid), _ecdf(other, grid)
+    d_person, d_other, d_cut = counts(person), counts(other), counts(censored)
+    at_risk = np.cumsum((d_person + d_other + d_cut)[::-1])[::-1].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_person = np.where(at_risk > 0, d_person / at_risk, 0.0)
+        h_other = np.where(at_risk > 0, d_other / at_risk, 0.0)
+    alive_before = np.concatenate(([1.0], np.cumprod(1.0 - h_person - h_other)[:-1]))
+    f_person = np.cumsum(alive_before * h_person)
+    f_other = np.cumsum(alive_before * h_other)
+    return (f_person / f_person[-1] if f_person[-1] > 0 else f_person,
+            f_other / f_other[-1] if f_other[-1] > 0 else f_other)
 
 
 def _ecdf(samples: list[float], grid: FloatArray) -> FloatArray:
@@ -347,8 +425,8 @@ class _Learner:
     humans: int = 0
     rate: float = 0.0
     rate_weight: float = 0.0
-    person_ages: deque[float] = field(default_factory=deque)
-    other_ages: deque[float] = field(default_factory=deque)
+    #: the last lines resolved or hung up, one sample: (age, 0 person / 1 other / 2 hung up)
+    outcomes: deque[tuple[float, int]] = field(default_factory=deque)
     talks: deque[float] = field(default_factory=deque)
     wraps: deque[float] = field(default_factory=deque)
     talks_seen: int = 0
@@ -358,8 +436,8 @@ class _Learner:
 
     def __post_init__(self) -> None:
         size = self.settings.sample_window
-        self.person_ages = deque(maxlen=size)
-        self.other_ages = deque(maxlen=size)
+        # one window for every kind, so hung-up lines censor the others in proportion
+        self.outcomes = deque(maxlen=_OUTCOME_WINDOW * size)
         self.talks = deque(maxlen=size)
         self.wraps = deque(maxlen=size)
 
@@ -372,9 +450,26 @@ class _Learner:
         self.rate += ((1.0 if person else 0.0) - self.rate) / self.rate_weight
         if person:
             self.humans += 1
-            self.person_ages.append(max(age, 0.0))
-        else:
-            self.other_ages.append(max(age, 0.0))
+        self.outcomes.append((max(age, 0.0), 0 if person else 1))
+
+    def ages(self, kind: int) -> list[float]:
+        return [age for age, seen in self.outcomes if seen == kind]
+
+    @property
+    def person_ages(self) -> list[float]:
+        return self.ages(0)
+
+    @property
+    def other_ages(self) -> list[float]:
+        return self.ages(1)
+
+    def hung_up(self, age: float, chance: float) -> None:
+        """A line hung up still ringing at ``age``: in the person rate at ``chance``, what the
+        model gave it still to bring, and a censored age for the distributions."""
+        window = self.settings.rate_window
+        self.rate_weight = min(self.rate_weight + 1.0, float(window))
+        self.rate += (chance - self.rate) / self.rate_weight
+        self.outcomes.append((max(age, 0.0), 2))
 
     def agents(self, snapshot: DialerSnapshot) -> None:
         """Finished calls and wrap-ups, from what left the ``*_since`` sets since the last
@@ -435,7 +530,21 @@ class Predictive:
             self.people_today += 1
 
     def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+        if outcome == LineOutcome.CANCELLED:
+            # hung up by us: it counts at what the model expected it still to bring
+            model, age = self.model, now - placed_at
+            chance = 0.0
+            if model is not None:
+                chance = float(model.line_table[min(int(age), len(model.line_table) - 1), -1])
+            self._learn.hung_up(age, chance)
+            return
         self._learn.line(outcome, now - placed_at)
+
+    def cancel_lines(self, snapshot: DialerSnapshot, min_ring_s: float) -> list[int]:
+        """Ringing lines to hang up now (indices into ``snapshot.dialing_since``)."""
+        if self.settings.hang_up_ratio <= 0 or self.model is None or not self.trusted:
+            return []
+        return self.model.hang_ups(snapshot, min_ring_s, self.settings.hang_up_ratio)
 
     def next_decision_at(self, now: float) -> float:
         return now + 1.0
@@ -493,7 +602,7 @@ class Predictive:
         now = snapshot.now
         self.model = PacingModel.fit(
             person_rate=learn.rate, rate_samples=learn.rate_weight,
-            person_ages=list(learn.person_ages), other_ages=list(learn.other_ages),
+            person_ages=learn.ages(0), other_ages=learn.ages(1), hung_up_ages=learn.ages(2),
             talk_s=list(learn.talks), talk_censored=[now - t for t in snapshot.talking_since],
             wrap_s=list(learn.wraps), connect_limit_s=self.settings.connect_limit_s)
         self.model.reflect = bool(self.settings.reflect_drops)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from callcenter.acd.agents import Agent, AgentBoard
 from callcenter.acd.routing import make_routing
+from callcenter.dialer.compliance import MIN_RING_S
 from callcenter.dialer.loop import DialerLoop, Line
 from callcenter.dialer.pacing import LineOutcome, Pacer
 from callcenter.sim.clock import VirtualClock
@@ -56,6 +57,7 @@ class OutboundDay:
     humans: int = 0
     dropped: int = 0  # people not connected within the limit
     amd_hangups: int = 0  # people AMD called machines
+    cancelled: int = 0  # lines the pacer hung up still ringing (after the minimum ring)
     connected: int = 0
     machines_connected: int = 0
     talk_s: float = 0.0
@@ -96,7 +98,8 @@ class OutboundSimulation:
         self.pacer = pacer
         routing_rng = random.Random(f"{base_seed}:{seed}:routing")
         self.loop = DialerLoop(self.clock, pacer, self.board, make_routing(routing, routing_rng),
-                               self, self._next_record, stop_at=workload.duration_s)
+                               self, self._next_record, stop_at=workload.duration_s,
+                               min_ring_s=MIN_RING_S)
 
     # --- the call list -----------------------------------------------------------------------
 
@@ -154,19 +157,38 @@ class OutboundSimulation:
             self.clock.call_at(now + fate.busy_delay, self.loop.line_failed, line,
                                LineOutcome.BUSY)
         elif kind == NO_ANSWER:
-            self.clock.call_at(now + self.w.ring_timeout_s, self.loop.line_failed, line,
-                               LineOutcome.NO_ANSWER)
+            line.port_data = self.clock.call_at(now + self.w.ring_timeout_s,
+                                                self.loop.line_failed, line,
+                                                LineOutcome.NO_ANSWER)
         else:
             if kind == HUMAN:
                 self.day.humans += 1
                 self.day.humans_by_bin[self._bin(now)] += 1
-            self.clock.call_at(now + fate.answer_delay + fate.decision, self._verdict, line)
+            line.port_data = self.clock.call_at(now + fate.answer_delay + fate.decision,
+                                                self._verdict, line)
+
+    def cancel(self, line: Line) -> bool:
+        fate: Fate = line.record
+        now = self.clock.now()
+        if fate.kind == BUSY or line.port_data is None:
+            return False
+        if fate.kind != NO_ANSWER and now - line.placed_at >= fate.answer_delay:
+            return False  # answered: AMD is listening, too late to hang up unanswered
+        line.port_data.cancel()
+        line.port_data = None
+        self.day.cancelled += 1
+        if fate.kind == HUMAN:  # they never answered: not a person who answered
+            self.day.humans -= 1
+            self.day.humans_by_bin[self._bin(line.placed_at)] -= 1
+        self.loop.line_failed(line, LineOutcome.CANCELLED)
+        return True
 
     def _bin(self, now: float) -> int:
         return min(int(now // self.bin_s), len(self.day.humans_by_bin) - 1)
 
     def _verdict(self, line: Line) -> None:
         fate: Fate = line.record
+        line.port_data = None
         if not self.verdict_human(fate, fate.kind):
             if fate.kind == HUMAN:
                 self.day.amd_hangups += 1
@@ -230,6 +252,7 @@ class OutboundSimulation:
             "dropped": day.dropped,
             "amd_hangups": day.amd_hangups,
             "machines_connected": day.machines_connected,
+            "cancelled": day.cancelled,
             "events": self.clock.events_run,
             "series": {
                 "bin_s": self.bin_s,

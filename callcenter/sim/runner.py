@@ -100,7 +100,7 @@ def summarise(workload: Workload, runs: Sequence[dict[str, Any]]) -> dict[str, A
         for name in ("offered", "timed_out", "overflowed"):
             report[name] = _mean([run[name] for run in runs])
     else:
-        for name in ("dials", "humans", "connected", "dropped", "amd_hangups"):
+        for name in ("dials", "humans", "connected", "dropped", "amd_hangups", "cancelled"):
             report[name] = _mean([run[name] for run in runs])
         report["abandon_limit"] = workload.abandon_limit
     series = [run["series"] for run in runs]

@@ -31,7 +31,10 @@ from callcenter.config import AcdSettings
 from callcenter.contact_center import ContactCenter, build_contact_center
 from callcenter.core.clock import RealtimeClock
 from callcenter.dialer.campaign import CampaignDefinition
+from callcenter.dialer.compliance import AbandonmentLedger
 from callcenter.dialer.leads import Lead
+from callcenter.dialer.pacing import LineOutcome
+from tests.fakes import HangUpEveryLine
 from tests.harness import require_binary
 
 from .conftest import Link
@@ -148,7 +151,8 @@ class Rig:
 
 
 async def _rig(link: Link, sandbox: Any, definition: CampaignDefinition, leads: list[Lead],
-               agents: list[str], *, dnc: frozenset[str] = frozenset()) -> Rig:
+               agents: list[str], *, dnc: frozenset[str] = frozenset(),
+               pacer: Any = None, ledger: AbandonmentLedger | None = None) -> Rig:
     board = AgentBoard()
     now = RealtimeClock().now()
     for agent_id in agents:
@@ -161,7 +165,8 @@ async def _rig(link: Link, sandbox: Any, definition: CampaignDefinition, leads: 
     runner = CampaignRunner(
         definition, leads, pbx=link.pbx, bus=link.bus, board=board, connector=center.connector,
         clock=clock, routing=make_routing(settings.routing, random.Random(1)),
-        campaign_dnc=dnc, abandon_file=pbx_path(message, sandbox.path(MESSAGES), MESSAGES))
+        campaign_dnc=dnc, abandon_file=pbx_path(message, sandbox.path(MESSAGES), MESSAGES),
+        pacer=pacer, ledger=ledger)
     return Rig(link, center, runner, board)
 
 
@@ -405,3 +410,42 @@ async def test_a_campaign_started_over_rest_on_the_server_reaches_the_crm(
         await client.close()
         await phone.stop()
         await wait_no_channels(customers)
+
+
+async def test_a_ringing_line_the_pacer_gives_up_is_hung_up_after_15_s_and_retried(
+        link: Link, customers: Any) -> None:
+    """The predictive pacer may hang up a line still ringing once it rang the law's 15 s:
+    Asterisk drops the dial to the customer (the far end stops ringing), the line is
+    ``cancelled`` — no person, nothing for the abandonment figures — and the lead comes back
+    like a no-answer."""
+    zone = _zone_where(True)
+    ringer = _number(zone, "05")  # rings and never answers
+    ledger = AbandonmentLedger()
+    now = RealtimeClock().now()
+    for _ in range(100):  # enough people answered today for predictive dialling
+        ledger.record(LineOutcome.HUMAN, now)
+    pacer = HangUpEveryLine()
+    definition = _definition(mode="predictive", ring_timeout_s=40, hang_up_after_s=15)
+    rig = await _rig(link, customers, definition, [Lead("ringer", ringer)], ["2001"],
+                     pacer=pacer, ledger=ledger)
+    try:
+        rig.runner.start()
+        await link.wait_for(lambda: "cancelled" in rig.lines("ringer"), 30, "hung up",
+                            lambda: _story(rig))
+        assert rig.lines("ringer") == ["dialed", "cancelled"]
+        told = [e.at for e in link.of_type("campaign.line")  # type: ignore[attr-defined]
+                if e.lead_id == "ringer"]
+        assert 15.0 <= told[1] - told[0] < 20.0, told  # not before 15 s, well before 40
+        # Asterisk let go of the customer's phone too: no channel left of the dial
+        await link.wait_for(lambda: not link.model.channels, 10, "the dial's channels gone",
+                            lambda: _story(rig))
+        assert await link.asterisk_channels() == {}
+        lead = rig.runner.book.leads["ringer"]
+        assert lead.status == "waiting" and lead.attempts == 1
+        assert lead.last_outcome == "cancelled"
+        figures = rig.runner.ledger.figures(RealtimeClock().now())
+        assert (figures.answered_today, figures.abandoned_today) == (100, 0)
+        assert rig.runner.port.cancelled == 1
+    finally:
+        await rig.runner.close()
+        await rig.center.close()

@@ -39,7 +39,7 @@ from callcenter.dialer.pbx_port import PbxCampaign
 from callcenter.events import EventBus
 from callcenter.sim.pbx import Behaviour, Delay, SimulatedPbx
 from tests.event_order import check_event_order
-from tests.fakes import OneLine
+from tests.fakes import HangUpEveryLine, OneLine
 
 pytestmark = pytest.mark.unit
 
@@ -80,7 +80,8 @@ class FlakyPbx:
 class World:
     def __init__(self, agents: list[str], *, answer_after: float = 1.0,
                  dial_once: Pacer | None = None, queues: list[str] | None = None,
-                 record: list[str] | None = None) -> None:
+                 record: list[str] | None = None, hang_up_after_s: float | None = None,
+                 campaign_ring_s: float | None = None) -> None:
         self.clock = RealtimeClock(speed=SPEED)
         self.bus = EventBus()
         self.events: list[ev.DomainEvent] = []
@@ -108,8 +109,8 @@ class World:
                 self.center.connector, self.clock, dial_once,
                 make_routing("fifo-longest-idle", random.Random(1)),
                 lambda: next(numbers, None), campaign="c1",
-                ring_timeout_s=settings.ring_timeout_s,
-                connect_timeout_s=settings.connect_timeout_s)
+                ring_timeout_s=campaign_ring_s or settings.ring_timeout_s,
+                connect_timeout_s=settings.connect_timeout_s, hang_up_after_s=hang_up_after_s)
 
     async def start(self) -> None:
         await self.center.start()
@@ -516,3 +517,66 @@ async def test_a_callback_asked_for_in_the_ivr_joins_the_line_and_is_made(
     assert (requested.queue, requested.number, requested.waited_s) == (  # type: ignore[attr-defined]
         "support", "+14155550199", 0.0)
     await w.until(lambda: w.center.board["1001"].state is AgentState.ON_CALL, 30, "agent talks")
+
+
+async def test_a_line_ringing_past_the_minimum_is_hung_up_when_the_pacer_asks(
+        world_factory: Any) -> None:
+    """The pacer asks at every decision; the loop hangs the line up only once it rang 15 s,
+    it ends ``cancelled`` (no person, no drop for the law) and the channel is gone."""
+    pacer = HangUpEveryLine()
+    w = world_factory(["1001"], dial_once=pacer, hang_up_after_s=15.0, campaign_ring_s=40.0)
+    w.sim.behaviour = Behaviour(human=0.0, machine=0.0, busy=0.0)  # it would ring 40 s
+    await w.start()
+    campaign = w.campaign
+    assert campaign is not None
+    await w.until(lambda: LineOutcome.CANCELLED in pacer.outcomes, 60, "hung up")
+    assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.CANCELLED]
+    [(outcome, age)] = pacer.lines
+    assert outcome is LineOutcome.CANCELLED and 15.0 <= age < 18.0
+    # asked at every decision (every 0.5 s) from the dial on, obeyed only after 15 s
+    assert sum(1 for _, ringing in pacer.asked if ringing) >= 25
+    assert campaign.cancelled == 1 and campaign.humans == 0 and campaign.dropped == 0
+    hangups = [e for e in w.events if isinstance(e, ev.ChannelHungUp)]
+    assert hangups and not w.model.channels
+    assert [e.outcome for e in w.events if isinstance(e, ev.CampaignChanged)] == [
+        "dialed", "cancelled"]
+
+
+async def test_a_line_answered_as_it_is_hung_up_is_a_person_abandoned(
+        world_factory: Any) -> None:
+    """The callee picks up while the hang-up is on its way: that is a person the campaign
+    hung up on, and the law's count says so (never a quiet no-answer)."""
+    pacer = HangUpEveryLine()
+    w = world_factory(["1001"], dial_once=pacer, hang_up_after_s=15.0, campaign_ring_s=40.0)
+    w.sim.behaviour = Behaviour(human=1.0, machine=0.0, busy=0.0,
+                                answer_after=Delay.fixed(16.0), amd_human_after=Delay.fixed(3.0))
+    inner_hangup = w.sim.hangup
+
+    async def slow_hangup(channel_id: str, cause: int = 16) -> None:
+        # the answer overtakes the hang-up on the wire
+        await w.until(lambda: w.model.channels[channel_id].answered_at is not None, 30,
+                      "the answer")
+        await inner_hangup(channel_id, cause)
+
+    w.pbx.hangup = slow_hangup  # type: ignore[method-assign]
+    await w.start()
+    campaign = w.campaign
+    assert campaign is not None
+    await w.until(lambda: LineOutcome.DROPPED in pacer.outcomes, 60, "counted")
+    assert pacer.outcomes == [LineOutcome.DIALED, LineOutcome.HUMAN, LineOutcome.DROPPED]
+    assert campaign.humans == 1 and campaign.dropped == 1 and campaign.cancelled == 0
+    assert [e.outcome for e in w.events if isinstance(e, ev.CampaignChanged)] == [
+        "dialed", "cancel_answered"]
+
+
+async def test_an_answered_line_is_never_hung_up_by_the_pacer(world_factory: Any) -> None:
+    pacer = HangUpEveryLine()
+    w = world_factory(["1001"], dial_once=pacer, hang_up_after_s=15.0, campaign_ring_s=40.0,
+                      answer_after=0.5)
+    w.sim.behaviour = Behaviour(human=1.0, machine=0.0, busy=0.0,
+                                answer_after=Delay.fixed(14.0), amd_human_after=Delay.fixed(3.0),
+                                talk=Delay.fixed(5.0))
+    await w.start()
+    await w.until(lambda: LineOutcome.CONNECTED in pacer.outcomes, 60, "connected")
+    assert LineOutcome.CANCELLED not in pacer.outcomes
+    assert w.campaign is not None and w.campaign.cancelled == 0

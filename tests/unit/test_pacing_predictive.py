@@ -284,3 +284,136 @@ def test_a_campaigns_compliant_pacer_passes_the_line_detail_to_its_predictive_pa
     assert isinstance(wrapped, DetailedPacer) and wrapped.wants_detail
     wrapped.record_line(LineOutcome.HUMAN, 10.0, 14.0)
     assert heard == [(LineOutcome.HUMAN, 10.0, 14.0)]
+
+
+# --- hanging up late ringing lines ----------------------------------------------------------
+
+
+def test_hung_up_lines_censor_the_age_distributions_without_bias() -> None:
+    """Lines hung up at 15 s would have given some late verdicts: counting only the verdicts
+    seen (the plain empirical CDF) makes people look early; the censored estimate does not."""
+    from callcenter.dialer.predictive import _incidence
+
+    rng = random.Random(5)
+    person, other, cut = [], [], []
+    for _ in range(20_000):
+        age = rng.uniform(4.0, 27.0)
+        if age > 15.0 and rng.random() < 0.5:  # half the lines still ringing at 15 s hung up
+            cut.append(15.0 + rng.random() * 0.9)
+        elif rng.random() < 0.25:
+            person.append(age)
+        else:
+            other.append(age)
+    grid = np.arange(40, dtype=np.float64)
+    c_person, c_other = _incidence(person, other, cut, grid)
+    truth = np.clip((grid - 4.0) / 23.0, 0.0, 1.0)  # uniform 4..27
+    assert np.max(np.abs(c_person - truth)) < 0.03
+    assert np.max(np.abs(c_other - truth)) < 0.03
+    naive, _ = _incidence(person, other, [], grid)
+    assert naive[15] - truth[15] > 0.1  # what ignoring the hung-up lines would believe
+    # without any hang-up it is the plain empirical CDF
+    plain, _ = _incidence(person, other, [], grid)
+    ranks = np.searchsorted(np.sort(person), grid, side="right") / len(person)
+    assert np.allclose(plain, ranks)
+
+
+def hang_up_snapshot(ready: int, late_lines: int) -> DialerSnapshot:
+    """Ten agents deep in long calls (none free for minutes), ``ready`` free now, and
+    ``late_lines`` that have rung 16 s besides five young ones."""
+    dialing = tuple([NOW - 16.2] * late_lines + [NOW - 2.0] * 5)
+    return DialerSnapshot(now=NOW, ready=ready, on_call=10, dialing=len(dialing),
+                          dialing_since=dialing, talking_since=tuple([NOW - 5.0] * 10))
+
+
+def test_hang_ups_only_where_people_would_find_no_agent() -> None:
+    m = model(0.2)
+    # plenty of agents free: nothing to hang up
+    assert m.hang_ups(hang_up_snapshot(ready=12, late_lines=8), 15.0, 0.5) == []
+    # nobody free and eight late lines ringing: the late ones go, the young ones stay
+    chosen = m.hang_ups(hang_up_snapshot(ready=0, late_lines=8), 15.0, 0.5)
+    assert chosen and set(chosen) <= set(range(8))
+    # the minimum ring is the pacer's limit too (the loop enforces it besides)
+    assert m.hang_ups(hang_up_snapshot(ready=0, late_lines=8), 17.0, 0.5) == []
+    # a stricter ratio never hangs up more
+    assert len(m.hang_ups(hang_up_snapshot(ready=0, late_lines=8), 15.0, 0.9)) <= len(chosen)
+
+
+def test_a_hung_up_line_counts_at_its_remaining_chance_and_as_censored() -> None:
+    pacer = Predictive()
+    pacer.model = model(0.2)
+    before = pacer._learn.rate
+    pacer.record_line(LineOutcome.CANCELLED, NOW - 16.0, NOW)
+    assert pacer._learn.resolved == 0 and pacer._learn.humans == 0
+    assert [kind for _, kind in pacer._learn.outcomes] == [2]
+    chance = float(pacer.model.line_table[16, -1])
+    assert 0.0 < chance < 0.2 and pacer._learn.rate == pytest.approx(before + chance)
+    # no hang-up while the model is not trusted, nor with the setting off
+    assert pacer.cancel_lines(hang_up_snapshot(ready=0, late_lines=8), 15.0) == []
+    off = Predictive(PredictiveSettings(hang_up_ratio=0.0))
+    off.model = model(0.2)
+    assert off.cancel_lines(hang_up_snapshot(ready=0, late_lines=8), 15.0) == []
+
+
+def test_the_loop_keeps_the_minimum_ring_whatever_the_pacer_asks() -> None:
+    """The loop hangs up only lines that rang ``min_ring_s``, only through the port, and a
+    refused hang-up leaves the line dialing; lines on their way down leave the detail."""
+    from callcenter.acd.agents import AgentBoard
+    from callcenter.acd.routing import make_routing
+    from callcenter.dialer.loop import DialerLoop, Line
+    from callcenter.sim.clock import VirtualClock
+
+    class Port:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+            self.refuse: set[str] = set()
+
+        def place(self, line: Line) -> None:
+            pass
+
+        def connect(self, line: Line, agent: object) -> None:
+            pass
+
+        def cancel(self, line: Line) -> bool:
+            self.asked.append(line.line_id)
+            return line.line_id not in self.refuse
+
+    class AskAll:
+        name = "ask-all"
+        wants_detail = True
+
+        def __init__(self) -> None:
+            self.placed = False
+
+        def decide(self, snapshot: DialerSnapshot) -> int:
+            if self.placed:
+                return 0
+            self.placed = True
+            return 3
+
+        def record(self, outcome: LineOutcome, now: float) -> None:
+            pass
+
+        def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+            pass
+
+        def next_decision_at(self, now: float) -> float:
+            return now + 1.0
+
+        def cancel_lines(self, snapshot: DialerSnapshot, min_ring_s: float) -> list[int]:
+            return list(range(len(snapshot.dialing_since)))
+
+    clock, port = VirtualClock(), Port()
+    records = iter(range(10))
+    loop = DialerLoop(clock, AskAll(), AgentBoard(), make_routing("fifo-longest-idle"),
+                      port, lambda: next(records, None), min_ring_s=15.0)
+    port.refuse.add("line-2")
+    loop.start()
+    clock.run(until=14.5)
+    assert port.asked == []  # asked every second, too young every time
+    clock.run(until=15.5)
+    assert sorted(port.asked) == ["line-1", "line-2", "line-3"]
+    assert loop.cancelled == 2 and loop.dialing == 3  # the port ends them, not the loop
+    assert loop.snapshot().dialing_since == (0.0,)  # only line-2 still counts as ringing
+    never = DialerLoop(clock, AskAll(), AgentBoard(), make_routing("fifo-longest-idle"),
+                       Port(), lambda: next(records, None))
+    assert never.min_ring_s is None  # without a minimum ring set, nothing is ever hung up
