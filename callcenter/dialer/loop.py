@@ -40,8 +40,11 @@ class Line:
     agent_id: str | None = None
     #: free slot for the port (e.g. the PBX channel id or a simulator timer)
     port_data: Any = None
-    #: the agent who asked for this line (a preview dial): offered the person first
+    #: the agent who asked for this line (a preview dial): kept reserved for it while it rings
+    #: (when that agent was ready), and given the person who answers
     preferred_agent: str | None = None
+    #: the preferred agent is held (reserved) for this line
+    holds_agent: bool = False
     #: the pacer asked to hang it up still ringing; the port says when it is over
     hanging_up: bool = False
 
@@ -187,17 +190,42 @@ class DialerLoop:
                 if line.stage == "dialing" and not line.hanging_up]
 
     def place_now(self, record: Any, agent_id: str | None = None) -> None:
-        """Dial ``record`` at once, whatever the pacer says (a preview an agent accepted);
-        the person who answers goes to ``agent_id`` when that agent is free then."""
+        """Dial ``record`` at once, whatever the pacer says (a preview an agent accepted).
+        ``agent_id``, if ready, is reserved for the line while it rings — no other call takes
+        them meanwhile — and gets the person who answers; released if nobody does."""
         self._place(record, self.clock.now(), agent_id)
 
     def _place(self, record: Any, now: float, agent_id: str | None = None) -> None:
         self.placed += 1
         line = Line(f"{self._prefix}-{self.placed}", record, now, preferred_agent=agent_id)
+        if agent_id is not None and agent_id in self.board:
+            agent = self.board[agent_id]
+            if agent.state is AgentState.READY:
+                self.board.reserve(agent, line.line_id, now)
+                line.holds_agent = True
         self.lines[line.line_id] = line
         self.dialing += 1
         self.pacer.record(LineOutcome.DIALED, now)
         self.port.place(line)
+
+    def _held_agent(self, line: Line) -> Agent | None:
+        """The agent still reserved for ``line`` (a preview dial), if any."""
+        if not line.holds_agent or line.preferred_agent is None:
+            return None
+        if line.preferred_agent not in self.board:
+            return None
+        agent = self.board[line.preferred_agent]
+        if (agent.state is not AgentState.RESERVED
+                or agent.call_id != line.line_id):
+            return None  # paused, logged out, or taken meanwhile: not ours any more
+        return agent
+
+    def _release(self, line: Line) -> None:
+        """The line ends without a person: its held agent is ready again."""
+        agent = self._held_agent(line)
+        line.holds_agent = False
+        if agent is not None:
+            self.board.move(agent, AgentState.READY, self.clock.now())
 
     # --- what the port reports ---------------------------------------------------------------
 
@@ -208,6 +236,7 @@ class DialerLoop:
         self.dialing -= 1
         line.stage = "ended"
         del self.lines[line.line_id]
+        self._release(line)
         self.pacer.record(outcome, self.clock.now())
         if self._detailed is not None:
             self._detailed.record_line(outcome, line.placed_at, self.clock.now())
@@ -225,8 +254,15 @@ class DialerLoop:
         self.pacer.record(LineOutcome.HUMAN, now)
         if self._detailed is not None:
             self._detailed.record_line(LineOutcome.HUMAN, line.placed_at, now)
-        return self.dispatcher.offer(WaitingCall(line.line_id, now,
-                                                 preferred_agent=line.preferred_agent), now)
+        call = WaitingCall(line.line_id, now, preferred_agent=line.preferred_agent)
+        held = self._held_agent(line)
+        line.holds_agent = False
+        if held is not None:  # the preview's own agent, kept for this person
+            self._on_assign(call, held, now, RoutingDecision(
+                line.line_id, held.agent_id, "preview", "the agent who dialled", 1, "call",
+                now, (held.agent_id,)))
+            return held
+        return self.dispatcher.offer(call, now)
 
     def line_abandoned_unoffered(self, line: Line) -> None:
         """A person (AMD unsure, by the campaign's policy) got the abandonment message without
@@ -237,6 +273,7 @@ class DialerLoop:
         self.dialing -= 1
         line.stage = "ended"
         del self.lines[line.line_id]
+        self._release(line)
         self.pacer.record(LineOutcome.HUMAN, now)
         self.pacer.record(LineOutcome.DROPPED, now)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.web.routes.campaigns import CAMPAIGNS
+from callcenter.web.state import AGENT_CONTROLS
 from tests.accounts import sign_in, token_for
 from tests.campaign_server import NUMBERS, campaign_server
 from tests.harness import require_binary
@@ -53,7 +54,12 @@ async def test_the_agents_preview_list_skip_and_readiness(tmp_path: Path) -> Non
         dialled = await client.post("/api/campaigns/look/leads/first/dial", headers=agent)
         assert dialled.status == 200, await dialled.text()
         line = next(iter(runner.port.loop.lines.values()))
-        assert line.preferred_agent == "1001"
+        assert line.preferred_agent == "1001" and line.holds_agent
+        # the agent is held for the line while it rings: a second Dial is refused
+        board = client.app[AGENT_CONTROLS].board
+        assert board["1001"].state.value == "reserved" and board["1001"].call_id == line.line_id
+        again = await client.post("/api/campaigns/look/leads/second/dial", headers=agent)
+        assert again.status == 409
         # switched to progressive by a supervisor: no longer in the agent's list
         await client.post("/api/campaigns/look/control",
                           json={"action": "mode", "mode": "progressive"})

@@ -417,3 +417,71 @@ def test_the_loop_keeps_the_minimum_ring_whatever_the_pacer_asks() -> None:
     never = DialerLoop(clock, AskAll(), AgentBoard(), make_routing("fifo-longest-idle"),
                        Port(), lambda: next(records, None))
     assert never.min_ring_s is None  # without a minimum ring set, nothing is ever hung up
+
+
+def test_a_preview_dial_holds_its_agent_while_the_line_rings() -> None:
+    """The agent who dials a preview is reserved for that line: an inbound caller arriving
+    meanwhile goes elsewhere, the person who answers comes to that agent, and a line that ends
+    without a person gives the agent back."""
+    from callcenter.acd.agents import AgentBoard, AgentState
+    from callcenter.acd.dispatcher import Dispatcher, WaitingCall
+    from callcenter.acd.routing import make_routing
+    from callcenter.dialer.loop import DialerLoop, Line
+    from callcenter.sim.clock import VirtualClock
+
+    class Port:
+        def __init__(self) -> None:
+            self.connected: list[tuple[str, str]] = []
+
+        def place(self, line: Line) -> None:
+            pass
+
+        def connect(self, line: Line, agent: object) -> None:
+            self.connected.append((line.line_id, agent.agent_id))  # type: ignore[attr-defined]
+
+        def cancel(self, line: Line) -> bool:
+            return False
+
+    class Nothing:
+        name = "preview"
+
+        def decide(self, snapshot: DialerSnapshot) -> int:
+            return 0
+
+        def record(self, outcome: LineOutcome, now: float) -> None:
+            pass
+
+        def next_decision_at(self, now: float) -> float:
+            return now + 1.0
+
+    clock, port, board = VirtualClock(), Port(), AgentBoard()
+    for agent_id in ("1001", "1002"):
+        board.log_in(board.add(agent_id), 0.0)
+    inbound: list[tuple[str, str]] = []
+    queue = Dispatcher(board, make_routing("fifo-longest-idle"),
+                       lambda call, agent, now, d: inbound.append((call.call_id, agent.agent_id)))
+    loop = DialerLoop(clock, Nothing(), board, make_routing("fifo-longest-idle"), port,
+                      lambda: None)
+    loop.place_now("lead-a", "1001")
+    first = next(iter(loop.lines.values()))
+    assert board["1001"].state is AgentState.RESERVED and first.holds_agent
+    # an inbound caller meanwhile: not to the agent holding the preview line
+    queue.offer(WaitingCall("in-1", 1.0), 1.0)
+    assert inbound == [("in-1", "1002")]
+    # the person answers: straight to the agent who dialled
+    assert loop.line_human(first) is board["1001"]
+    assert port.connected == [(first.line_id, "1001")]
+    # a second preview that nobody answers gives its agent back, ready
+    board.move(board["1002"], AgentState.READY, 2.0)
+    loop.place_now("lead-b", "1002")
+    second = next(line for line in loop.lines.values() if line.stage == "dialing")
+    assert board["1002"].state is AgentState.RESERVED
+    loop.line_failed(second, LineOutcome.NO_ANSWER)
+    assert board["1002"].state is AgentState.READY
+    # an agent who paused meanwhile is not forced onto the call: any free agent takes it
+    loop.place_now("lead-c", "1002")
+    third = next(line for line in loop.lines.values() if line.stage == "dialing")
+    board.move(board["1002"], AgentState.PAUSED, 3.0, reason="break")
+    board.add("1003")
+    board.log_in(board["1003"], 3.0)
+    assert loop.line_human(third) is board["1003"]
