@@ -27,6 +27,9 @@ const inIvr = new Map();     // call_id -> {flow, node}: callers in an IVR flow 
 const agents = new Map();     // agent_id -> {agent_id, state, since, reason, call_id}
 const queues = new Map();     // queue name -> last queue.changed
 const campaigns = new Map();  // campaign name -> last campaign.changed
+// campaign name -> last campaign.status: the day's figures as the law counts them (stored, so
+// they do not start again at zero when a campaign is started again)
+const campaignStatus = new Map();
 let log = [];                 // newest first: {at, type, text}
 let snapshotReceived = false;
 let clockOffset = 0;          // server clock minus local clock, seconds
@@ -66,6 +69,7 @@ const HANDLERS = {
   "agent.registration": onAgentRegistration,
   "queue.changed": onQueueChanged,
   "campaign.changed": onCampaignChanged,
+  "campaign.status": (ev) => { campaignStatus.set(ev.campaign, ev); },
   "pbx.link_up": onPbxLink,
   "pbx.link_down": onPbxLink,
   "pbx.resynced": logOnly,
@@ -124,6 +128,7 @@ function onSnapshot(msg) {
   for (const status of msg.queues || []) onQueueChanged(status);
   for (const where of msg.ivr || []) inIvr.set(where.call_id, where);
   for (const status of msg.campaigns || []) onCampaignChanged(status);
+  for (const status of msg.campaign_status || []) campaignStatus.set(status.campaign, status);
   snapshotReceived = true;
   connection.healthy();
 }
@@ -456,6 +461,15 @@ function renderCampaignTile() {
   setText("campaign-lines",
     `${sum.dialing} dialing · ${sum.waiting} waiting · ${sum.connected} connected`);
   setText("campaign-pacing", [...pacings].join(", "));
+  let answered = 0;
+  let abandoned = 0;
+  for (const s of campaignStatus.values()) {
+    answered += s.answered_today;
+    abandoned += s.abandoned_today;
+  }
+  const shown = Number.isInteger(abandoned) ? abandoned : abandoned.toFixed(1);
+  setText("campaign-today", campaignStatus.size === 0 ? "—"
+    : `${answered} answered · ${shown} abandoned ${percent(abandoned, answered)}`);
 }
 
 function renderAgents() {

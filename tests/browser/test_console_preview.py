@@ -121,10 +121,15 @@ async def test_an_agent_previews_skips_and_dials_leads(tmp_path: Path) -> None:
             await wait_for(page, "document.getElementById('lead-status').textContent"
                                  ".startsWith('Dialling')")
             assert runner.port.loop.placed == 1
-            # the person answers (2-3 s) and is connected to 1001, who dialled
+            # 1001 is held for the line from the dial on (the console shows it reserved)
             await wait_for(page, "['reserved', 'on_call'].includes("
                                  "document.getElementById('agent-state').dataset.state)", 20)
-            connected = [e for e in lines if e.lead_id == "L3" and e.agent_id]
+            # the person answers (2-3 s) and is connected to 1001, who dialled
+            for _ in range(200):
+                connected = [e for e in lines if e.lead_id == "L3" and e.agent_id]
+                if connected:
+                    break
+                await asyncio.sleep(0.1)
             assert connected and {e.agent_id for e in connected} == {"1001"}
             assert services.center.board["1002"].state is AgentState.READY  # free, not taken
             await asyncio.sleep(0.2)

@@ -44,6 +44,7 @@ async def test_the_live_page_draws_the_demo_from_the_event_stream(tmp_path: Path
             for _ in range(100):  # up to 10 s: callers in the IVR and in queues, agents busy
                 words = " ".join(str(await page.evaluate(READ)).split())
                 if ("in IVR" in words and "inbound · support" in words
+                        and " answered · " in words
                         and "waiting for the snapshot" not in words):
                     break
                 await asyncio.sleep(0.1)
@@ -56,6 +57,8 @@ async def test_the_live_page_draws_the_demo_from_the_event_stream(tmp_path: Path
     assert "null" not in words and "undefined" not in words, words[:3000]
     assert re.search(r"queue", words, re.IGNORECASE) and "support" in words, words[:2000]
     assert re.search(r"campaign renewals", words, re.IGNORECASE), words[:2000]
+    # the day's figures as the rule counts them, from campaign.status (stored, not per run)
+    assert re.search(r"Today \d+ answered · [\d.]+ abandoned", words), words[:3000]
     assert "in IVR" in words and re.search(r"IVR main( \u203a \w+)?", words), words[:3000]
     assert "inbound · support" in words, words[:3000]
     assert "waiting for the snapshot" not in words
