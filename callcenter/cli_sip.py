@@ -9,6 +9,9 @@ agent's session only). See docs/CONSOLE.md "SIP credentials".
   (default: the agent id); then ``pjsip`` prints the PJSIP sections to put into Asterisk's
   ``pjsip.conf`` (or an included file) before ``pjsip reload``.
 - ``list`` shows agents and usernames, never passwords.
+- ``key`` prints a new storage key; with it set as ``sip.storage_key``
+  (``CALLCENTER_SIP__STORAGE_KEY``) passwords are stored encrypted, and ``encrypt`` rewrites
+  the rows stored before in clear.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ from callcenter.cli_crm import _db, _run, _settings, db_option
 
 
 def _store(ctx: click.Context, db_url: str | None, work: Callable[[Any], Any]) -> Any:
-    from crm_bridge.sip_credentials import BadCredential, SipCredentials
+    from crm_bridge.sip_credentials import BadCredential, KeyNeeded, SipCredentials
+
+    key = _settings(ctx).sip.storage_key
 
     async def run(sessions: Any) -> Any:
         try:
-            return await work(SipCredentials(sessions))
-        except BadCredential as exc:
+            store = SipCredentials(sessions, key.get_secret_value() if key else None)
+            return await work(store)
+        except (BadCredential, KeyNeeded) as exc:
             raise click.ClickException(str(exc)) from exc
 
     return _run(_with_store(_db(ctx, db_url), run))
@@ -102,6 +108,31 @@ def list_credentials(ctx: click.Context, db_url: str | None) -> None:
 
     for credential in _store(ctx, db_url, work):
         click.echo(f"{credential.agent_id:16} {credential.username}")
+
+
+@sip.command("key")
+def key() -> None:
+    """Print a new storage key for sip.storage_key (CALLCENTER_SIP__STORAGE_KEY): keep it
+    as you keep the AMI secret; a password encrypted with a lost key is lost."""
+    from crm_bridge.sip_credentials import new_key
+
+    click.echo(new_key())
+
+
+@sip.command("encrypt")
+@db_option
+@click.pass_context
+def encrypt(ctx: click.Context, db_url: str | None) -> None:
+    """Rewrite the SIP passwords stored in clear with sip.storage_key."""
+    if _settings(ctx).sip.storage_key is None:
+        raise click.ClickException("set sip.storage_key (CALLCENTER_SIP__STORAGE_KEY) first: "
+                                   "`callcenter sip key` makes one")
+
+    async def work(store: Any) -> int:
+        count: int = await store.encrypt_all()
+        return count
+
+    click.echo(f"encrypted {_store(ctx, db_url, work)} SIP password(s)")
 
 
 @sip.command("remove")

@@ -333,6 +333,24 @@ class SipSettings(BaseModel):
     ice_servers: list[str] = Field(
         default_factory=list,
         description="STUN/TURN URLs handed to the browser (empty on a LAN or loopback)")
+    storage_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (callcenter sip key) that encrypts the agents' SIP passwords "
+                    "in the database; unset: stored as given")
+
+    @field_validator("storage_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(value.get_secret_value().encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError("not a Fernet key (32 url-safe base64 bytes): make one with "
+                             "`callcenter sip key`") from None
+        return value
 
 
 class SandboxSettings(BaseModel):

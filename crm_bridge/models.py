@@ -563,7 +563,7 @@ class SipCredentialRow(Base):
 
     agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
-    password: Mapped[str] = mapped_column(String(128))
+    password: Mapped[str] = mapped_column(String(512))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow,
                                                     onupdate=utcnow)
 

@@ -5,6 +5,13 @@ registers to Asterisk with. Server-side only; see docs/CONSOLE.md "SIP credentia
 endpoint the operator provisions on Asterisk with it (``callcenter sip pjsip`` prints the
 PJSIP sections); ``set`` records the credentials of an endpoint that already exists (the
 sandbox's static 1001..1010).
+
+At rest: with a storage key (``sip.storage_key``, a Fernet key from ``callcenter sip key``)
+the passwords are written encrypted (``fernet:<token>``: AES-128-CBC with HMAC-SHA256, the
+``cryptography`` package), so a copy of the database alone does not give them away. Asterisk
+and the browser need them in clear, so the server decrypts on use. Rows written without a key
+stay readable (``callcenter sip encrypt`` rewrites them); an encrypted row without the right
+key is :class:`KeyNeeded`, never garbage handed to a phone.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,8 +31,53 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 MIN_PASSWORD = 8
 
 
+#: how an encrypted password starts in the database
+ENCRYPTED = "fernet:"
+
+
 class BadCredential(ValueError):
     """A username or password that cannot be used (the message says why)."""
+
+
+class KeyNeeded(RuntimeError):
+    """A stored password is encrypted and no key, or not the key it was written with, is set."""
+
+
+def new_key() -> str:
+    """A fresh storage key (``CALLCENTER_SIP__STORAGE_KEY``)."""
+    return Fernet.generate_key().decode("ascii")
+
+
+class PasswordVault:
+    """Encrypts passwords for the table and decrypts them back (no key: stored as given)."""
+
+    def __init__(self, key: str | None = None) -> None:
+        try:
+            self._fernet = Fernet(key.encode("ascii")) if key else None
+        except (ValueError, UnicodeEncodeError):
+            raise BadCredential("sip.storage_key is not a Fernet key (32 url-safe base64 "
+                                "bytes: make one with `callcenter sip key`)") from None
+
+    @property
+    def encrypts(self) -> bool:
+        return self._fernet is not None
+
+    def seal(self, password: str) -> str:
+        if self._fernet is None:
+            return password
+        return ENCRYPTED + self._fernet.encrypt(password.encode("utf-8")).decode("ascii")
+
+    def open(self, stored: str, agent_id: str) -> str:
+        if not stored.startswith(ENCRYPTED):
+            return stored  # written before a key was set
+        if self._fernet is None:
+            raise KeyNeeded(f"agent {agent_id}'s SIP password is encrypted: set "
+                            "sip.storage_key (CALLCENTER_SIP__STORAGE_KEY)")
+        try:
+            return self._fernet.decrypt(stored[len(ENCRYPTED):].encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise KeyNeeded(f"agent {agent_id}'s SIP password was encrypted with another "
+                            "storage key") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +107,37 @@ def generate_password() -> str:
 
 
 class SipCredentials:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 key: str | None = None) -> None:
         self.sessions = sessions
+        self.vault = PasswordVault(key)
+
+    def _credential(self, row: SipCredentialRow) -> SipCredential:
+        return SipCredential(row.agent_id, row.username,
+                             self.vault.open(row.password, row.agent_id))
 
     async def get(self, agent_id: str) -> SipCredential | None:
         async with self.sessions() as session:
             row = await session.get(SipCredentialRow, agent_id)
-            return None if row is None else SipCredential(row.agent_id, row.username,
-                                                          row.password)
+            return None if row is None else self._credential(row)
 
     async def list(self) -> list[SipCredential]:
         async with self.sessions() as session:
             rows = await session.scalars(select(SipCredentialRow)
                                          .order_by(SipCredentialRow.agent_id))
-            return [SipCredential(r.agent_id, r.username, r.password) for r in rows]
+            return [self._credential(r) for r in rows]
+
+    async def encrypt_all(self) -> int:
+        """Rewrite the rows stored in clear with the key; how many (0 without a key)."""
+        if not self.vault.encrypts:
+            return 0
+        count = 0
+        async with self.sessions() as session, session.begin():
+            for row in await session.scalars(select(SipCredentialRow)):
+                if not row.password.startswith(ENCRYPTED):
+                    row.password = self.vault.seal(row.password)
+                    count += 1
+        return count
 
     async def put(self, credential: SipCredential) -> None:
         async with self.sessions() as session, session.begin():
@@ -78,12 +148,12 @@ class SipCredentials:
                 raise BadCredential(f"SIP username {credential.username!r} is agent "
                                     f"{taken}'s already")
             row = await session.get(SipCredentialRow, credential.agent_id)
+            stored = self.vault.seal(credential.password)
             if row is None:
                 session.add(SipCredentialRow(agent_id=credential.agent_id,
-                                             username=credential.username,
-                                             password=credential.password))
+                                             username=credential.username, password=stored))
             else:
-                row.username, row.password = credential.username, credential.password
+                row.username, row.password = credential.username, stored
 
     async def remove(self, agent_id: str) -> bool:
         async with self.sessions() as session, session.begin():

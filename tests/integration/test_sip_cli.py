@@ -72,3 +72,66 @@ async def test_sip_accounts_from_the_cli(tmp_path: Path, monkeypatch: pytest.Mon
                                      "--db", db)
     assert failed.exit_code != 0 and "Traceback" not in failed.output, failed.output
     assert "wrote 2 SIP account(s)" in failed.output
+
+
+async def test_sip_passwords_encrypted_at_rest_with_a_storage_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``sip.storage_key`` the table holds tokens, not passwords; everything that needs
+    the password (the PJSIP file, the console's account) still gets it in clear; rows stored
+    before the key stay readable until ``sip encrypt``; a wrong or missing key is a clear
+    refusal, never a wrong password."""
+    from sqlalchemy import select
+
+    from crm_bridge.models import SipCredentialRow
+
+    db = f"sqlite:///{tmp_path / 'cc.db'}"
+    before = await asyncio.to_thread(run, "sip", "set", "1001", "--password-stdin", "--db", db,
+                                     stdin="secret1001\n")
+    assert before.exit_code == 0, before.output
+    made = await asyncio.to_thread(run, "sip", "key")
+    key = made.output.strip()
+    assert made.exit_code == 0 and len(key) == 44
+    monkeypatch.setenv("CALLCENTER_SIP__STORAGE_KEY", key)
+    done = await asyncio.to_thread(run, "sip", "set", "1002", "--password-stdin", "--db", db,
+                                   stdin="secret1002\n")
+    assert done.exit_code == 0, done.output
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}")
+    sessions = session_factory(engine)
+
+    async def raw() -> dict[str, str]:
+        async with sessions() as session:
+            rows = await session.scalars(select(SipCredentialRow))
+            return {r.agent_id: r.password for r in rows}
+
+    try:
+        stored = await raw()
+        assert stored["1001"] == "secret1001"  # written before the key: as it was
+        assert stored["1002"].startswith("fernet:") and "secret1002" not in stored["1002"]
+        found = {c.agent_id: c.password for c in await SipCredentials(sessions, key).list()}
+        assert found == {"1001": "secret1001", "1002": "secret1002"}
+        encrypted = await asyncio.to_thread(run, "sip", "encrypt", "--db", db)
+        assert encrypted.exit_code == 0 and "encrypted 1 SIP password" in encrypted.output
+        assert all(p.startswith("fernet:") for p in (await raw()).values())
+        # Asterisk's file gets the passwords in clear
+        target = tmp_path / "pjsip_console.conf"
+        written = await asyncio.to_thread(run, "sip", "pjsip", "--write", str(target),
+                                          "--db", db)
+        assert written.exit_code == 0, written.output
+        assert "password = secret1001" in target.read_text()
+        # another key, or none: refused with the reason, no wrong password handed out
+        monkeypatch.setenv("CALLCENTER_SIP__STORAGE_KEY",
+                           (await asyncio.to_thread(run, "sip", "key")).output.strip())
+        wrong = await asyncio.to_thread(run, "sip", "pjsip", "--db", db)
+        assert wrong.exit_code != 0 and "another storage key" in wrong.output, wrong.output
+        monkeypatch.delenv("CALLCENTER_SIP__STORAGE_KEY")
+        none = await asyncio.to_thread(run, "sip", "pjsip", "--db", db)
+        assert none.exit_code != 0 and "is encrypted: set sip.storage_key" in none.output
+        monkeypatch.setenv("CALLCENTER_SIP__STORAGE_KEY", "not-a-key")
+        bad = await asyncio.to_thread(run, "sip", "list", "--db", db)
+        assert bad.exit_code != 0 and "not a Fernet key" in bad.output, bad.output
+        assert "Traceback" not in bad.output + none.output + wrong.output
+        # the longest password fits the column as a token (PostgreSQL checks lengths)
+        longest = SipCredentials(sessions, key)
+        assert len(longest.vault.seal("x" * 128)) <= 512
+    finally:
+        await engine.dispose()

@@ -175,6 +175,22 @@ async def test_the_sip_account_goes_to_the_agent_itself_only(console: Console) -
     assert (await client.get("/api/agents/1001/sip")).status == 401
 
 
+async def test_an_encrypted_sip_password_needs_the_servers_key(console: Console) -> None:
+    """A password stored encrypted reaches the agent only through a server holding the key:
+    this one has none, so the answer says so (503) instead of handing out the token."""
+    from crm_bridge.sip_credentials import new_key
+
+    key = new_key()
+    await SipCredentials(console.sessions, key).put(SipCredential("1003", "1003", "secret1003"))
+    answer = await console.client.get("/api/agents/1003/sip",
+                                      headers=await console.headers("agent", "1003"))
+    assert answer.status == 503
+    body = await answer.text()
+    assert "sip_key_needed" in body and "fernet:" not in body and "secret1003" not in body
+    assert (await SipCredentials(console.sessions, key).get("1003")) == SipCredential(
+        "1003", "1003", "secret1003")
+
+
 async def test_bad_sip_credentials_are_refused_clearly(console: Console) -> None:
     store = SipCredentials(console.sessions)
     with pytest.raises(ValueError, match="username"):

@@ -19,7 +19,7 @@ import agent_ui
 from callcenter.web.errors import ApiError
 from callcenter.web.routes.wallboard import _serve
 from callcenter.web.state import CRM_SESSIONS, SETTINGS
-from crm_bridge.sip_credentials import SipCredentials
+from crm_bridge.sip_credentials import KeyNeeded, SipCredentials
 
 CONSOLE_DIR = Path(agent_ui.__file__).resolve().parent / "console"
 """Where the console's files are: ``agent_ui/console`` (package data)."""
@@ -46,12 +46,16 @@ async def sip_account(request: web.Request) -> web.Response:
     sessions = request.app.get(CRM_SESSIONS)
     if sessions is None:
         raise ApiError(503, "crm_unavailable", "this server has no database for SIP accounts")
-    credential = await SipCredentials(sessions).get(agent_id)
+    sip = request.app[SETTINGS].sip
+    key = sip.storage_key.get_secret_value() if sip.storage_key else None
+    try:
+        credential = await SipCredentials(sessions, key).get(agent_id)
+    except KeyNeeded as exc:
+        raise ApiError(503, "sip_key_needed", str(exc)) from None
     if credential is None:
         raise ApiError(404, "sip_account_not_found",
                        f"agent {agent_id} has no SIP account yet: an admin gives it one with "
                        f"'callcenter sip set {agent_id} ...' or 'callcenter sip generate'")
-    sip = request.app[SETTINGS].sip
     return web.json_response({
         "agent_id": agent_id,
         "ws_url": sip.ws_url,
