@@ -154,6 +154,12 @@ async def test_preview_mode_agents_dial_a_lead_through_the_gate(tmp_path: Path) 
         assert (await dialled.json())["reason"] == "allowed"
         again = await client.post("/api/campaigns/look/leads/first/dial")
         assert again.status == 409  # being dialled
+        # 1001 is held for the line it dialled: another lead is not for it now
+        busy = await client.post("/api/campaigns/look/leads/second/dial")
+        assert busy.status == 409
+        assert (await busy.json())["error"]["code"] == "agent_not_ready"
+        assert runner.book.leads["second"].status == "new"  # nothing decided for the lead
+        await sign_in(client, "agent", "1002")
         refused = await client.post("/api/campaigns/look/leads/second/dial")
         assert refused.status == 409 and (await refused.json())["reason"] == "dnc_campaign"
         assert (await client.post("/api/campaigns/look/leads/nobody/dial")).status == 404
