@@ -343,13 +343,12 @@ class SipSettings(BaseModel):
     def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        from cryptography.fernet import Fernet
+        from crm_bridge.sip_credentials import BadCredential, PasswordVault
 
         try:
-            Fernet(value.get_secret_value().encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
-            raise ValueError("not a Fernet key (32 url-safe base64 bytes): make one with "
-                             "`callcenter sip key`") from None
+            PasswordVault(value.get_secret_value())  # the one place that knows a good key
+        except BadCredential as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 

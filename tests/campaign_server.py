@@ -52,3 +52,17 @@ async def campaign_server(tmp_path: Path, behaviour: Behaviour | None = None,
     client: TestClient[Any, Any] = TestClient(TestServer(build_app(services)))
     await client.start_server()
     return client, services
+
+
+async def preview_campaign(client: TestClient[Any, Any], name: str,
+                           rows: list[dict[str, str]]) -> None:
+    """As an admin (already signed in): a preview campaign ``name`` open around the clock,
+    with ``rows`` imported (every one of them)."""
+    created = await client.post("/api/campaigns", json={
+        "name": name, "mode": "preview", "caller_id": "+13125550199",
+        "company": "Example Energy", "callback_number": "+13125550100",
+        "window_start": "00:00", "window_end": "23:59"})
+    assert created.status == 201, await created.text()
+    imported = await (await client.post(f"/api/campaigns/{name}/leads",
+                                        json={"rows": rows})).json()
+    assert imported["imported"] == len(rows), imported

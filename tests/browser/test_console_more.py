@@ -196,6 +196,7 @@ async def test_the_wrap_up_list_is_the_servers_dispositions(
         await wait_for(page, "document.getElementById('disposition').selectedOptions[0]"
                              ".textContent.includes('已停用')")
         assert await page.evaluate("document.getElementById('disposition').value") == "callback"
+        await page.screenshot(SHOTS / "console-disposition-withdrawn-zh-CN.png")
         await page.evaluate("document.getElementById('wrap-save').click()")
         try:
             await wait_for(page, "document.getElementById('wrap-status').textContent"

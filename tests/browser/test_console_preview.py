@@ -24,7 +24,7 @@ from crm_bridge.db import make_engine, session_factory
 from crm_bridge.models import Customer, Phone
 from crm_bridge.sip_credentials import SipCredential, SipCredentials
 from tests.accounts import PASSWORD, add_user, sign_in
-from tests.campaign_server import NUMBERS, campaign_server
+from tests.campaign_server import NUMBERS, campaign_server, preview_campaign
 from tests.harness.chromium import DevTools, chromium_page, sign_in_page, wait_for
 from tests.harness.require import require_binary
 
@@ -65,17 +65,10 @@ async def test_an_agent_previews_skips_and_dials_leads(tmp_path: Path) -> None:
         await SipCredentials(db).put(SipCredential("1001", "1001", "sip-pass-1001-preview"))
         await add_user(client, "agent", "1001", username="preview.agent")
         await sign_in(client, "admin")
-        assert (await client.post("/api/campaigns", json={
-            "name": "renewals", "mode": "preview", "caller_id": "+13125550199",
-            "company": "Example Energy", "callback_number": "+13125550100",
-            "window_start": "00:00", "window_end": "23:59"})).status == 201
-        rows = [{"number": NUMBERS[0], "lead_id": "L1", "name": HOSTILE, "priority": "9"},
-                {"number": NUMBERS[1], "lead_id": "L2", "name": "Refused Rita",
-                 "priority": "5"},
-                {"number": NUMBERS[2], "lead_id": "L3", "priority": "1"}]
-        imported = await (await client.post("/api/campaigns/renewals/leads",
-                                            json={"rows": rows})).json()
-        assert imported["imported"] == 3
+        await preview_campaign(client, "renewals", [
+            {"number": NUMBERS[0], "lead_id": "L1", "name": HOSTILE, "priority": "9"},
+            {"number": NUMBERS[1], "lead_id": "L2", "name": "Refused Rita", "priority": "5"},
+            {"number": NUMBERS[2], "lead_id": "L3", "priority": "1"}])
         # on the campaign's do-not-call list after the import: the gate refuses it at dial
         await client.post("/api/campaigns/renewals/dnc", json={"numbers": [NUMBERS[1]]})
         assert (await client.post("/api/campaigns/renewals/control",

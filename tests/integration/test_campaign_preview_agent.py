@@ -11,7 +11,7 @@ import pytest
 from callcenter.web.routes.campaigns import CAMPAIGNS
 from callcenter.web.state import AGENT_CONTROLS
 from tests.accounts import sign_in, token_for
-from tests.campaign_server import NUMBERS, campaign_server
+from tests.campaign_server import NUMBERS, campaign_server, preview_campaign
 from tests.harness import require_binary
 
 pytestmark = pytest.mark.integration
@@ -23,13 +23,9 @@ async def test_the_agents_preview_list_skip_and_readiness(tmp_path: Path) -> Non
     client, _services = await campaign_server(tmp_path)
     try:
         await sign_in(client, "admin")
-        assert (await client.post("/api/campaigns", json={
-            "name": "look", "mode": "preview", "caller_id": "+13125550199",
-            "company": "Example Energy", "callback_number": "+13125550100",
-            "window_start": "00:00", "window_end": "23:59"})).status == 201
-        await client.post("/api/campaigns/look/leads", json={"rows": [
+        await preview_campaign(client, "look", [
             {"number": NUMBERS[0], "lead_id": "first", "priority": "5"},
-            {"number": NUMBERS[1], "lead_id": "second", "priority": "1"}]})
+            {"number": NUMBERS[1], "lead_id": "second", "priority": "1"}])
         await client.post("/api/campaigns/look/control", json={"action": "start"})
         agent = {"Authorization": f"Bearer {await token_for(client, 'agent', '1001')}"}
         listed = await (await client.get("/api/agents/1001/campaigns", headers=agent)).json()

@@ -20,7 +20,7 @@ from callcenter.web.routes.campaigns import CAMPAIGNS
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.models import DialDecisionRow, Interaction
 from tests.accounts import sign_in
-from tests.campaign_server import AGENTS, NUMBERS, campaign_server
+from tests.campaign_server import AGENTS, NUMBERS, campaign_server, preview_campaign
 from tests.harness import require_binary
 
 pytestmark = pytest.mark.integration
@@ -129,15 +129,9 @@ async def test_preview_mode_agents_dial_a_lead_through_the_gate(tmp_path: Path) 
     client, _services = await campaign_server(tmp_path)
     try:
         await sign_in(client, "admin")
-        assert (await client.post("/api/campaigns", json={
-            "name": "look", "mode": "preview", "caller_id": "+13125550199",
-            "company": "Example Energy", "callback_number": "+13125550100",
-            "window_start": "00:00", "window_end": "23:59"})).status == 201
-        rows = [{"number": NUMBERS[0], "lead_id": "first", "priority": "5"},
-                {"number": NUMBERS[1], "lead_id": "second", "priority": "1"}]
-        imported = await (await client.post("/api/campaigns/look/leads",
-                                            json={"rows": rows})).json()
-        assert imported["imported"] == 2
+        await preview_campaign(client, "look", [
+            {"number": NUMBERS[0], "lead_id": "first", "priority": "5"},
+            {"number": NUMBERS[1], "lead_id": "second", "priority": "1"}])
         # the second joins the campaign's do-not-call list after the import: refused at dial
         await client.post("/api/campaigns/look/dnc", json={"numbers": [NUMBERS[1]]})
         assert (await client.get("/api/campaigns/look/preview")).status == 409  # not running

@@ -203,6 +203,45 @@ async def answered(page: DevTools) -> None:
                          "window.consoleApp.media.packetsSent > 50", 20)
 
 
+@contextlib.asynccontextmanager
+async def on_a_call_with_2002(link: Link, sandbox: Any, tmp_path: Path,
+                              phone_port: int) -> AsyncIterator[tuple[DevTools, str]]:
+    """SIP phone 2002 (SIPp) up, the served console registered as 1001, an IVR caller
+    answered on it: the page and the caller's channel; afterwards the caller is hung up if
+    still there and the phone stopped."""
+    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
+    phone = SippAgent(sandbox, "2002", port=phone_port, ring_ms=300)
+    await phone.start()
+    caller: str | None = None
+    async with served(sandbox, tmp_path) as server:
+        try:
+            async with chromium_page(chromium, f"{server['base']}/console/?lang=en",
+                                     tmp_path / "profile", "en-US", FAKE_MEDIA) as page:
+                await ready_console(page, sandbox)
+                caller = await ivr_caller(link)
+                await answered(page)
+                yield page, caller
+        finally:
+            if caller is not None:
+                await hang_up_if_alive(link.pbx, caller)
+            await phone.stop()
+
+
+async def until_caller_bridged_with_2002(link: Link, caller: str, story: Any) -> None:
+    """Poll Asterisk until the caller's channel shares a bridge with a PJSIP/2002 leg; on
+    timeout (20 s) fail with ``await story()``."""
+    deadline = time.monotonic() + 20
+    while True:
+        channels = await link.asterisk_channels()
+        bridges = {c.get("BridgeId") for c in channels.values()
+                   if str(c["Channel"]).startswith("PJSIP/2002-") and c.get("BridgeId")}
+        if any(c["Uniqueid"] == caller and c.get("BridgeId") in bridges
+               for c in channels.values()):
+            return
+        assert time.monotonic() < deadline, await story()
+        await asyncio.sleep(0.3)
+
+
 def alt(key: str) -> str:
     return (f"document.dispatchEvent(new KeyboardEvent('keydown', "
             f"{{key: '{key}', code: 'Key{key.upper()}', altKey: true}}))")
@@ -291,73 +330,48 @@ async def test_console_hold_mute_tones_and_blind_transfer_on_asterisk(
     the dial pad and the keyboard reaching Asterisk (our call model's ``channel.dtmf`` on the
     agent's leg), then Alt+T: a blind transfer (REFER) to SIP phone 2002, which Asterisk
     bridges with the caller; the console is free again and the agent in wrap-up."""
-    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
-    phone = SippAgent(asterisk_sandbox, "2002", port=25_452, ring_ms=300)
-    await phone.start()
-    caller: str | None = None
-    async with served(asterisk_sandbox, tmp_path) as server:
+    async with on_a_call_with_2002(link, asterisk_sandbox, tmp_path, 25_452) as (page, caller):
+        await page.evaluate(alt("o"))  # hold
+        answered_hold = ("window.consoleApp.phone.status().reinviting === false && "
+                         "window.consoleApp.phone.status().held === ")
+        await wait_for(page, answered_hold + "true", 10)
+        assert "on hold" in await text_of(page, "call-state")
+        await page.evaluate("document.getElementById('hold').click()")  # resume
+        await wait_for(page, answered_hold + "false", 10)
+        await page.evaluate(alt("m"))
+        await wait_for(page, "window.consoleApp.phone.status().muted === true", 5)
+        await page.evaluate("document.getElementById('mute').click()")
+        await wait_for(page, "window.consoleApp.phone.status().muted === false", 5)
+        # tones: a dial-pad key and a typed key (no field has the focus)
+        await page.evaluate("document.activeElement.blur();"
+                            "[...document.querySelectorAll('#dialpad button')]"
+                            ".find(b => b.textContent === '5').click()")
+        await asyncio.sleep(0.6)
+        await page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', "
+                            "{key: '#'}))")
+
+        def tones() -> list[str]:
+            legs = {e.channel_id for e in link.of_type("channel.created")  # type: ignore[attr-defined]
+                    if e.name.startswith(f"PJSIP/{AGENT}-")}  # type: ignore[attr-defined]
+            return [e.digit for e in link.of_type("channel.dtmf")  # type: ignore[attr-defined]
+                    if e.channel_id in legs  # type: ignore[attr-defined]
+                    and e.direction.lower() == "received"]  # type: ignore[attr-defined]
+
+        await link.wait_for(lambda: tones()[-2:] == ["5", "#"], 10,
+                            "DTMF 5 and # on the agent's leg")
+        # blind transfer to 2002 (Alt+T with the number typed)
+        await page.evaluate("document.getElementById('transfer-to').value = '2002'")
+        await page.evaluate(alt("t"))
         try:
-            async with chromium_page(chromium, f"{server['base']}/console/?lang=en",
-                                     tmp_path / "profile", "en-US", FAKE_MEDIA) as page:
-                await ready_console(page, asterisk_sandbox)
-                caller = await ivr_caller(link)
-                await answered(page)
-                await page.evaluate(alt("o"))  # hold
-                answered_hold = ("window.consoleApp.phone.status().reinviting === false && "
-                                 "window.consoleApp.phone.status().held === ")
-                await wait_for(page, answered_hold + "true", 10)
-                assert "on hold" in await text_of(page, "call-state")
-                await page.evaluate("document.getElementById('hold').click()")  # resume
-                await wait_for(page, answered_hold + "false", 10)
-                await page.evaluate(alt("m"))
-                await wait_for(page, "window.consoleApp.phone.status().muted === true", 5)
-                await page.evaluate("document.getElementById('mute').click()")
-                await wait_for(page, "window.consoleApp.phone.status().muted === false", 5)
-                # tones: a dial-pad key and a typed key (no field has the focus)
-                await page.evaluate("document.activeElement.blur();"
-                                    "[...document.querySelectorAll('#dialpad button')]"
-                                    ".find(b => b.textContent === '5').click()")
-                await asyncio.sleep(0.6)
-                await page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', "
-                                    "{key: '#'}))")
+            await wait_for(page, "document.getElementById('call-state').dataset.call "
+                                 "=== 'idle'", 20)
+        except AssertionError:
+            raise AssertionError(await page.evaluate(
+                "JSON.stringify(window.consoleApp.phone.status())")) from None
 
-                def tones() -> list[str]:
-                    legs = {e.channel_id for e in link.of_type("channel.created")  # type: ignore[attr-defined]
-                            if e.name.startswith(f"PJSIP/{AGENT}-")}  # type: ignore[attr-defined]
-                    return [e.digit for e in link.of_type("channel.dtmf")  # type: ignore[attr-defined]
-                            if e.channel_id in legs  # type: ignore[attr-defined]
-                            and e.direction.lower() == "received"]  # type: ignore[attr-defined]
-
-                await link.wait_for(lambda: tones()[-2:] == ["5", "#"], 10,
-                                    "DTMF 5 and # on the agent's leg")
-                # blind transfer to 2002 (Alt+T with the number typed)
-                await page.evaluate("document.getElementById('transfer-to').value = '2002'")
-                await page.evaluate(alt("t"))
-                try:
-                    await wait_for(page, "document.getElementById('call-state').dataset.call "
-                                         "=== 'idle'", 20)
-                except AssertionError:
-                    raise AssertionError(await page.evaluate(
-                        "JSON.stringify(window.consoleApp.phone.status())")) from None
-
-                async def with_2002() -> bool:
-                    channels = await link.asterisk_channels()
-                    legs = [c for c in channels.values()
-                            if str(c["Channel"]).startswith("PJSIP/2002-") and c.get("BridgeId")]
-                    return any(c.get("BridgeId") == legs[0]["BridgeId"]
-                               and c["Uniqueid"] == caller for c in channels.values()) \
-                        if legs else False
-
-                deadline = time.monotonic() + 20
-                while not await with_2002():
-                    assert time.monotonic() < deadline, await link.asterisk_channels()
-                    await asyncio.sleep(0.3)
-                await wait_for(page, "document.getElementById('agent-state').dataset.state "
-                                     "=== 'wrap_up'", 15)
-        finally:
-            if caller is not None:
-                await hang_up_if_alive(link.pbx, caller)
-            await phone.stop()
+        await until_caller_bridged_with_2002(link, caller, link.asterisk_channels)
+        await wait_for(page, "document.getElementById('agent-state').dataset.state "
+                             "=== 'wrap_up'", 15)
 
 
 async def test_console_attended_transfer_on_asterisk(
@@ -365,46 +379,24 @@ async def test_console_attended_transfer_on_asterisk(
     """Consult then complete: the customer is held, the console calls SIP phone 2002, and
     Complete (REFER with Replaces) leaves the customer bridged with 2002; both of the
     console's calls end and the agent goes to wrap-up."""
-    chromium = require_binary("chromium", "chromium", "apt-get install chromium")
-    phone = SippAgent(asterisk_sandbox, "2002", port=25_462, ring_ms=300)
-    await phone.start()
-    caller: str | None = None
-    async with served(asterisk_sandbox, tmp_path) as server:
-        try:
-            async with chromium_page(chromium, f"{server['base']}/console/?lang=en",
-                                     tmp_path / "profile", "en-US", FAKE_MEDIA) as page:
-                await ready_console(page, asterisk_sandbox)
-                caller = await ivr_caller(link)
-                await answered(page)
-                await page.evaluate("document.getElementById('transfer-to').value = '2002';"
-                                    "document.getElementById('consult').click()")
-                await wait_for(page, "window.consoleApp.phone.consult && "
-                                     "window.consoleApp.phone.consult.isEstablished() && "
-                                     "window.consoleApp.phone.status().held === true", 20)
-                await wait_for(page, "document.getElementById('complete').disabled === false")
-                await page.evaluate("document.getElementById('complete').click()")
+    async with on_a_call_with_2002(link, asterisk_sandbox, tmp_path, 25_462) as (page, caller):
+        await page.evaluate("document.getElementById('transfer-to').value = '2002';"
+                            "document.getElementById('consult').click()")
+        await wait_for(page, "window.consoleApp.phone.consult && "
+                             "window.consoleApp.phone.consult.isEstablished() && "
+                             "window.consoleApp.phone.status().held === true", 20)
+        await wait_for(page, "document.getElementById('complete').disabled === false")
+        await page.evaluate("document.getElementById('complete').click()")
 
-                async def caller_with_2002() -> bool:
-                    channels = await link.asterisk_channels()
-                    bridges = {c.get("BridgeId") for c in channels.values()
-                               if str(c["Channel"]).startswith("PJSIP/2002-")}
-                    return any(c["Uniqueid"] == caller and c.get("BridgeId") in bridges
-                               and c.get("BridgeId") for c in channels.values())
+        async def story() -> Any:
+            return (await page.evaluate("JSON.stringify(window.consoleApp.phone.status())"),
+                    await link.asterisk_channels())
 
-                deadline = time.monotonic() + 20
-                while not await caller_with_2002():
-                    assert time.monotonic() < deadline, (
-                        await page.evaluate("JSON.stringify(window.consoleApp.phone.status())"),
-                        await link.asterisk_channels())
-                    await asyncio.sleep(0.3)
-                await wait_for(page, "document.getElementById('call-state').dataset.call "
-                                     "=== 'idle' && !window.consoleApp.phone.status().consulting",
-                               20)
-                await wait_for(page, "document.getElementById('agent-state').dataset.state "
-                                     "=== 'wrap_up'", 15)
-                assert not [c for c in (await link.asterisk_channels()).values()
-                            if str(c["Channel"]).startswith(f"PJSIP/{AGENT}-")]
-        finally:
-            if caller is not None:
-                await hang_up_if_alive(link.pbx, caller)
-            await phone.stop()
+        await until_caller_bridged_with_2002(link, caller, story)
+        await wait_for(page, "document.getElementById('call-state').dataset.call "
+                             "=== 'idle' && !window.consoleApp.phone.status().consulting",
+                       20)
+        await wait_for(page, "document.getElementById('agent-state').dataset.state "
+                             "=== 'wrap_up'", 15)
+        assert not [c for c in (await link.asterisk_channels()).values()
+                    if str(c["Channel"]).startswith(f"PJSIP/{AGENT}-")]

@@ -53,6 +53,8 @@ class RecordingPort:
         self.placed: list[tuple[float, str, Any]] = []
         self.lines: list[Line] = []
         self.connects: list[tuple[float, str, str, AgentState, str | None]] = []
+        self.hang_ups: list[str] = []
+        self.refuse: set[str] = set()
 
     def place(self, line: Line) -> None:
         self.placed.append((self.clock.now(), line.line_id, line.record))
@@ -64,23 +66,29 @@ class RecordingPort:
         assert self.loop is not None
         self.loop.line_bridged(line)
 
+    def cancel(self, line: Line) -> bool:
+        """A hang-up is asked; the port reports its end later (or refuses: ``refuse``)."""
+        self.hang_ups.append(line.line_id)
+        return line.line_id not in self.refuse
+
 
 def _records(n: int) -> Iterator[str]:
     return iter(f"555-{i:04d}" for i in range(1, n + 1))
 
 
 def _loop(script: list[int], *, agents: int = 0, records: int = 1000,
-          stop_at: float | None = 10.0, step: float = 1.0,
+          stop_at: float | None = 10.0, step: float = 1.0, pacer: ScriptedPacer | None = None,
+          min_ring_s: float | None = None,
           ) -> tuple[DialerLoop, VirtualClock, ScriptedPacer, RecordingPort, AgentBoard]:
     clock = VirtualClock()
     board = AgentBoard()
     for i in range(1, agents + 1):
         board.log_in(board.add(f"a{i}"), 0.0)
-    pacer = ScriptedPacer(script, step)
+    pacer = pacer or ScriptedPacer(script, step)
     port = RecordingPort(clock)
     source = _records(records)
     loop = DialerLoop(clock, pacer, board, LongestIdle(), port, lambda: next(source, None),
-                      stop_at=stop_at)
+                      stop_at=stop_at, min_ring_s=min_ring_s)
     port.loop = loop
     return loop, clock, pacer, port, board
 
@@ -422,68 +430,31 @@ def test_a_preview_line_goes_to_another_agent_when_the_dialler_is_taken() -> Non
     assert [agent for _, _, agent, _, _ in port.connects] == ["a1"]
 
 
+class HangUpAll(ScriptedPacer):
+    """A detailed pacer that asks, at every decision, to hang up every line still ringing."""
+
+    wants_detail = True
+
+    def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
+        pass
+
+    def cancel_lines(self, snapshot: DialerSnapshot, min_ring_s: float) -> list[int]:
+        return list(range(len(snapshot.dialing_since)))
+
+
 def test_the_loop_keeps_the_minimum_ring_whatever_the_pacer_asks() -> None:
     """The loop hangs up only lines that rang ``min_ring_s``, only through the port, and a
     refused hang-up leaves the line dialing; lines on their way down leave the detail."""
-    from callcenter.acd.agents import AgentBoard
-    from callcenter.acd.routing import make_routing
-    from callcenter.dialer.loop import DialerLoop
-    from callcenter.sim.clock import VirtualClock
-
-    class Port:
-        def __init__(self) -> None:
-            self.asked: list[str] = []
-            self.refuse: set[str] = set()
-
-        def place(self, line: Line) -> None:
-            pass
-
-        def connect(self, line: Line, agent: object) -> None:
-            pass
-
-        def cancel(self, line: Line) -> bool:
-            self.asked.append(line.line_id)
-            return line.line_id not in self.refuse
-
-    class AskAll:
-        name = "ask-all"
-        wants_detail = True
-
-        def __init__(self) -> None:
-            self.placed = False
-
-        def decide(self, snapshot: DialerSnapshot) -> int:
-            if self.placed:
-                return 0
-            self.placed = True
-            return 3
-
-        def record(self, outcome: LineOutcome, now: float) -> None:
-            pass
-
-        def record_line(self, outcome: LineOutcome, placed_at: float, now: float) -> None:
-            pass
-
-        def next_decision_at(self, now: float) -> float:
-            return now + 1.0
-
-        def cancel_lines(self, snapshot: DialerSnapshot, min_ring_s: float) -> list[int]:
-            return list(range(len(snapshot.dialing_since)))
-
-    clock, port = VirtualClock(), Port()
-    records = iter(range(10))
-    loop = DialerLoop(clock, AskAll(), AgentBoard(), make_routing("fifo-longest-idle"),
-                      port, lambda: next(records, None), min_ring_s=15.0)
+    loop, clock, _, port, _ = _loop([], stop_at=None, pacer=HangUpAll([3]), min_ring_s=15.0)
     port.refuse.add("line-2")
     loop.start()
     clock.run(until=14.5)
-    assert port.asked == []  # asked every second, too young every time
+    assert port.hang_ups == []  # asked every second, too young every time
     clock.run(until=15.5)
-    assert sorted(port.asked) == ["line-1", "line-2", "line-3"]
+    assert sorted(port.hang_ups) == ["line-1", "line-2", "line-3"]
     assert loop.cancelled == 2 and loop.dialing == 3  # the port ends them, not the loop
     assert loop.snapshot().dialing_since == (0.0,)  # only line-2 still counts as ringing
-    never = DialerLoop(clock, AskAll(), AgentBoard(), make_routing("fifo-longest-idle"),
-                       Port(), lambda: next(records, None))
+    never, *_ = _loop([], stop_at=None, pacer=HangUpAll([3]))
     assert never.min_ring_s is None  # without a minimum ring set, nothing is ever hung up
 
 
@@ -491,65 +462,25 @@ def test_a_preview_dial_holds_its_agent_while_the_line_rings() -> None:
     """The agent who dials a preview is reserved for that line: an inbound caller arriving
     meanwhile goes elsewhere, the person who answers comes to that agent, and a line that ends
     without a person gives the agent back."""
-    from callcenter.acd.agents import AgentBoard, AgentState
     from callcenter.acd.dispatcher import Dispatcher, WaitingCall
-    from callcenter.acd.routing import make_routing
-    from callcenter.dialer.loop import DialerLoop
-    from callcenter.sim.clock import VirtualClock
 
-    class Port:
-        def __init__(self) -> None:
-            self.connected: list[tuple[str, str]] = []
-
-        def place(self, line: Line) -> None:
-            pass
-
-        def connect(self, line: Line, agent: object) -> None:
-            self.connected.append((line.line_id, agent.agent_id))  # type: ignore[attr-defined]
-
-        def cancel(self, line: Line) -> bool:
-            return False
-
-    class Nothing:
-        name = "preview"
-
-        def decide(self, snapshot: DialerSnapshot) -> int:
-            return 0
-
-        def record(self, outcome: LineOutcome, now: float) -> None:
-            pass
-
-        def next_decision_at(self, now: float) -> float:
-            return now + 1.0
-
-    clock, port, board = VirtualClock(), Port(), AgentBoard()
-    for agent_id in ("1001", "1002"):
-        board.log_in(board.add(agent_id), 0.0)
+    loop, _, _, port, board = _loop([], agents=2, stop_at=None)
     inbound: list[tuple[str, str]] = []
-    queue = Dispatcher(board, make_routing("fifo-longest-idle"),
+    queue = Dispatcher(board, LongestIdle(),
                        lambda call, agent, now, d: inbound.append((call.call_id, agent.agent_id)))
-    loop = DialerLoop(clock, Nothing(), board, make_routing("fifo-longest-idle"), port,
-                      lambda: None)
-    loop.place_now("lead-a", "1001")
-    first = next(iter(loop.lines.values()))
-    assert board["1001"].state is AgentState.RESERVED and first.holds_agent
+    loop.place_now("lead-a", "a1")
+    first = port.lines[-1]
+    assert board["a1"].state is S.RESERVED and first.holds_agent
     # an inbound caller meanwhile: not to the agent holding the preview line
     queue.offer(WaitingCall("in-1", 1.0), 1.0)
-    assert inbound == [("in-1", "1002")]
+    assert inbound == [("in-1", "a2")]
     # the person answers: straight to the agent who dialled
-    assert loop.line_human(first) is board["1001"]
-    assert port.connected == [(first.line_id, "1001")]
+    assert loop.line_human(first) is board["a1"]
+    assert [(line_id, agent) for _, line_id, agent, _, _ in port.connects] == [
+        (first.line_id, "a1")]
     # a second preview that nobody answers gives its agent back, ready
-    board.move(board["1002"], AgentState.READY, 2.0)
-    loop.place_now("lead-b", "1002")
-    second = next(line for line in loop.lines.values() if line.stage == "dialing")
-    assert board["1002"].state is AgentState.RESERVED
-    loop.line_failed(second, LineOutcome.NO_ANSWER)
-    assert board["1002"].state is AgentState.READY
-    # an agent who paused meanwhile is not forced onto the call: any free agent takes it
-    loop.place_now("lead-c", "1002")
-    third = next(line for line in loop.lines.values() if line.stage == "dialing")
-    board.move(board["1002"], AgentState.PAUSED, 3.0, reason="break")
-    board.add("1003")
-    board.log_in(board["1003"], 3.0)
-    assert loop.line_human(third) is board["1003"]
+    board.move(board["a2"], S.READY, 2.0)
+    loop.place_now("lead-b", "a2")
+    assert board["a2"].state is S.RESERVED
+    loop.line_failed(port.lines[-1], Out.NO_ANSWER)
+    assert board["a2"].state is S.READY
