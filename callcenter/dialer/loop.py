@@ -104,6 +104,9 @@ class DialerLoop:
         #: the pacer models lines and agents one by one (``predictive``)
         self._detailed: DetailedPacer | None = (
             pacer if isinstance(pacer, DetailedPacer) and pacer.wants_detail else None)
+        #: the pacer's choice of ringing lines to hang up (``predictive``), when allowed at all
+        self._hang_ups: Callable[[DialerSnapshot, float], list[int]] | None = (
+            getattr(self._detailed, "cancel_lines", None) if min_ring_s is not None else None)
 
     # --- pacing ------------------------------------------------------------------------------
 
@@ -148,8 +151,7 @@ class DialerLoop:
             self._running = False
             return
         snapshot = self.snapshot()
-        if (self._detailed is not None and self.min_ring_s is not None
-                and self._cancel(snapshot, now)):
+        if self._hang_ups is not None and self._cancel(snapshot, now):
             snapshot = self.snapshot()
         wanted = self.pacer.decide(snapshot)
         for _ in range(wanted):
@@ -166,22 +168,17 @@ class DialerLoop:
 
     def _cancel(self, snapshot: DialerSnapshot, now: float) -> int:
         """Hang up the ringing lines the pacer names, if they rang the minimum; how many."""
-        assert self._detailed is not None and self.min_ring_s is not None
-        chooser = getattr(self._detailed, "cancel_lines", None)
-        if chooser is None:
-            return 0
+        assert self._hang_ups is not None and self.min_ring_s is not None
         ringing = self._ringing()
         done = 0
-        for index in chooser(snapshot, self.min_ring_s):
+        for index in self._hang_ups(snapshot, self.min_ring_s):
             line = ringing[index]
-            if now - line.placed_at < self.min_ring_s or line.stage != "dialing":
+            if now - line.placed_at < self.min_ring_s:
                 continue  # the law's minimum ring is the loop's to keep, whatever the pacer
-            line.hanging_up = True
             if self.port.cancel(line):
+                line.hanging_up = True
                 self.cancelled += 1
                 done += 1
-            else:
-                line.hanging_up = False
         return done
 
     def _ringing(self) -> list[Line]:

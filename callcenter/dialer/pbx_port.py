@@ -125,6 +125,13 @@ class PbxCampaign:
             connected=loop.connected, placed=loop.placed, humans=self.humans,
             dropped=self.dropped))
 
+    def _abandoned_unoffered(self, line: Line, outcome: str) -> None:
+        """A person answered and was let go without an agent being offered: abandoned."""
+        self.humans += 1
+        self.dropped += 1
+        self.loop.line_abandoned_unoffered(line)
+        self._publish(outcome, line)
+
     def _fail(self, line: Line, outcome: LineOutcome) -> None:
         channel_id = line.port_data
         self._by_channel.pop(channel_id, None)
@@ -255,10 +262,7 @@ class PbxCampaign:
                     self.notsure += 1
                     if self.notsure_policy == "message":  # [outbound-abandon] plays it now
                         self._by_channel.pop(line.port_data, None)
-                        self.humans += 1
-                        self.dropped += 1
-                        self.loop.line_abandoned_unoffered(line)
-                        self._publish("notsure_message", line)
+                        self._abandoned_unoffered(line, "notsure_message")
                     else:
                         self._publish("notsure", line)
                 return  # HUMAN / NOTSURE to an agent: [outbound-connect] follows
@@ -280,10 +284,7 @@ class PbxCampaign:
                 return
             if answered is not None and line.stage == "dialing":
                 if answered:  # somebody picked up as we hung up: the law counts a person
-                    self.humans += 1
-                    self.dropped += 1
-                    self.loop.line_abandoned_unoffered(line)
-                    self._publish("cancel_answered", line)
+                    self._abandoned_unoffered(line, "cancel_answered")
                 else:
                     self.cancelled += 1
                     self.loop.line_failed(line, LineOutcome.CANCELLED)
