@@ -57,6 +57,11 @@ async def _place(link: Link, number: str, seconds: int) -> None:
         endpoint="Local/park@cc-test", application="Wait", data=str(seconds),
         caller_id=number, timeout_s=10))
     assert (await asyncio.wait_for(handle.outcome, 10)).answered
+    # in line before the next caller is placed: Originates answered in order still reach
+    # [holding] a few ms apart in any order, and the test's story needs this order
+    await link.wait_for(lambda: any(
+        ch.caller_num == number and "CC_HOLD_START" in ch.variables
+        for ch in link.model.channels.values()), 10, f"{number} waiting in [holding]")
 
 
 class AgentLegs:
