@@ -164,7 +164,11 @@ class AmiClient:
                 "Events": "on",
             }, s.connect_timeout_s)
             if first_message(answer).get("Response") != "Success":
-                raise AuthenticationFailed(str(first_message(answer).get("Message", "refused")))
+                refused = str(first_message(answer).get("Message", "refused"))
+                # Asterisk closes the socket after refusing: that loss is the refusal, not a
+                # bare EOF that would hide why the link stays down
+                self._loss_cause = refused
+                raise AuthenticationFailed(refused)
             self.stats.ami_version = protocol.version or ""
             settings = first_message(await self._send(protocol, {"Action": "CoreSettings"},
                                                       s.action_timeout_s))

@@ -30,9 +30,11 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 class FakeAsterisk:
     """Enough of AMI for the client's life cycle: Login, CoreSettings, an empty resync, Ping."""
 
-    def __init__(self, port: int = 0, answer_pings: bool = True) -> None:
+    def __init__(self, port: int = 0, answer_pings: bool = True,
+                 refuse_login: bool = False) -> None:
         self.port = port
         self.answer_pings = answer_pings
+        self.refuse_login = refuse_login
         self.connections: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
         self.server: asyncio.Server | None = None
 
@@ -66,6 +68,9 @@ class FakeAsterisk:
     def _answer(self, action: dict[str, str]) -> bytes:
         name, action_id = action.get("Action", ""), action.get("ActionID", "")
         head = f"Response: Success\r\nActionID: {action_id}\r\n"
+        if name == "Login" and self.refuse_login:
+            return (f"Response: Error\r\nActionID: {action_id}\r\n"
+                    "Message: Authentication failed\r\n\r\n").encode()
         if name == "Login":
             return f"{head}Message: Authentication accepted\r\n\r\n".encode()
         if name == "CoreSettings":
@@ -186,3 +191,23 @@ async def test_unanswered_ping_and_own_drop_are_named(asterisk: FakeAsterisk,
     assert lost_reasons(caplog)[:2] == ["keep-alive Ping unanswered",
                                         "connection dropped on request"]
     assert watched.down == lost_reasons(caplog)[:2]
+
+
+async def test_a_refused_login_stays_the_reason_after_the_socket_closes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The refusal, not the EOF that follows it, is what /health and the log say, whichever
+    of the two the client notices first (CI once saw 'closed by peer (EOF)' here)."""
+    caplog.set_level(logging.INFO, logger="callcenter.cti.ami")
+    fake = await FakeAsterisk(refuse_login=True).start()
+    watched = Watched(fake.port, reconnect_min_s=5.0, reconnect_max_s=5.0)
+    client = watched.client
+    await client.start()
+    try:
+        await watched.until(lambda: bool(lost_reasons(caplog)), "the connection's end")
+        await asyncio.sleep(0.1)  # anything still queued has run
+        assert client.stats.last_error == "Authentication failed"
+        assert lost_reasons(caplog) == ["Authentication failed"]
+        assert not client.connected
+    finally:
+        await client.stop()
+        await fake.close()
