@@ -356,13 +356,40 @@ async def test_the_wallboard_shows_the_demo_as_the_server_sees_it(tmp_path: Path
             await page.screenshot(shots / "wallboard-en.png")
             # the page's listen button is a write: its session's CSRF token goes with it
             spied = len([e for e in record.events if e.type == "spy.started"])
-            clicked = await page.evaluate("""(() => {
-              document.getElementById('spy-phone').value = 'PJSIP/1008';
-              const button = document.querySelector('button[data-spy="listen"]');
-              if (button) button.click();
-              return button !== null;
+            # the demo runs 10x: a conversation can end between the page's render and the
+            # click, and the server then refuses with that reason; only that is tried again
+            await page.evaluate("""(() => {
+              window.__spyAnswers = [];
+              const send = window.fetch;
+              window.fetch = async (...args) => {
+                const resp = await send(...args);
+                if (String(args[0]).endsWith('/spy')) {
+                  const body = await resp.clone().json().catch(() => ({}));
+                  window.__spyAnswers.push({ status: resp.status, body });
+                }
+                return resp;
+              };
             })()""")
-            assert clicked, "no agent on a call to listen to"
+            for attempt in range(3):
+                clicked = await page.evaluate("""(() => {
+                  document.getElementById('spy-phone').value = 'PJSIP/1008';
+                  const button = document.querySelector('button[data-spy="listen"]');
+                  if (button) button.click();
+                  return button !== null;
+                })()""")
+                assert clicked, "no agent on a call to listen to"
+                answers: list[dict[str, Any]] = []
+                for _ in range(50):
+                    answers = await page.evaluate("window.__spyAnswers")
+                    if len(answers) > attempt:
+                        break
+                    await asyncio.sleep(0.1)
+                assert len(answers) == attempt + 1, f"the click sent no request: {answers}"
+                message = json.dumps(answers[-1]["body"])
+                if answers[-1]["status"] != 409 or not re.search(
+                        r"not talking yet|not on a call", message):
+                    break
+                await asyncio.sleep(0.5)
             for _ in range(50):  # the server accepted it: spy.started
                 if len([e for e in record.events if e.type == "spy.started"]) > spied:
                     break

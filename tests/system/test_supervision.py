@@ -79,8 +79,14 @@ async def test_a_supervisor_hears_the_agents_call_and_can_whisper_and_barge(
             "listen", "whisper", "barge"]
 
         # the announcement ends, the caller hangs up: the pair ends and so does every spy
-        await link.wait_for(lambda: agent.state is AgentState.READY, 30, "conversation over",
-                            lambda: _story(link, agent))
+        try:
+            await link.wait_for(lambda: agent.state is AgentState.READY, 30,
+                                "conversation over", lambda: _story(link, agent))
+        except AssertionError as failure:  # a stale model, or channels Asterisk kept?
+            truth = await link.asterisk_channels()
+            kept = sorted((c.get("Channel"), c.get("ChannelStateDesc"), c.get("Application"),
+                           c.get("BridgeId")) for c in truth.values())
+            raise AssertionError(f"{failure}; Asterisk has {kept}") from None
         await link.wait_for(lambda: not link.model.channels, 15, "every channel gone")
         path = asterisk_sandbox.settings.root / f"var/spool/asterisk/monitor/spy-{name}.wav"
         for _ in range(50):
