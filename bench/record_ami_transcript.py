@@ -238,6 +238,12 @@ class Session:
         await self.wait_event(lambda e: e.get("Uniqueid") == uid and e.get("Event") == "Newstate"
                               and e.get("ChannelState") == "6", f"{uid} up", timeout)
 
+    async def wait_agent_waiting(self, uid: str, timeout: float = 20) -> None:
+        """The agent leg reached its Wait in [agent-connect]: the server bridges only then."""
+        await self.wait_event(lambda e: e.get("Uniqueid") == uid and e.get("Event") == "VarSet"
+                              and e.get("Variable") == "CC_AGENT_WAITING",
+                              f"{uid} waiting in [agent-connect]", timeout)
+
     async def wait_gone(self, uid: str, timeout: float = 20) -> None:
         await self.wait_event(lambda e: e.get("Uniqueid") == uid and e.get("Event") == "Hangup",
                               f"{uid} hung up", timeout)
@@ -427,7 +433,7 @@ async def record_agent_connect(name: str) -> None:
             caller = await s.originate("Local/5550100@inbound", app="Wait", data=str(talk_s),
                                        caller_id=caller_id)
             await caller.answered()
-            # the ;2 half runs [inbound] -> [ivr] (no AudioSocket server: FAILED) -> [holding]
+            # the ;2 half runs [inbound] -> [ivr] (no IVR heartbeat: OFFLINE) -> [holding]
             await s.wait_event(lambda e, c=caller: e.get("Uniqueid") == c.leg2  # type: ignore[misc]
                                and e.get("Event") == "VarSet"
                                and e.get("Variable") == "CC_HOLD_START", "caller in holding")
@@ -435,6 +441,7 @@ async def record_agent_connect(name: str) -> None:
                                       caller_id=caller_id)
             await agent.answered()
             await s.wait_up(agent.call_id)
+            await s.wait_agent_waiting(agent.call_id)
             await s.bridge(caller.leg2, agent.call_id)
             x.steps.append(f"caller {caller.call_id} (Local/5550100@inbound, {caller_id}) "
                            f"waits in [holding]; agent leg {agent.call_id} (PJSIP/2001, "
@@ -463,9 +470,9 @@ async def record_agent_connect(name: str) -> None:
             x.leg(s, caller.call_id, caller.call_id)
             x.leg(s, caller.leg2, caller.call_id, context="holding",
                   variables={"CC_DIRECTION": "inbound", "CC_DNIS": "5550100",
-                             "CC_IVR_STATUS": "FAILED"})
+                             "CC_IVR_STATUS": "OFFLINE"})
             x.leg(s, agent.call_id, agent.call_id, cause=16, context="agent-connect",
-                  variables={"CC_AGENT_ANSWERED": ""})  # "" = set, any value
+                  variables={"CC_AGENT_ANSWERED": "", "CC_AGENT_WAITING": ""})  # "" = set
             x.bridges.append([caller.leg2, agent.call_id])
     await _finish(s, name, x)
 
@@ -493,6 +500,7 @@ async def record_agent_joined(name: str) -> None:
                                   caller_id=caller_id, variables=variables)
         await agent.answered()
         await s.wait_up(agent.call_id)
+        await s.wait_agent_waiting(agent.call_id)
         await s.bridge(caller.leg2, agent.call_id)
         restarted = RecordingModel()
         second = await Session(restarted, record=False).start()
@@ -511,7 +519,8 @@ async def record_agent_joined(name: str) -> None:
         x.leg(s, caller.leg2, caller.call_id, context="holding")
         x.leg(s, agent.call_id, caller.call_id, cause=16, context="agent-connect",
               variables={"CC_AGENT": "2001", "CC_QUEUE": "default",
-                         "CC_CALL_ID": caller.call_id, "CC_AGENT_ANSWERED": ""})
+                         "CC_CALL_ID": caller.call_id, "CC_AGENT_ANSWERED": "",
+                         "CC_AGENT_WAITING": ""})
         x.bridges.append([caller.leg2, agent.call_id])
     payload = x.to_json()
     payload["joins"] = [{"channel_id": agent.call_id, "call_id": caller.call_id,
@@ -536,6 +545,7 @@ async def record_blind_transfer(name: str) -> None:
                                    caller_id=caller_id)
         await agent1.answered()
         await s.wait_up(agent1.call_id)
+        await s.wait_agent_waiting(agent1.call_id)
         await s.bridge(caller.leg2, agent1.call_id)
         await asyncio.sleep(1)
         await s.action(Action="BlindTransfer", Channel=s.name_of(agent1.call_id),

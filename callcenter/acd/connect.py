@@ -5,7 +5,10 @@ The inbound ACD (a caller in ``[holding]``) and the dialer (a person answering i
 
 1. ring the reserved agent: Originate the agent's endpoint into ``[agent-connect]``, as a leg
    of the waiting party's call (``OriginateRequest.call_id``), not a call of its own;
-2. once the agent answers, bridge the agent's leg with the waiting party;
+2. once the agent answers and its leg waits in ``[agent-connect]`` (``CC_AGENT_WAITING``),
+   bridge the agent's leg with the waiting party (taken any earlier, Asterisk 22 sent the
+   leg back to a fresh wait afterwards and left the caller's Local ``;2`` up with no
+   application when the caller hung up: nobody hung either up);
 3. when either side of the pair hangs up, hang up the other: after an AMI Bridge, Asterisk
    sends a channel whose peer left back to its dialplan (a caller to hold music, the agent's
    leg on in ``[agent-connect]``), which is never what a finished conversation wants —
@@ -47,6 +50,8 @@ from callcenter.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 _MAX_ORPHANS = 10_000
+#: the variable ``[agent-connect]`` sets on the agent's leg just before it waits for the bridge
+LEG_WAITING = "CC_AGENT_WAITING"
 
 
 class ConnectResult(StrEnum):
@@ -79,8 +84,14 @@ class AgentConnector:
                  new_channel_id: Callable[[], str] = lambda: uuid.uuid4().hex,
                  end_other_pairs: bool = False,
                  transfer_contexts: frozenset[str] = frozenset({"agents"}),
-                 transfer_grace_s: float = 0.3) -> None:
+                 transfer_grace_s: float = 0.3, leg_wait_s: float = 2.0) -> None:
         self.pbx = pbx
+        #: how long an answered agent leg may take to say it waits (``CC_AGENT_WAITING``)
+        #: before it is bridged anyway (a dialplan older than that variable never says so)
+        self.leg_wait_s = leg_wait_s
+        #: answered agent legs not yet waiting -> (their party, woken when it waits or either
+        #: of the two hangs up)
+        self._until_waiting: dict[str, tuple[str, asyncio.Event]] = {}
         #: after an agent's leg hangs up, how long to wait for the party's move that a transfer
         #: makes (Asterisk may hang the transferring leg up a few ms before the transferred
         #: party enters the target's dialplan): then it is ended or left to its transfer
@@ -191,6 +202,7 @@ class AgentConnector:
             self._unpair(leg_id)
             await hang_up_if_alive(self.pbx, leg_id)
             return ConnectResult.PARTY_GONE
+        await self._until_leg_waits(leg_id, party_id)
         try:
             await self.pbx.bridge(leg_id, party_id)
         except PbxError as exc:
@@ -201,6 +213,32 @@ class AgentConnector:
                 return ConnectResult.PARTY_GONE
             return ConnectResult.BRIDGE_FAILED
         return ConnectResult.CONNECTED
+
+    async def _until_leg_waits(self, leg_id: str, party_id: str) -> None:
+        """Return once the agent's leg waits for the bridge in ``[agent-connect]``, or either
+        side hung up (the bridge then fails and says so), or after ``leg_wait_s``."""
+        leg = self.pbx.calls.channel(leg_id)
+        if leg is None or LEG_WAITING in leg.variables:
+            return
+        woken = asyncio.Event()
+        self._until_waiting[leg_id] = (party_id, woken)
+        try:
+            await asyncio.wait_for(woken.wait(), self.leg_wait_s)
+        except TimeoutError:
+            log.warning("agent leg %s did not set %s within %.1f s: bridged anyway (is the "
+                        "[agent-connect] dialplan older than the server's?)", leg_id,
+                        LEG_WAITING, self.leg_wait_s)
+        finally:
+            self._until_waiting.pop(leg_id, None)
+
+    def _wake_leg_waits(self, event: ev.DomainEvent) -> None:
+        if isinstance(event, ev.ChannelVariableSet):
+            if event.name == LEG_WAITING and event.channel_id in self._until_waiting:
+                self._until_waiting[event.channel_id][1].set()
+        elif isinstance(event, ev.ChannelHungUp):
+            for leg_id, (party_id, woken) in self._until_waiting.items():
+                if event.channel_id in (leg_id, party_id):
+                    woken.set()
 
     def _call_of(self, party_id: str) -> str | None:
         """The waiting party's call: the agent's leg joins it (one call, one interaction)."""
@@ -239,6 +277,8 @@ class AgentConnector:
     def on_event(self, event: ev.DomainEvent) -> None:
         if self.end_other_pairs:
             self._watch_other_pairs(event)
+        if self._until_waiting:
+            self._wake_leg_waits(event)
         if isinstance(event, ev.ChannelHungUp):
             self._orphans.pop(event.channel_id, None)
             self._ending.discard(event.channel_id)

@@ -336,6 +336,10 @@ class PacingModel:
         chosen: set[int] = set()
         zero = np.zeros(1, dtype=np.int64)
         base = float(self.expected_drops(snapshot, zero)[0][0])
+        # a hang-up takes off at most the drops there are: when even the least likely line
+        # could not gain ``ratio``, none can (most seconds, as the pacer keeps drops rare)
+        if base <= ratio * float(chance[eligible].min()):
+            return []
         while eligible and len(chosen) < most:
             drops = self.drops_without(snapshot, eligible, frozenset(chosen))
             gains = (base - drops) / chance[eligible]

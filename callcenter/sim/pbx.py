@@ -38,7 +38,8 @@ Behaviour contract (the dialplan of ``docker/asterisk/extensions.conf``, simulat
   stay up until hung up). Request variables are set (``VarSet``) on the channel (and copied
   to ``;2``, as Local channels do).
 * Contexts. ``agent-connect``: ``CC_AGENT_ANSWERED``, then bridge at once with
-  ``CC_BRIDGE_TO`` (a channel id or name; gone = hang up), else wait 600 s.
+  ``CC_BRIDGE_TO`` (a channel id or name; gone = hang up), else ``CC_AGENT_WAITING`` and
+  wait 600 s.
   ``outbound-amd``: ``CC_DIRECTION=outbound``; after the Behaviour's verdict delay
   ``CC_AMD_STATUS``/``CC_AMD_CAUSE``; MACHINE -> ``outbound-machine`` (hang up, cause 16),
   else -> ``outbound-connect``: ``CC_CONNECT_START``, wait ``CC_CONNECT_TIMEOUT`` (default
@@ -541,6 +542,7 @@ class SimulatedPbx:
                 else:
                     self._join(ch, other)
             else:
+                self._setvar(ch, "CC_AGENT_WAITING", str(int(now)))
                 ch.timers["wait"] = self.clock.call_at(
                     now + _AGENT_WAIT_S, self._fail, ch, 16, OriginateReason.HANGUP)
         elif context == "outbound-amd":
