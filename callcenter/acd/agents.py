@@ -62,6 +62,12 @@ TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
 }
 
 #: states in which an agent counts as logged in and not paused (VICIdial's "agents" tally)
+#: the reason on an agent's moves into and out of a hold for a line the agent dialled (a preview
+#: dial: reserved while the line rings, ready again if nobody answers). Other server processes
+#: apply these moves as they apply pauses (callcenter.acd.remote_controls): no agent leg exists
+#: yet for them to see the agent is busy.
+HOLD_REASON = "held_for_line"
+
 WORKING = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL,
                      AgentState.WRAP_UP})
 
@@ -88,6 +94,9 @@ class Agent:
     leaving: bool = False
     #: the agent's phone is registered (see the module docstring): never offered a call if not
     registered: bool = True
+    #: the line this agent is held for while it rings (reserved with ``HOLD_REASON``: a
+    #: preview the agent dialled), None otherwise
+    held_for: str | None = None
     #: skill -> level 1..10 (10 best) for skills-based routing; a skill in ``skills`` without
     #: a level here counts as level 1 (callcenter.acd.routing.skill_level)
     skill_levels: Mapping[str, int] = field(default_factory=dict)
@@ -240,6 +249,8 @@ class AgentBoard:
         agent.state = state
         agent.since = now
         agent.pause_reason = reason if state is AgentState.PAUSED else ""
+        agent.held_for = call_id if state is AgentState.RESERVED and reason == HOLD_REASON \
+            else None
         if state is AgentState.RESERVED or state is AgentState.ON_CALL:
             if call_id is not None:
                 agent.call_id = call_id
@@ -251,7 +262,8 @@ class AgentBoard:
         if previous is AgentState.ON_CALL:
             agent.calls_handled += 1
         # every listener hears it, after the transition being told now (run to completion)
-        self._delivery.submit(AgentTransition(agent, previous, state, now, agent.pause_reason,
+        told = agent.pause_reason if state is AgentState.PAUSED else reason
+        self._delivery.submit(AgentTransition(agent, previous, state, now, told,
                                               agent.call_id or ""))
 
     def _tell(self, item: AgentTransition | RegistrationChange) -> None:
@@ -274,6 +286,14 @@ class AgentBoard:
             agent.leaving = True
         elif agent.state is not AgentState.OFFLINE:
             self.move(agent, AgentState.OFFLINE, now)
+
+    def hold_broken(self, agent: Agent, call_id: str) -> None:
+        """A held agent's phone rings for ``call_id``: the person who answered the held line,
+        or a call another process rang the agent for before it heard of the hold. No move:
+        the agent stays reserved, now for that call, and is held for no line any more."""
+        if agent.held_for is not None:
+            agent.held_for = None
+            agent.call_id = call_id
 
     def reserve(self, agent: Agent, call_id: str, now: float) -> None:
         self.move(agent, AgentState.RESERVED, now, call_id=call_id)

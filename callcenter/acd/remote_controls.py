@@ -7,12 +7,18 @@ ready after work) each process derives itself from the agent's leg on its own PB
 *control* moves are applied: to or from paused or offline. Without that, a process that
 dispatches would keep offering a paused agent. A pause that arrives while this process still
 sees the agent busy takes effect when the work ends here (as a local pause would).
+
+A hold is applied too (reason ``HOLD_REASON``): an agent who clicked Dial on a preview lead is
+reserved for that line while it rings on the campaign's process, and no leg on the agent's
+phone exists yet for the others to see. Held here, the agent is offered nothing; the hold ends
+here when its process releases it (nobody answered), or when the agent's leg for the person
+who answered shows on this process's link (:class:`~callcenter.acd.phones.AgentPhones`).
 """
 
 from __future__ import annotations
 
 from callcenter import events as ev
-from callcenter.acd.agents import TRANSITIONS, AgentBoard, AgentState
+from callcenter.acd.agents import HOLD_REASON, TRANSITIONS, AgentBoard, AgentState
 from callcenter.acd.phones import AgentPhones
 from callcenter.core.clock import Clock
 
@@ -38,6 +44,9 @@ class RemoteAgentControls:
             state, previous = AgentState(event.state), AgentState(event.previous)
         except ValueError:
             return  # a newer process's state: nothing this one can apply
+        if event.reason == HOLD_REASON:
+            self._hold(event, state)
+            return
         if (state not in _AWAY and previous not in _AWAY) or event.agent_id not in self.board:
             return
         agent = self.board[event.agent_id]
@@ -51,3 +60,16 @@ class RemoteAgentControls:
                 self.phones.pause_after_work[agent.agent_id] = event.reason
         elif agent.state in _AWAY and state in TRANSITIONS[agent.state]:
             self.board.move(agent, state, now)  # back from a pause, or logged in
+
+    def _hold(self, event: ev.AgentStateChanged, state: AgentState) -> None:
+        """Another process held the agent for its preview line (or let the hold go)."""
+        agent = self.board.agents.get(event.agent_id)
+        if agent is None:
+            return
+        now = self.clock.now()
+        if state is AgentState.RESERVED and agent.state is AgentState.READY:
+            self.board.move(agent, AgentState.RESERVED, now, reason=HOLD_REASON,
+                            call_id=event.call_id)
+        elif state is AgentState.READY and agent.held_for is not None:
+            # (an agent whose phone rang meanwhile is held no more: that leg frees it)
+            self.board.move(agent, AgentState.READY, now, reason=HOLD_REASON)

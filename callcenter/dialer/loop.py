@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from callcenter.acd.agents import Agent, AgentBoard, AgentState
+from callcenter.acd.agents import HOLD_REASON, Agent, AgentBoard, AgentState
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock, Timer
@@ -198,7 +198,8 @@ class DialerLoop:
         if agent_id is not None and agent_id in self.board:
             agent = self.board[agent_id]
             if agent.state is AgentState.READY:
-                self.board.reserve(agent, line.line_id, now)
+                self.board.move(agent, AgentState.RESERVED, now, reason=HOLD_REASON,
+                                call_id=line.line_id)
                 line.holds_agent = True
         self.lines[line.line_id] = line
         self.dialing += 1
@@ -212,9 +213,8 @@ class DialerLoop:
         if line.preferred_agent not in self.board:
             return None
         agent = self.board[line.preferred_agent]
-        if (agent.state is not AgentState.RESERVED
-                or agent.call_id != line.line_id):
-            return None  # paused, logged out, or taken meanwhile: not ours any more
+        if agent.state is not AgentState.RESERVED or agent.held_for != line.line_id:
+            return None  # paused, logged out, or rung for another call: not ours any more
         return agent
 
     def _release(self, line: Line) -> None:
@@ -222,7 +222,7 @@ class DialerLoop:
         agent = self._held_agent(line)
         line.holds_agent = False
         if agent is not None:
-            self.board.move(agent, AgentState.READY, self.clock.now())
+            self.board.move(agent, AgentState.READY, self.clock.now(), reason=HOLD_REASON)
 
     # --- what the port reports ---------------------------------------------------------------
 

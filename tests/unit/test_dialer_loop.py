@@ -430,6 +430,19 @@ def test_a_preview_line_goes_to_another_agent_when_the_dialler_is_taken() -> Non
     assert [agent for _, _, agent, _, _ in port.connects] == ["a1"]
 
 
+def test_a_preview_line_goes_to_another_agent_when_the_dialler_was_rung_meanwhile() -> None:
+    """Another server process rang the held agent for an inbound caller before it heard of the
+    hold: the agent's phone rings for that call (``hold_broken``), so the person who answers
+    goes to a free agent, and no let-go of the hold frees the busy agent."""
+    loop, _clock, _, port, board = _loop([], agents=2, stop_at=None)
+    loop.place_now("555-9999", agent_id="a2")
+    assert board["a2"].held_for == port.lines[-1].line_id
+    board.hold_broken(board["a2"], "inbound-call-4")
+    loop.line_human(port.lines[-1])
+    assert [agent for _, _, agent, _, _ in port.connects] == ["a1"]
+    assert board["a2"].state is S.RESERVED and board["a2"].call_id == "inbound-call-4"
+
+
 class HangUpAll(ScriptedPacer):
     """A detailed pacer that asks, at every decision, to hang up every line still ringing."""
 
