@@ -6,7 +6,9 @@ supervisor's "running" kept across restarts:
 - a control sent to a process that does not run the campaign is handed to the one that does
   (202, ``forwarded_to``), which applies it;
 - a campaign left running when its server stopped is taken up again by the next start, with
-  no pause recorded in between.
+  no pause recorded in between;
+- the agent a preview line holds on the campaign's process is held on the other one too, and
+  let go on both when the line rings out.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from callcenter.campaign_ownership import RedisOwnership
+from callcenter.sim.behaviour import Behaviour
 from callcenter.web.routes.campaigns import CAMPAIGNS
+from callcenter.web.state import AGENT_CONTROLS
 from crm_bridge.db import make_engine, session_factory
 from crm_bridge.models import CampaignLeadRow, CampaignRow
-from tests.accounts import sign_in
-from tests.campaign_server import campaign_server
+from tests.accounts import sign_in, token_for
+from tests.campaign_server import NUMBERS, campaign_server, preview_campaign
 from tests.harness import require_binary
 
 pytestmark = pytest.mark.integration
@@ -177,6 +181,45 @@ async def test_a_control_on_another_process_goes_to_the_campaigns_owner(
         assert "autumn" not in other.runners
         await asyncio.sleep(0.5)  # the recorder writes the owner's status
         assert await _stored_state(tmp_path) == "paused"
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_a_preview_hold_reaches_the_other_process_until_the_line_ends(
+        tmp_path: Path, redis_url: str) -> None:
+    """The agent who clicks Dial on the campaign's process is held there while the line rings;
+    the other process (which may dispatch a queue) holds them too, and lets them go when the
+    line ends without a person. Nobody answers here: every customer rings out."""
+    require_binary("espeak-ng", "espeak-ng", "apt-get install espeak-ng")
+    require_binary("sox", "sox", "apt-get install sox")
+    prefix_free = uuid.uuid4().hex[:6]
+    nobody = Behaviour(human=0.0, machine=0.0, busy=0.0)
+    first, _ = await campaign_server(tmp_path, nobody, speed=5.0, redis_url=redis_url,
+                                     node_id=f"one-{prefix_free}")
+    second, _ = await campaign_server(tmp_path, nobody, speed=5.0, redis_url=redis_url,
+                                      node_id=f"two-{prefix_free}")
+    try:
+        await sign_in(first, "admin")
+        await preview_campaign(first, "look", [{"number": NUMBERS[0], "lead_id": "first"}])
+        started = await first.post("/api/campaigns/look/control", json={"action": "start"})
+        assert started.status == 200, await started.text()
+        agent = {"Authorization": f"Bearer {await token_for(first, 'agent', '1001')}"}
+        here, there = first.app[AGENT_CONTROLS].board, second.app[AGENT_CONTROLS].board
+        ready = await first.put("/api/agents/1001/state", headers=agent, json={"state": "ready"})
+        assert ready.status == 200, await ready.text()
+        await _wait(lambda: there["1001"].state.value == "ready", 5, "ready on both")
+        dialled = await first.post("/api/campaigns/look/leads/first/dial", headers=agent)
+        assert dialled.status == 200, await dialled.text()
+        line = next(iter(first.app[CAMPAIGNS].runners["look"].port.loop.lines.values()))
+        assert here["1001"].held_for == line.line_id
+        await _wait(lambda: there["1001"].held_for == line.line_id, 5,
+                    "held on the other process")
+        assert there["1001"].state.value == "reserved"
+        await _wait(lambda: here["1001"].state.value == "ready", 30, "let go: rang out")
+        await _wait(lambda: there["1001"].state.value == "ready", 5,
+                    "let go on the other process")
+        assert there["1001"].held_for is None
     finally:
         await second.close()
         await first.close()
