@@ -61,13 +61,13 @@ TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
     AgentState.PAUSED: frozenset({AgentState.READY, AgentState.OFFLINE}),
 }
 
-#: states in which an agent counts as logged in and not paused (VICIdial's "agents" tally)
 #: the reason on an agent's moves into and out of a hold for a line the agent dialled (a preview
 #: dial: reserved while the line rings, ready again if nobody answers). Other server processes
 #: apply these moves as they apply pauses (callcenter.acd.remote_controls): no agent leg exists
 #: yet for them to see the agent is busy.
 HOLD_REASON = "held_for_line"
 
+#: states in which an agent counts as logged in and not paused (VICIdial's "agents" tally)
 WORKING = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL,
                      AgentState.WRAP_UP})
 
