@@ -4,7 +4,10 @@ the configured database (``--db`` for another), like ``callcenter pause-reason .
 Thin: parsing and printing; the store and its checks are ``crm_bridge.dispositions``, the
 same the REST API (``/api/dispositions``) uses, so a refused value reads the same. Labels are
 given per language: ``--label en="Callback promised" --label zh-CN=承诺回电``. A running
-server reads the table on every wrap-up and every console start: no restart needed.
+server reads the table on every wrap-up and every console start: no restart needed. With
+``redis_url`` configured (and no ``--db``), a change is also announced to the running servers
+as REST announces it (``dispositions.changed`` through their Redis relay), so open consoles
+reload their list at once; without Redis they do at their next start or reconnect.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import click
 
 from callcenter.cli_acd import _with_store
-from callcenter.cli_crm import _db, _run, db_option
+from callcenter.cli_crm import _db, _run, _settings, db_option
 
 
 def _call(ctx: click.Context, db_url: str | None, work: Callable[[Any], Any]) -> Any:
@@ -34,6 +37,32 @@ def _call(ctx: click.Context, db_url: str | None, work: Callable[[Any], Any]) ->
         return _run(_with_store(_db(ctx, db_url), run))
     except (DispositionError, DuplicateDisposition, UnknownDisposition) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _announce(ctx: click.Context, db_url: str | None, item: Any) -> None:
+    """Tell the running servers (through Redis) that ``item`` changed, as REST does."""
+    if db_url is not None:
+        return  # another database than the servers'
+    redis_url = _settings(ctx).redis_url
+    if redis_url is None:
+        return
+    import socket
+    import time
+
+    from redis.exceptions import RedisError
+
+    from callcenter.events import DispositionsChanged
+    from callcenter.redis_relay import publish_once
+
+    event = DispositionsChanged(at=time.time(), code=item.code, active=item.active)
+    node = f"cli-{socket.gethostname()}"
+    try:
+        told = _run(publish_once(redis_url.get_secret_value(), event, node))
+    except (RedisError, OSError) as exc:
+        click.echo(f"stored; the running servers were not told ({exc}): open consoles see the "
+                   "change at their next reconnect", err=True)
+        return
+    click.echo(f"told {told} running server process(es)")
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -105,6 +134,7 @@ def add(ctx: click.Context, code: str, labels: tuple[str, ...], position: int | 
         raise click.ClickException(str(exc)) from None
     stored = _call(ctx, db_url, lambda store: store.create(item))
     click.echo(f"added disposition {stored.code} (position {stored.position})")
+    _announce(ctx, db_url, stored)
 
 
 @disposition.command("set")
@@ -123,8 +153,9 @@ def set_(ctx: click.Context, code: str, labels: tuple[str, ...], position: int |
         changes["position"] = position
     if not changes:
         raise click.UsageError("nothing to change: give --label LANG=TEXT or --position")
-    _call(ctx, db_url, lambda store: store.update(code, changes))
+    changed = _call(ctx, db_url, lambda store: store.update(code, changes))
     click.echo(f"changed disposition {code}")
+    _announce(ctx, db_url, changed)
 
 
 def _toggle(name: str, active: bool, text: str) -> None:
@@ -133,8 +164,9 @@ def _toggle(name: str, active: bool, text: str) -> None:
     @db_option
     @click.pass_context
     def command(ctx: click.Context, code: str, db_url: str | None) -> None:
-        _call(ctx, db_url, lambda store: store.update(code, {"active": active}))
+        changed = _call(ctx, db_url, lambda store: store.update(code, {"active": active}))
         click.echo(f"{name}d disposition {code}")
+        _announce(ctx, db_url, changed)
 
 
 _toggle("disable", False, "No longer offered nor accepted at wrap-up (calls filed under it "

@@ -55,6 +55,19 @@ def not_from_the_pbx(event: DomainEvent) -> bool:
     moves and controls, screen pops, IVR steps, configuration changes, campaigns)."""
     return not event.type.startswith(_FROM_THE_PBX)
 
+async def publish_once(url: str, event: DomainEvent, node: str,
+                       channel: str = DEFAULT_CHANNEL) -> int:
+    """Publish one event as a relay node would, for a process that is not a server (a CLI
+    command that changed what the servers share): every server's relay puts it on its bus.
+    Returns how many subscribers received it; Redis errors pass through."""
+    client = aioredis.from_url(url)
+    try:
+        return int(await client.publish(
+            channel, json.dumps({"node": node, "event": event.to_dict()})))
+    finally:
+        await client.aclose()
+
+
 class RedisEventRelay:
     """Bridges one local :class:`EventBus` and one Redis pub/sub channel.
 
