@@ -287,6 +287,14 @@ class AgentBoard:
         elif agent.state is not AgentState.OFFLINE:
             self.move(agent, AgentState.OFFLINE, now)
 
+    def hold(self, agent: Agent, line_id: str, now: float) -> None:
+        """Reserve ``agent`` for the line ``line_id`` it dialled, while it rings."""
+        self.move(agent, AgentState.RESERVED, now, reason=HOLD_REASON, call_id=line_id)
+
+    def let_go(self, agent: Agent, now: float) -> None:
+        """The held line ended without a person: ``agent`` is ready again."""
+        self.move(agent, AgentState.READY, now, reason=HOLD_REASON)
+
     def hold_broken(self, agent: Agent, call_id: str) -> None:
         """A held agent's phone rings for ``call_id``: the person who answered the held line,
         or a call another process rang the agent for before it heard of the hold. No move:

@@ -122,24 +122,21 @@ class AgentPhones:
         if agent_id is None:
             return
         agent = self.board[agent_id]
-        if agent.held_for is not None:
-            # held for a preview line (here or by another process): its phone now rings for
-            # this leg (the person who answered, or a call rung elsewhere): followed here
-            self.board.hold_broken(agent, event.call_id)
-            self._legs[event.channel_id] = agent
-            self._other_legs.add(event.channel_id)
-            if event.state == "up":
-                self.board.answer(agent, self.clock.now())
-            return
-        if agent.state not in (AgentState.READY, AgentState.WRAP_UP):
+        # held for a preview line (here or by another process): its phone now rings for this
+        # leg (the person who answered, or a call rung elsewhere), which is followed here
+        held = agent.held_for is not None
+        if not held and agent.state not in (AgentState.READY, AgentState.WRAP_UP):
             return  # already busy (or away) here: nothing to learn
         now = self.clock.now()
-        wrap_up = self._wrap_ups.pop(agent_id, None)
-        if wrap_up is not None:
-            wrap_up[0].cancel()
         self._legs[event.channel_id] = agent
         self._other_legs.add(event.channel_id)
-        self.board.reserve(agent, event.call_id, now)
+        if held:
+            self.board.hold_broken(agent, event.call_id)
+        else:
+            wrap_up = self._wrap_ups.pop(agent_id, None)
+            if wrap_up is not None:
+                wrap_up[0].cancel()
+            self.board.reserve(agent, event.call_id, now)
         if event.state == "up":  # found talking (a resync after this process started)
             self.board.answer(agent, now)
 

@@ -68,8 +68,7 @@ class RemoteAgentControls:
             return
         now = self.clock.now()
         if state is AgentState.RESERVED and agent.state is AgentState.READY:
-            self.board.move(agent, AgentState.RESERVED, now, reason=HOLD_REASON,
-                            call_id=event.call_id)
+            self.board.hold(agent, event.call_id, now)
         elif state is AgentState.READY and agent.held_for is not None:
             # (an agent whose phone rang meanwhile is held no more: that leg frees it)
-            self.board.move(agent, AgentState.READY, now, reason=HOLD_REASON)
+            self.board.let_go(agent, now)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from callcenter.acd.agents import HOLD_REASON, Agent, AgentBoard, AgentState
+from callcenter.acd.agents import Agent, AgentBoard, AgentState
 from callcenter.acd.dispatcher import Dispatcher, RoutingDecision, WaitingCall
 from callcenter.acd.routing import RoutingStrategy
 from callcenter.core.clock import Clock, Timer
@@ -198,8 +198,7 @@ class DialerLoop:
         if agent_id is not None and agent_id in self.board:
             agent = self.board[agent_id]
             if agent.state is AgentState.READY:
-                self.board.move(agent, AgentState.RESERVED, now, reason=HOLD_REASON,
-                                call_id=line.line_id)
+                self.board.hold(agent, line.line_id, now)
                 line.holds_agent = True
         self.lines[line.line_id] = line
         self.dialing += 1
@@ -222,7 +221,7 @@ class DialerLoop:
         agent = self._held_agent(line)
         line.holds_agent = False
         if agent is not None:
-            self.board.move(agent, AgentState.READY, self.clock.now(), reason=HOLD_REASON)
+            self.board.let_go(agent, self.clock.now())
 
     # --- what the port reports ---------------------------------------------------------------
 
